@@ -1,0 +1,133 @@
+"""Wire constants: header names, xattr keys, well-known properties."""
+
+HEADER_PREFIX = "x-oio-"
+ADMIN_HEADER = HEADER_PREFIX + "admin"
+ACTION_MODE_HEADER = HEADER_PREFIX + "action-mode"
+CHECKHASH_HEADER = HEADER_PREFIX + "check-hash"
+FETCHXATTR_HEADER = HEADER_PREFIX + "xattr"
+FORCEMASTER_HEADER = HEADER_PREFIX + "force-master"
+FORCEVERSIONING_HEADER = HEADER_PREFIX + "force-versioning"
+SIMULATEVERSIONING_HEADER = HEADER_PREFIX + "simulate-versioning"
+PERFDATA_HEADER = HEADER_PREFIX + "perfdata"
+REQID_HEADER = HEADER_PREFIX + "req-id"
+TIMEOUT_HEADER = HEADER_PREFIX + "timeout"
+UPGRADE_TLS_HEADER = HEADER_PREFIX + "upgrade-to-tls"
+
+CONTAINER_METADATA_PREFIX = HEADER_PREFIX + "container-meta-"
+CONTAINER_USER_METADATA_PREFIX = CONTAINER_METADATA_PREFIX + "user-"
+OBJECT_METADATA_PREFIX = HEADER_PREFIX + "content-meta-"
+CHUNK_METADATA_PREFIX = HEADER_PREFIX + "chunk-meta-"
+
+CONNECTION_TIMEOUT = 2.0
+READ_TIMEOUT = 30.0
+TIMEOUT_KEYS = ("connection_timeout", "read_timeout", "write_timeout")
+
+STRLEN_REFERENCEID = 66
+STRLEN_CHUNKID = 64
+STRLEN_REQID = 63
+OIO_VERSION = "4.2"
+
+OIO_DB_ENABLED = 0
+OIO_DB_FROZEN = 2**32 - 1
+OIO_DB_DISABLED = 2**32 - 2
+
+CONTAINER_HEADERS = {
+    "size": CONTAINER_METADATA_PREFIX + "sys-m2-usage",
+    "ns": CONTAINER_METADATA_PREFIX + "sys-ns",
+}
+
+OBJECT_HEADERS = {
+    "name": OBJECT_METADATA_PREFIX + "name",
+    "id": OBJECT_METADATA_PREFIX + "id",
+    "policy": OBJECT_METADATA_PREFIX + "policy",
+    "version": OBJECT_METADATA_PREFIX + "version",
+    "size": OBJECT_METADATA_PREFIX + "length",
+    "ctime": OBJECT_METADATA_PREFIX + "ctime",
+    "hash": OBJECT_METADATA_PREFIX + "hash",
+    "mime_type": OBJECT_METADATA_PREFIX + "mime-type",
+    "chunk_method": OBJECT_METADATA_PREFIX + "chunk-method",
+}
+
+CHUNK_HEADERS = {
+    "container_id": CHUNK_METADATA_PREFIX + "container-id",
+    "chunk_id": CHUNK_METADATA_PREFIX + "chunk-id",
+    "chunk_hash": CHUNK_METADATA_PREFIX + "chunk-hash",
+    "chunk_mtime": "last-modified",
+    "chunk_size": CHUNK_METADATA_PREFIX + "chunk-size",
+    "chunk_pos": CHUNK_METADATA_PREFIX + "chunk-pos",
+    "content_id": CHUNK_METADATA_PREFIX + "content-id",
+    "content_chunkmethod": CHUNK_METADATA_PREFIX + "content-chunk-method",
+    "content_policy": CHUNK_METADATA_PREFIX + "content-storage-policy",
+    "content_path": CHUNK_METADATA_PREFIX + "content-path",
+    "content_version": CHUNK_METADATA_PREFIX + "content-version",
+    "metachunk_size": CHUNK_METADATA_PREFIX + "metachunk-size",
+    "metachunk_hash": CHUNK_METADATA_PREFIX + "metachunk-hash",
+    "full_path": CHUNK_METADATA_PREFIX + "full-path",
+    "oio_version": CHUNK_METADATA_PREFIX + "oio-version",
+}
+
+CHUNK_XATTR_KEYS = {
+    "chunk_hash": "grid.chunk.hash",
+    "chunk_id": "grid.chunk.id",
+    "chunk_pos": "grid.chunk.position",
+    "chunk_size": "grid.chunk.size",
+    "content_chunkmethod": "grid.content.chunk_method",
+    "container_id": "grid.content.container",
+    "content_id": "grid.content.id",
+    "content_path": "grid.content.path",
+    "content_policy": "grid.content.storage_policy",
+    "content_version": "grid.content.version",
+    "metachunk_hash": "grid.metachunk.hash",
+    "metachunk_size": "grid.metachunk.size",
+    "compression": "grid.compression",
+    "oio_version": "grid.oio.version",
+}
+CHUNK_XATTR_CONTENT_FULLPATH_PREFIX = "oio.content.fullpath:"
+VOLUME_XATTR_KEYS = {"namespace": "server.ns", "type": "server.type",
+                     "id": "server.id"}
+
+CHUNK_SUFFIX_CORRUPT = ".corrupt"
+CHUNK_SUFFIX_PENDING = ".pending"
+
+HIDDEN_ACCOUNTS = ("_RDIR",)
+
+M2_PROP_BUCKET_NAME = "sys.m2.bucket.name"
+M2_PROP_CTIME = "sys.m2.ctime"
+M2_PROP_DAMAGED_OBJECTS = "sys.m2.objects.damaged"
+M2_PROP_MISSING_CHUNKS = "sys.m2.chunks.missing"
+M2_PROP_OBJECTS = "sys.m2.objects"
+M2_PROP_QUOTA = "sys.m2.quota"
+M2_PROP_STORAGE_POLICY = "sys.m2.policy.storage"
+M2_PROP_USAGE = "sys.m2.usage"
+M2_PROP_VERSIONING_POLICY = "sys.m2.policy.version"
+
+# OpenIO internal status codes (see docs/architecture.md and the proxy spec).
+CODE_BAD_REQUEST = 400
+CODE_NOT_ALLOWED = 403
+CODE_NOT_FOUND = 404
+CODE_USER_NOTFOUND = 406
+CODE_USER_INUSE = 407
+CODE_USER_EXISTS = 408
+CODE_ACCOUNT_NOTFOUND = 409
+CODE_NAMESPACE_NOTMANAGED = 418
+CODE_CONTENT_NOTFOUND = 420
+CODE_CONTENT_EXISTS = 421
+CODE_CONTENT_UNCOMPLETE = 423
+CODE_CONTENT_PRECONDITION = 424
+CODE_CONTENT_CORRUPTED = 425
+CODE_CONTENT_DELETED = 426
+CODE_CONTENT_DRAINED = 427
+CODE_CONTAINER_NOTFOUND = 431
+CODE_CONTAINER_EXISTS = 433
+CODE_CONTAINER_FROZEN = 436
+CODE_CONTAINER_NOTEMPTY = 438
+CODE_SRVTYPE_NOTMANAGED = 453
+CODE_SRV_NOLINK = 454
+CODE_SRV_ALREADY = 455
+CODE_POLICY_NOT_SUPPORTED = 480
+CODE_POLICY_NOT_SATISFIABLE = 481
+CODE_INTERNAL_ERROR = 500
+CODE_NOT_IMPLEMENTED = 501
+CODE_PROXY_ERROR = 502
+CODE_UNAVAILABLE = 503
+CODE_GATEWAY_TIMEOUT = 504
