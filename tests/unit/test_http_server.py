@@ -1,0 +1,242 @@
+"""The shared HTTP core over real sockets on loopback."""
+
+import asyncio
+import hashlib
+import http.client
+import json
+import os
+import socket
+import tempfile
+
+import pytest
+
+from oio.common.aio_client import AsyncHttpClient
+from oio.common.exceptions import OioConnectionException
+from oio.common.http_server import (
+    FileResponse,
+    HttpError,
+    Response,
+    Router,
+    StreamResponse,
+    json_response,
+    parse_query,
+)
+from tests.utils import ServerThread, free_port
+
+
+def make_router():
+    router = Router()
+
+    @router.route("GET", "/hello")
+    async def hello(req):
+        return json_response({"args": req.args, "req_id": req.req_id})
+
+    @router.route("PUT", "/upload/{name}")
+    async def upload(req):
+        md5 = hashlib.md5()
+        buf = bytearray(65536)
+        view = memoryview(buf)
+        total = 0
+        while True:
+            n = await req.readinto(view)
+            if not n:
+                break
+            md5.update(view[:n])
+            total += n
+        return json_response({"name": req.match["name"], "size": total,
+                              "md5": md5.hexdigest(), "trailers": req.trailers},
+                             201)
+
+    @router.route("POST", "/json")
+    async def echo_json(req):
+        return json_response({"got": await req.json()})
+
+    @router.route("GET", "/stream")
+    async def stream(req):
+        async def gen():
+            for i in range(3):
+                yield b"part%d;" % i
+        return StreamResponse(200, {}, gen())
+
+    @router.route("GET", "/file")
+    async def get_file(req):
+        path = req.args["path"]
+        offset = int(req.args.get("offset", 0))
+        fd = os.open(path, os.O_RDONLY)
+        size = os.fstat(fd).st_size
+        return FileResponse(200, {}, fd, offset, size - offset)
+
+    @router.route("GET", "/boom")
+    async def boom(req):
+        raise RuntimeError("unexpected")
+
+    @router.route("GET", "/teapot")
+    async def teapot(req):
+        raise HttpError(418, "short and stout", status=1418)
+
+    @router.route("PUT", "/ignore")
+    async def ignore(req):
+        return Response(204)
+
+    return router
+
+
+@pytest.fixture(scope="module")
+def server():
+    with ServerThread(make_router(), echo_req_id=True) as srv:
+        yield srv
+
+
+def request(srv, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection(srv.server.host, srv.server.port, timeout=10)
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp, data
+
+
+def test_query_decoding_first_wins_and_plus():
+    args = parse_query("a=1&a=2&b=x+y&c=%2Fz&flag&e=")
+    assert args == {"a": "1", "b": "x y", "c": "/z", "flag": "", "e": ""}
+
+
+def test_get_json_and_req_id(server):
+    resp, data = request(server, "GET", "/hello?x=%C3%A9", headers={
+        "x-oio-req-id": "abc"})
+    assert resp.status == 200
+    assert json.loads(data) == {"args": {"x": "é"}, "req_id": "abc"}
+    assert resp.getheader("x-oio-req-id") == "abc"
+
+
+def test_not_found_is_openio_json(server):
+    resp, data = request(server, "GET", "/nope")
+    assert resp.status == 404
+    assert resp.reason == "No handler found"
+    assert json.loads(data) == {"status": 404, "message": "No handler found"}
+
+
+def test_errors(server):
+    resp, data = request(server, "GET", "/boom")
+    assert resp.status == 500
+    assert json.loads(data)["status"] == 500
+    resp, data = request(server, "GET", "/teapot")
+    assert resp.status == 418
+    assert json.loads(data) == {"status": 1418, "message": "short and stout"}
+    resp, data = request(server, "POST", "/json", body=b"{not json")
+    assert resp.status == 400
+
+
+def test_upload_sized_body(server):
+    payload = os.urandom(3 * 1024 * 1024 + 7)
+    resp, data = request(server, "PUT", "/upload/a", body=payload)
+    assert resp.status == 201
+    got = json.loads(data)
+    assert got["size"] == len(payload)
+    assert got["md5"] == hashlib.md5(payload).hexdigest()
+
+
+def test_upload_chunked_with_trailers(server):
+    sock = socket.create_connection((server.server.host, server.server.port))
+    sock.sendall(b"PUT /upload/t HTTP/1.1\r\nHost: x\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n"
+                 b"5\r\nhello\r\n6\r\n world\r\n0\r\n"
+                 b"X-Oio-Chunk-Meta-Metachunk-Size: 11\r\n\r\n")
+    data = b""
+    while b"}" not in data:
+        data += sock.recv(65536)
+    sock.close()
+    body = json.loads(data.split(b"\r\n\r\n", 1)[1])
+    assert body["size"] == 11
+    assert body["md5"] == hashlib.md5(b"hello world").hexdigest()
+    assert body["trailers"] == {"x-oio-chunk-meta-metachunk-size": "11"}
+
+
+def test_keep_alive_pipelining(server):
+    sock = socket.create_connection((server.server.host, server.server.port))
+    sock.sendall(b"GET /hello?n=1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                 b"PUT /ignore HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                 b"GET /hello?n=2 HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while data.count(b"HTTP/1.1 ") < 3 or not data.endswith(b"}"):
+        chunk = sock.recv(65536)
+        assert chunk
+        data += chunk
+    sock.close()
+    assert data.index(b'"n":"1"') < data.index(b"204 No Content") < data.index(
+        b'"n":"2"')
+
+
+def test_malformed_request_gets_400(server):
+    sock = socket.create_connection((server.server.host, server.server.port))
+    sock.sendall(b"BLAH\x01 / HTTP/1.1\r\n\r\n")
+    data = sock.recv(65536)
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 400")
+
+
+def test_headers_too_large(server):
+    resp, _ = request(server, "GET", "/hello", headers={"x-big": "a" * 70000})
+    assert resp.status == 431
+
+
+def test_stream_response_chunked(server):
+    resp, data = request(server, "GET", "/stream")
+    assert resp.status == 200
+    assert resp.getheader("transfer-encoding") == "chunked"
+    assert data == b"part0;part1;part2;"
+
+
+@pytest.mark.parametrize("size,offset", [(100, 0), (5 * 1024 * 1024 + 3, 1000)])
+def test_file_response(server, size, offset):
+    payload = os.urandom(size)
+    with tempfile.NamedTemporaryFile() as tmp:
+        tmp.write(payload)
+        tmp.flush()
+        resp, data = request(server, "GET", f"/file?path={tmp.name}&offset={offset}")
+    assert resp.status == 200
+    assert int(resp.getheader("content-length")) == size - offset
+    assert data == payload[offset:]
+
+
+def test_head_has_no_body(server):
+    resp, data = request(server, "HEAD", "/hello")
+    assert resp.status == 200
+    assert data == b""
+
+
+def test_client_disconnect_mid_body(server):
+    sock = socket.create_connection((server.server.host, server.server.port))
+    sock.sendall(b"PUT /upload/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                 b"\r\nonly a few bytes")
+    sock.close()
+    # The server survives and still answers.
+    resp, _ = request(server, "GET", "/hello")
+    assert resp.status == 200
+
+
+def test_aio_client_roundtrip_and_reuse(server):
+    async def scenario():
+        client = AsyncHttpClient()
+        try:
+            r1 = await client.request("POST", server.addr, "/json", json={"a": 1})
+            r2 = await client.request("GET", server.addr, "/hello?k=v")
+            r3 = await client.request("GET", server.addr, "/nope")
+            return r1, r2, r3, len(client._idle[server.addr])
+        finally:
+            await client.close()
+
+    r1, r2, r3, idle = asyncio.run(scenario())
+    assert r1.status == 200 and r1.json() == {"got": {"a": 1}}
+    assert r2.json()["args"] == {"k": "v"}
+    assert r3.status == 404 and r3.reason == "No handler found"
+    assert idle == 1
+
+
+def test_aio_client_connection_refused():
+    async def scenario():
+        client = AsyncHttpClient(connect_timeout=1)
+        await client.request("GET", f"127.0.0.1:{free_port()}", "/")
+
+    with pytest.raises(OioConnectionException):
+        asyncio.run(scenario())

@@ -1,0 +1,77 @@
+"""Helpers shared by tests: free ports, servers in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+from oio.common.http_server import HttpServer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerThread:
+    """Run an HttpServer (or any coroutine-started app) in its own loop thread.
+
+    Usage: `with ServerThread(router) as srv: srv.addr`.
+    """
+
+    def __init__(self, handler, host: str = "127.0.0.1", port: int = 0,
+                 on_startup=None, on_cleanup=None, **kwargs):
+        self.server = HttpServer(handler, host, port, **kwargs)
+        self.on_startup = on_startup
+        self.on_cleanup = on_cleanup
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def addr(self) -> str:
+        return f"{self.server.host}:{self.server.port}"
+
+    def _run(self):
+        asyncio.set_event_loop(self.loop)
+        try:
+            if self.on_startup is not None:
+                self.loop.run_until_complete(self.on_startup())
+            self.loop.run_until_complete(self.server.start())
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+
+    def run(self, coro, timeout: float = 30):
+        """Run a coroutine in the server's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        self._ready.wait(30)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        async def shutdown():
+            await self.server.close(grace=1.0)
+            if self.on_cleanup is not None:
+                await self.on_cleanup()
+        try:
+            self.run(shutdown())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
