@@ -1,0 +1,326 @@
+"""Write every configuration file of a sandbox namespace."""
+
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import sys
+
+from oio.sandbox.layout import SandboxSettings, ServiceSpec
+
+POLICIES = """\
+[STORAGE_POLICY]
+SINGLE=NONE:NONE
+TWOCOPIES=rawx2:DUPONETWO
+THREECOPIES=rawx3:DUPONETHREE
+EC=NONE:EC
+EC21=NONE:EC21
+ECX21=NONE:ECX21
+
+[DATA_SECURITY]
+DUPONETWO=plain/min_dist=1,nb_copy=2
+DUPONETHREE=plain/max_dist=2,min_dist=1,nb_copy=3
+EC=ec/k=6,m=3,algo=liberasurecode_rs_vand,min_dist=1
+EC21=ec/k=2,m=1,algo=liberasurecode_rs_vand,min_dist=1,warn_dist=0
+ECX21=ec/k=2,m=1,algo=liberasurecode_rs_vand,min_dist=0,max_dist=2,warn_dist=0
+"""
+
+POOLS = """\
+[pool:meta1]
+targets=1,meta1
+
+[pool:meta2]
+targets=1,meta2
+
+[pool:rawx2]
+targets=1,rawx-even,rawx;1,rawx-odd,rawx
+warn_dist=0
+
+[pool:rawx3]
+targets=1,rawx-even,rawx;1,rawx-odd,rawx;1,rawx
+max_dist=2
+warn_dist=0
+
+[pool:rawxevenodd]
+targets=1,rawx-even;1,rawx-odd
+"""
+
+SCORE_EXPR = ("((num stat.cpu)>0) * ((num stat.io)>0) * ((num stat.space)>1)"
+              " * root(3,((num stat.cpu)*(num stat.space)*(num stat.io)))")
+
+BEANSTALKD_EXPR = ("root(3, (num stat.cpu) * (num stat.space) * "
+                   "(100 - root(3, (num stat.jobs_ready))))")
+
+SERVICE_TYPES = f"""\
+[type:meta0]
+score_expr={SCORE_EXPR}
+score_timeout=3600
+score_variation_bound=20
+lock_at_first_register=false
+
+[type:meta1]
+score_expr={SCORE_EXPR}
+score_timeout=120
+lock_at_first_register=false
+
+[type:meta2]
+score_expr={SCORE_EXPR}
+score_timeout=120
+
+[type:rawx]
+score_expr={SCORE_EXPR}
+score_timeout=120
+
+[type:rdir]
+score_expr={SCORE_EXPR}
+score_timeout=120
+
+[type:account]
+score_expr=(1 + (num stat.cpu))
+score_timeout=120
+
+[type:oioproxy]
+score_expr=(1 + (num stat.cpu))
+score_timeout=120
+lock_at_first_register=false
+
+[type:beanstalkd]
+score_expr={BEANSTALKD_EXPR}
+score_timeout=120
+lock_at_first_register=false
+"""
+
+
+def _write(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
+def _ini(sections: dict[str, dict[str, object]]) -> str:
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{k}={v}" for k, v in values.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+class Bootstrap:
+    """Turns SandboxSettings into files under settings.root."""
+
+    def __init__(self, settings: SandboxSettings):
+        self.s = settings
+
+    def conf_path(self, spec: ServiceSpec) -> str:
+        ext = "conf" if spec.type != "beanstalkd" else "none"
+        return os.path.join(self.s.conf_dir, f"{spec.name}.{ext}")
+
+    def write_all(self) -> None:
+        s = self.s
+        for path in (s.conf_dir, s.data_dir, s.run_dir, s.log_dir, s.watch_dir):
+            os.makedirs(path, exist_ok=True)
+        self.write_namespace_conf()
+        self.write_conscience()
+        for spec in s.services:
+            os.makedirs(s.data_path(spec), exist_ok=True)
+            writer = getattr(self, f"write_{spec.type}", None)
+            if writer is not None:
+                writer(spec)
+        self.write_agent()
+        self.write_supervisor()
+        if s.user_conf:
+            self.install_user_conf()
+
+    # Namespace ------------------------------------------------------------
+    def namespace_section(self) -> dict[str, object]:
+        s = self.s
+        section: dict[str, object] = {
+            "proxy": s.proxy,
+            "conscience": s.conscience,
+            "ns.meta1_digits": s.meta1_digits,
+            "ns.chunk_size": s.chunk_size,
+            "ns.storage_policy": s.storage_policy,
+            "proxy.location": f"rack.{s.ip.replace('.', '-')}.{s.proxy.split(':')[1]}",
+        }
+        if s.beanstalkd:
+            section["event-agent"] = f"beanstalk://{s.one('beanstalkd').addr}"
+        return section
+
+    def write_namespace_conf(self) -> None:
+        _write(self.s.sds_conf, _ini({"default": {},
+                                      self.s.namespace: self.namespace_section()}))
+
+    def install_user_conf(self) -> None:
+        """Add or replace our namespace section in ~/.oio/sds.conf."""
+        path = os.path.expanduser("~/.oio/sds.conf")
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.optionxform = str
+        parser.read(path)
+        if parser.has_section(self.s.namespace):
+            parser.remove_section(self.s.namespace)
+        parser.add_section(self.s.namespace)
+        for key, value in self.namespace_section().items():
+            parser.set(self.s.namespace, key, str(value))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w") as out:
+            parser.write(out)
+        os.replace(path + ".tmp", path)
+
+    # Services -------------------------------------------------------------
+    def _base(self, spec: ServiceSpec) -> dict[str, object]:
+        return {"namespace": self.s.namespace, "bind_addr": self.s.ip,
+                "bind_port": spec.port, "log_level": "INFO"}
+
+    def write_conscience(self) -> None:
+        s = self.s
+        spec = s.one("conscience")
+        prefix = os.path.join(s.conf_dir, s.namespace)
+        _write(f"{prefix}-policies.conf", POLICIES)
+        _write(f"{prefix}-service-pools.conf", POOLS)
+        _write(f"{prefix}-service-types.conf", SERVICE_TYPES)
+        conf = self._base(spec)
+        conf.update({
+            "policies": f"{prefix}-policies.conf",
+            "services": f"{prefix}-service-*.conf",
+            "chunk_size": s.chunk_size,
+            "storage_policy": s.storage_policy,
+            "meta1_digits": s.meta1_digits,
+            "ns.service_update_policy":
+                "meta2=KEEP|1|1;sqlx=KEEP|1|1|;rdir=KEEP|1|1|",
+        })
+        _write(self.conf_path(spec), _ini({"conscience": conf}))
+
+    def write_oioproxy(self, spec: ServiceSpec) -> None:
+        conf = self._base(spec)
+        conf["conscience"] = self.s.conscience
+        _write(self.conf_path(spec), _ini({"proxy": conf}))
+
+    def _write_meta(self, spec: ServiceSpec, kind: str) -> None:
+        conf = self._base(spec)
+        conf["datadir"] = self.s.data_path(spec)
+        conf["conscience"] = self.s.conscience
+        conf["meta1_digits"] = self.s.meta1_digits
+        _write(self.conf_path(spec), _ini({kind: conf}))
+
+    def write_meta0(self, spec: ServiceSpec) -> None:
+        self._write_meta(spec, "meta0")
+
+    def write_meta1(self, spec: ServiceSpec) -> None:
+        self._write_meta(spec, "meta1")
+
+    def write_meta2(self, spec: ServiceSpec) -> None:
+        self._write_meta(spec, "meta2")
+
+    def write_rawx(self, spec: ServiceSpec) -> None:
+        fsync = "enabled" if self.s.fsync else "disabled"
+        text = (f"Listen {spec.addr}\n"
+                f"grid_docroot {self.s.data_path(spec)}\n"
+                f"grid_namespace {self.s.namespace}\n"
+                "grid_hash_width 3\n"
+                "grid_hash_depth 1\n"
+                f"grid_fsync {fsync}\n"
+                f"grid_fsync_dir {fsync}\n"
+                "grid_buffer_size 1024\n")
+        _write(self.conf_path(spec), text)
+
+    # Agent ----------------------------------------------------------------
+    def _watch(self, spec: ServiceSpec) -> dict[str, object]:
+        watch: dict[str, object] = {
+            "host": self.s.ip, "port": spec.port, "type": spec.type,
+            "location": self.s.location(spec),
+        }
+        data = self.s.data_path(spec)
+        if spec.type == "rawx":
+            parity = "odd" if spec.num % 2 else "even"
+            watch["slots"] = ["rawx", f"rawx-{parity}"]
+            watch["checks"] = [{"type": "http", "uri": "/info"}]
+            watch["stats"] = [{"type": "volume", "path": data},
+                              {"type": "rawx", "path": "/stat"},
+                              {"type": "system"}]
+        elif spec.type in ("meta0", "meta1", "meta2"):
+            watch["slots"] = [spec.type]
+            watch["checks"] = [{"type": "http", "uri": "/status"}]
+            watch["stats"] = [{"type": "volume", "path": data},
+                              {"type": "system"}]
+        else:
+            watch["slots"] = [spec.type]
+            watch["checks"] = [{"type": "tcp"}]
+            watch["stats"] = [{"type": "volume", "path": data},
+                              {"type": "system"}]
+        return watch
+
+    def write_agent(self) -> None:
+        import json
+
+        s = self.s
+        for spec in s.services:
+            if spec.registered:
+                # JSON is valid YAML: no YAML writer needed here.
+                _write(os.path.join(s.watch_dir, f"{spec.name}.yml"),
+                       json.dumps(self._watch(spec), indent=1) + "\n")
+        agent = {"namespace": s.namespace, "check_interval": 1, "rise": 1,
+                 "fall": 1, "include_dir": s.watch_dir, "proxy": s.proxy,
+                 "log_level": "INFO"}
+        _write(os.path.join(s.conf_dir, "conscience-agent.yml"),
+               json.dumps(agent, indent=1) + "\n")
+
+    # Supervisor -----------------------------------------------------------
+    def command(self, spec: ServiceSpec) -> str:
+        exe = os.path.dirname(sys.executable)
+
+        def script(name):
+            path = os.path.join(exe, name)
+            return path if os.path.exists(path) else shutil.which(name) or name
+
+        if spec.type == "beanstalkd":
+            binlog = self.s.data_path(spec)
+            return (f"{shutil.which('beanstalkd') or 'beanstalkd'} "
+                    f"-l {self.s.ip} -p {spec.port} -b {binlog} -f 1000")
+        entry = {"oioproxy": "oio-proxy", "conscience": "oio-conscience",
+                 "meta0": "oio-meta0", "meta1": "oio-meta1",
+                 "meta2": "oio-meta2", "rawx": "oio-rawx"}[spec.type]
+        return f"{script(entry)} {self.conf_path(spec)}"
+
+    def write_supervisor(self) -> None:
+        s = self.s
+        sock = os.path.join(s.run_dir, "supervisor.sock")
+        env = f'OIO_SDS_CONF="{s.sds_conf}"'
+        sections = {
+            "unix_http_server": {"file": sock},
+            "supervisord": {
+                "logfile": os.path.join(s.log_dir, "supervisord.log"),
+                "pidfile": os.path.join(s.run_dir, "supervisord.pid"),
+                "childlogdir": s.log_dir,
+                "environment": env,
+            },
+            "rpcinterface:supervisor": {
+                "supervisor.rpcinterface_factory":
+                    "supervisor.rpcinterface:make_main_rpcinterface"},
+            "supervisorctl": {"serverurl": f"unix://{sock}"},
+        }
+        programs = [(spec.name, self.command(spec)) for spec in s.services]
+        exe = os.path.dirname(sys.executable)
+        agent = os.path.join(exe, "oio-conscience-agent")
+        if not os.path.exists(agent):
+            agent = shutil.which("oio-conscience-agent") or "oio-conscience-agent"
+        programs.append((f"{s.namespace}-conscience-agent-1",
+                         f"{agent} {os.path.join(s.conf_dir, 'conscience-agent.yml')}"))
+        for name, command in programs:
+            sections[f"program:{name}"] = {
+                "command": command,
+                "autostart": "true",
+                "autorestart": "true",
+                "startsecs": "0",
+                "startretries": "100",
+                "stopsignal": "TERM",
+                "stopwaitsecs": "10",
+                "redirect_stderr": "true",
+                "stdout_logfile": os.path.join(s.log_dir, f"{name}.log"),
+                "stdout_logfile_maxbytes": "50MB",
+                "stdout_logfile_backups": "1",
+            }
+        _write(s.supervisor_conf, _ini(sections))

@@ -1,0 +1,208 @@
+"""Run a sandbox namespace under supervisord and bring it to a usable state."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+
+from oio.sandbox.bootstrap import Bootstrap
+from oio.sandbox.layout import SandboxSettings, ServiceSpec
+
+STATE_FILE = "sandbox.json"
+# Service types the conscience must score before the namespace is usable.
+SCORED_TYPES = ("meta0", "meta1", "meta2", "rawx")
+
+
+class SandboxError(Exception):
+    pass
+
+
+def _http(method: str, url: str, body=None, timeout: float = 5.0):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        raw = resp.read()
+        return resp.status, (json.loads(raw) if raw.strip() else None)
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str,
+              interval: float = 0.2):
+    """Poll `condition` until it returns a truthy value; SandboxError after
+    `timeout` seconds, naming `what` we were waiting for."""
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        try:
+            result = condition()
+            if result:
+                return result
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            last_error = exc
+        time.sleep(interval)
+    detail = f" (last error: {last_error})" if last_error else ""
+    raise SandboxError(f"Timeout after {timeout:.0f}s waiting for {what}{detail}")
+
+
+class Sandbox:
+    """One namespace on this machine: files under `settings.root`."""
+
+    def __init__(self, settings: SandboxSettings):
+        self.settings = settings
+
+    # Persistence -----------------------------------------------------------
+    @classmethod
+    def load(cls, root: str) -> Sandbox:
+        path = os.path.join(root, STATE_FILE)
+        if not os.path.exists(path):
+            raise SandboxError(f"No sandbox in {root}: run 'oio-sandbox up' first")
+        with open(path) as src:
+            raw = json.load(src)
+        raw["services"] = [ServiceSpec(**spec) for spec in raw["services"]]
+        return cls(SandboxSettings(**raw))
+
+    def save(self) -> None:
+        os.makedirs(self.settings.root, exist_ok=True)
+        path = os.path.join(self.settings.root, STATE_FILE)
+        with open(path + ".tmp", "w") as out:
+            json.dump(dataclasses.asdict(self.settings), out, indent=1)
+        os.replace(path + ".tmp", path)
+
+    def bootstrap(self) -> None:
+        Bootstrap(self.settings).write_all()
+        self.save()
+
+    # Supervisor ------------------------------------------------------------
+    def _ctl(self, *args: str, check: bool = True) -> str:
+        cmd = [sys.executable, "-m", "supervisor.supervisorctl", "-c",
+               self.settings.supervisor_conf, *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        # supervisorctl exits non-zero when some program is not RUNNING.
+        if check and proc.returncode not in (0, 3):
+            raise SandboxError(f"supervisorctl {' '.join(args)} failed: "
+                               f"{proc.stdout.strip()} {proc.stderr.strip()}")
+        return proc.stdout
+
+    def supervisor_running(self) -> bool:
+        pidfile = os.path.join(self.settings.run_dir, "supervisord.pid")
+        try:
+            with open(pidfile) as src:
+                os.kill(int(src.read().strip()), 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def start(self) -> None:
+        """Start supervisord, which starts every service."""
+        if self.settings.beanstalkd and not shutil.which("beanstalkd"):
+            raise SandboxError("beanstalkd is not installed (apt-get install "
+                               "beanstalkd), or set beanstalkd=False")
+        if self.supervisor_running():
+            self._ctl("start", "all", check=False)
+            return
+        env = dict(os.environ, OIO_SDS_CONF=self.settings.sds_conf)
+        subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c",
+                        self.settings.supervisor_conf], check=True, env=env,
+                       timeout=60)
+
+    def stop_service(self, name: str) -> None:
+        self._ctl("stop", name)
+
+    def start_service(self, name: str) -> None:
+        self._ctl("start", name)
+
+    def down(self) -> None:
+        """Stop every service and supervisord itself."""
+        if not self.supervisor_running():
+            return
+        self._ctl("shutdown", check=False)
+        wait_for(lambda: not self.supervisor_running(), 60, "supervisord to exit")
+
+    def reset(self) -> None:
+        """Stop everything and delete all data and configuration."""
+        self.down()
+        shutil.rmtree(self.settings.root, ignore_errors=True)
+
+    # Readiness -------------------------------------------------------------
+    @property
+    def ns_url(self) -> str:
+        return f"http://{self.settings.proxy}/v3.0/{self.settings.namespace}"
+
+    def list_services(self, kind: str) -> list[dict]:
+        _, services = _http("GET", f"{self.ns_url}/conscience/list?type={kind}")
+        return services or []
+
+    def _registered(self) -> bool:
+        for kind in SCORED_TYPES:
+            if len(self.list_services(kind)) < len(self.settings.of_type(kind)):
+                return False
+        return True
+
+    def unlock_all(self) -> None:
+        for kind in SCORED_TYPES:
+            items = [{"type": kind, "addr": srv["addr"]}
+                     for srv in self.list_services(kind)]
+            if items:
+                _http("POST", f"{self.ns_url}/conscience/unlock", items)
+
+    def _all_scored(self) -> bool:
+        for kind in SCORED_TYPES:
+            scored = [s for s in self.list_services(kind) if s.get("score", 0) > 0]
+            if len(scored) < len(self.settings.of_type(kind)):
+                return False
+        return True
+
+    def init_directory(self) -> None:
+        """Assign the meta0 prefixes to the meta1 services (once)."""
+        meta1 = [spec.addr for spec in self.settings.of_type("meta1")]
+        for meta0 in self.settings.of_type("meta0"):
+            try:
+                _http("POST", f"http://{meta0.addr}/v1/meta0/init?replicas=1",
+                      meta1, timeout=60)
+            except urllib.error.HTTPError as exc:
+                if exc.code != 409:  # already initialized
+                    raise
+
+    def wait_ready(self, timeout: float = 90.0, log=print) -> None:
+        """Block until clients can store and fetch objects."""
+        wait_for(lambda: _http("GET", f"http://{self.settings.proxy}/v3.0/status"),
+                 timeout, "the proxy to answer")
+        log("proxy is up, waiting for services to register...")
+        wait_for(self._registered, timeout, "every service to register")
+        self.unlock_all()
+        wait_for(lambda: all(
+            _http("GET", f"http://{m.addr}/status") for m in
+            self.settings.of_type("meta0")), timeout, "meta0")
+        self.init_directory()
+        log("directory initialized, waiting for scores...")
+        wait_for(self._all_scored, timeout, "every service to get a score > 0")
+
+    def status(self) -> list[dict]:
+        """Every service with its supervisor state and conscience score."""
+        states = {}
+        for line in self._ctl("status", check=False).splitlines():
+            parts = line.split()
+            if len(parts) >= 2:
+                states[parts[0]] = parts[1]
+        scores = {}
+        for kind in {spec.type for spec in self.settings.services}:
+            try:
+                for srv in self.list_services(kind):
+                    scores[(kind, srv["addr"])] = srv.get("score")
+            except (OSError, urllib.error.URLError, ValueError):
+                pass
+        rows = []
+        for spec in self.settings.services:
+            rows.append({"name": spec.name, "type": spec.type, "addr": spec.addr,
+                         "state": states.get(spec.name, "UNKNOWN"),
+                         "score": scores.get((spec.type, spec.addr))})
+        return rows
