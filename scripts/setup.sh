@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what the namespace and the tests need, on a fresh Debian machine:
+# beanstalkd from Debian, our package and its dependencies in ./.venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v beanstalkd >/dev/null 2>&1; then
+    echo "Installing beanstalkd (Debian package)..."
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq beanstalkd >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+        echo "Installing python3-venv (Debian package)..."
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+        rm -rf .venv
+        "$PYTHON" -m venv .venv
+    fi
+fi
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null
+.venv/bin/python -m pip install -q -e '.[test,ec]'
