@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Benchmark a fresh sandbox namespace and the machine it runs on.
+
+Starts its own namespace in a temporary directory (free ports, fsync on),
+measures, prints a report and stops it. Not a test: numbers go in notes and
+docs/benchmarks.md.
+
+    python bench/bench.py [--quick] [--big-mib 1024] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import socket
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from oio.sandbox.layout import SandboxSettings, find_free_base_port  # noqa: E402
+from oio.sandbox.sandbox import Sandbox  # noqa: E402
+
+MiB = 1024 * 1024
+
+
+# -- machine limits ----------------------------------------------------------
+
+def md5_speed(seconds: float = 1.0) -> float:
+    """MiB/s of md5 on one core."""
+    buf = os.urandom(MiB)
+    h = hashlib.md5()
+    n = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        h.update(buf)
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def loopback_speed(total: int = 2048 * MiB) -> float:
+    """MB/s of one TCP stream on loopback."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    port = server.getsockname()[1]
+
+    def sink():
+        conn, _ = server.accept()
+        buf = bytearray(MiB)
+        while conn.recv_into(buf):
+            pass
+        conn.close()
+
+    thread = threading.Thread(target=sink)
+    thread.start()
+    client = socket.create_connection(("127.0.0.1", port))
+    buf = b"\0" * MiB
+    start = time.perf_counter()
+    sent = 0
+    while sent < total:
+        client.sendall(buf)
+        sent += len(buf)
+    client.close()
+    thread.join()
+    server.close()
+    return total / (time.perf_counter() - start) / 1e6
+
+
+# -- memory ------------------------------------------------------------------
+
+def peak_rss_kib(pid: int) -> int:
+    """Peak resident set (VmHWM) of a process, in KiB."""
+    try:
+        with open(f"/proc/{pid}/status") as src:
+            for line in src:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Reset VmHWM (Linux >= 4.0: write 5 to clear_refs)."""
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as out:
+            out.write("5")
+    except OSError:
+        pass
+
+
+def service_pids(sandbox: Sandbox) -> dict[str, list[int]]:
+    import psutil
+
+    names = {spec.name: spec.type for spec in sandbox.settings.services}
+    conf_dir = sandbox.settings.conf_dir
+    pids: dict[str, list[int]] = {}
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if conf_dir not in cmd and sandbox.settings.root not in cmd:
+            continue
+        for name, kind in names.items():
+            if f"{name}." in cmd or f"/{name} " in cmd or cmd.endswith(f"/{name}"):
+                pids.setdefault(kind, []).append(proc.info["pid"])
+        if "conscience-agent" in cmd:
+            pids.setdefault("conscience-agent", []).append(proc.info["pid"])
+    return pids
+
+
+def peak_by_type(pids: dict[str, list[int]]) -> dict[str, float]:
+    return {kind: max(peak_rss_kib(p) for p in plist) / 1024
+            for kind, plist in pids.items()}
+
+
+# -- workloads -----------------------------------------------------------------
+
+class Source:
+    """A readable file-like object of `size` bytes that never holds them all."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.pos = 0
+        self.block = os.urandom(MiB)
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.size - self.pos
+        n = min(n, self.size - self.pos, MiB)
+        self.pos += n
+        return self.block[:n]
+
+
+def big_object(api, policy: str, size: int, name: str) -> tuple[float, float]:
+    """(PUT MB/s, GET MB/s) of one object of `size` bytes."""
+    start = time.perf_counter()
+    api.object_create_ext("bench", f"big-{policy}", file_or_path=Source(size),
+                          obj_name=name, policy=policy)
+    put = size / (time.perf_counter() - start) / 1e6
+    start = time.perf_counter()
+    _, stream = api.object_fetch("bench", f"big-{policy}", name)
+    got = 0
+    for chunk in stream:
+        got += len(chunk)
+    get = got / (time.perf_counter() - start) / 1e6
+    assert got == size, (got, size)
+    return put, get
+
+
+def small_objects(api, policy: str, count: int, concurrency: int) -> dict:
+    """ops/s and latencies of 4 KiB PUT, GET, HEAD, DELETE."""
+    container = f"small-{policy}-{concurrency}"
+    payload = os.urandom(4096)
+    api.container_create("bench", container)
+    names = [f"obj-{i:06d}" for i in range(count)]
+    results = {}
+
+    def timed(func):
+        def run(name):
+            start = time.perf_counter()
+            func(name)
+            return time.perf_counter() - start
+        return run
+
+    def put(name):
+        api.object_create("bench", container, data=payload, obj_name=name,
+                          policy=policy)
+
+    def get(name):
+        _, stream = api.object_fetch("bench", container, name)
+        assert len(b"".join(stream)) == 4096
+
+    def head(name):
+        assert api.object_head("bench", container, name)
+
+    def delete(name):
+        api.object_delete("bench", container, name)
+
+    for label, func in (("PUT", put), ("GET", get), ("HEAD", head),
+                        ("DELETE", delete)):
+        start = time.perf_counter()
+        with ThreadPoolExecutor(concurrency) as pool:
+            latencies = sorted(pool.map(timed(func), names))
+        elapsed = time.perf_counter() - start
+        results[label] = {
+            "ops": count / elapsed,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+        }
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer operations, smaller big object")
+    parser.add_argument("--big-mib", type=int, default=1024,
+                        help="size of the memory test object (MiB)")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the sandbox running")
+    args = parser.parse_args()
+    report: dict = {}
+
+    print("machine: md5 ... ", end="", flush=True)
+    report["md5_mib_s_per_core"] = md5_speed()
+    print(f"{report['md5_mib_s_per_core']:.0f} MiB/s per core; loopback ... ",
+          end="", flush=True)
+    report["loopback_mb_s"] = loopback_speed()
+    print(f"{report['loopback_mb_s']:.0f} MB/s; cores {os.cpu_count()}")
+
+    root = tempfile.mkdtemp(prefix="oio-bench-")
+    settings = SandboxSettings(namespace="BENCH", root=root,
+                               base_port=find_free_base_port(40),
+                               chunk_size=10 * MiB, user_conf=False, fsync=True,
+                               beanstalkd=bool(shutil.which("beanstalkd")))
+    sandbox = Sandbox(settings)
+    sandbox.bootstrap()
+    os.environ["OIO_SDS_CONF"] = settings.sds_conf
+    try:
+        sandbox.start()
+        sandbox.wait_ready(timeout=120, log=lambda *_: None)
+        from oio import ObjectStorageApi
+
+        api = ObjectStorageApi("BENCH", endpoint=f"http://{settings.proxy}")
+        pids = service_pids(sandbox)
+        me = os.getpid()
+
+        size = (16 if args.quick else 64) * MiB
+        report["big"] = {}
+        for policy in ("SINGLE", "THREECOPIES"):
+            api.container_create("bench", f"big-{policy}")
+            put, get = big_object(api, policy, size, f"warm-{policy}")
+            put, get = big_object(api, policy, size, f"obj-{policy}")
+            report["big"][policy] = {"size_mib": size // MiB, "put_mb_s": put,
+                                     "get_mb_s": get}
+            print(f"{size // MiB} MiB {policy:<12} PUT {put:7.1f} MB/s  "
+                  f"GET {get:7.1f} MB/s")
+
+        report["small"] = {}
+        count = 200 if args.quick else 1000
+        for concurrency in (1, 16):
+            res = small_objects(api, "THREECOPIES", count, concurrency)
+            report["small"][f"THREECOPIES_c{concurrency}"] = res
+            for label, r in res.items():
+                print(f"4 KiB THREECOPIES c={concurrency:<2} {label:<6} "
+                      f"{r['ops']:7.1f} ops/s  p50 {r['p50_ms']:6.2f} ms  "
+                      f"p99 {r['p99_ms']:6.2f} ms")
+
+        # Peak memory while moving one big object through the whole stack.
+        for pid in [me] + [p for plist in pids.values() for p in plist]:
+            reset_peak_rss(pid)
+        big = (256 if args.quick else args.big_mib) * MiB
+        api.container_create("bench", "big-THREECOPIES")
+        put, get = big_object(api, "THREECOPIES", big, "huge")
+        report["huge"] = {"size_mib": big // MiB, "put_mb_s": put, "get_mb_s": get}
+        print(f"{big // MiB} MiB THREECOPIES PUT {put:.1f} MB/s GET {get:.1f} MB/s")
+        peaks = peak_by_type(pids)
+        peaks["client"] = peak_rss_kib(me) / 1024
+        report["peak_rss_mib"] = peaks
+        print("peak RSS (MiB) during the big object: " + ", ".join(
+            f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
+    finally:
+        if not args.keep:
+            sandbox.down()
+            shutil.rmtree(root, ignore_errors=True)
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump(report, out, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
