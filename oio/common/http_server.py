@@ -208,8 +208,7 @@ class Request:
         self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         self.content_length: int | None = (
             int(cl) if cl is not None and cl.strip().isdigit() else None)
-        rid = headers.get(REQID_HEADER) or headers.get("x-trans-id")
-        self.req_id = (rid or request_id())[:MAX_REQUEST_ID_LENGTH]
+        self._req_id: str | None = None
         self.peer = conn.peer
         self.start = time.monotonic()
         # Body state, fed by the connection.
@@ -221,6 +220,15 @@ class Request:
         self._expect_continue = (
             headers.get("expect", "").lower() == "100-continue")
         self.bytes_read = 0
+
+    @property
+    def req_id(self) -> str:
+        """From x-oio-req-id (or x-trans-id), else generated; <= 63 chars."""
+        if self._req_id is None:
+            rid = (self.headers.get(REQID_HEADER)
+                   or self.headers.get("x-trans-id") or request_id())
+            self._req_id = rid[:MAX_REQUEST_ID_LENGTH]
+        return self._req_id
 
     @property
     def args(self) -> dict[str, str]:
@@ -426,7 +434,7 @@ class _Connection(asyncio.Protocol):
         self._headers: dict[str, str] = {}
         self._header_bytes = 0
         self._headers_done = False
-        self._header_deadline: asyncio.TimerHandle | None = None
+        self._in_headers = False
 
     # asyncio.Protocol ------------------------------------------------------
     def connection_made(self, transport):
@@ -440,8 +448,6 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         self.server.connections.discard(self)
         self._cancel_idle()
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
         error = ClientDisconnected("client closed the connection")
         for req in ([self.current] if self.current else []) + list(self.requests):
             if req is not None:
@@ -450,7 +456,6 @@ class _Connection(asyncio.Protocol):
             self.drain_waiter.set_exception(error)
 
     def data_received(self, data):
-        self._cancel_idle()
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -479,8 +484,10 @@ class _Connection(asyncio.Protocol):
         self._headers = {}
         self._header_bytes = 0
         self._headers_done = False
-        self._header_deadline = asyncio.get_running_loop().call_later(
-            self.server.header_timeout, self._header_timeout)
+        self._in_headers = True
+        # One timer per connection: idle between requests, then header timeout.
+        self._cancel_idle()
+        self._arm_idle(self.server.header_timeout)
 
     def on_url(self, url: bytes):
         self._url += url
@@ -503,9 +510,8 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self):
         self._headers_done = True
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
+        self._in_headers = False
+        self._cancel_idle()
         parser = self.parser
         req = Request(self, parser.get_method().decode("ascii"), self._url,
                       self._headers, parser.should_keep_alive(),
@@ -554,19 +560,22 @@ class _Connection(asyncio.Protocol):
             self.transport.write(data)
 
     # Timeouts --------------------------------------------------------------
-    def _arm_idle(self):
+    def _arm_idle(self, delay: float | None = None):
         if self.idle_handle is None and not self.closed:
             self.idle_handle = asyncio.get_running_loop().call_later(
-                self.server.keepalive_timeout, self.close)
+                delay or self.server.keepalive_timeout, self._idle_timeout)
 
     def _cancel_idle(self):
         if self.idle_handle is not None:
             self.idle_handle.cancel()
             self.idle_handle = None
 
-    def _header_timeout(self):
-        self._header_deadline = None
-        self._fatal(408, "Timeout while reading request headers")
+    def _idle_timeout(self):
+        self.idle_handle = None
+        if self._in_headers:
+            self._fatal(408, "Timeout while reading request headers")
+        else:
+            self.close()
 
     def close(self):
         if not self.closed:

@@ -240,3 +240,25 @@ def test_aio_client_connection_refused():
 
     with pytest.raises(OioConnectionException):
         asyncio.run(scenario())
+
+
+def test_slow_headers_time_out():
+    with ServerThread(make_router(), header_timeout=0.3) as srv:
+        sock = socket.create_connection((srv.server.host, srv.server.port))
+        sock.settimeout(5)
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n")
+        data = sock.recv(65536)
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 408")
+
+
+def test_idle_keepalive_connection_closed():
+    with ServerThread(make_router(), keepalive_timeout=0.3) as srv:
+        sock = socket.create_connection((srv.server.host, srv.server.port))
+        sock.settimeout(5)
+        sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while not data.endswith(b"}"):
+            data += sock.recv(65536)
+        assert sock.recv(65536) == b""  # closed by the server once idle
+        sock.close()
