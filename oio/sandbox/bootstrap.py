@@ -124,7 +124,7 @@ class Bootstrap:
         for path in (s.conf_dir, s.data_dir, s.run_dir, s.log_dir, s.watch_dir):
             os.makedirs(path, exist_ok=True)
         self.write_namespace_conf()
-        self.write_conscience()
+        self.write_conscience_conf()
         for spec in s.services:
             os.makedirs(s.data_path(spec), exist_ok=True)
             writer = getattr(self, f"write_{spec.type}", None)
@@ -175,7 +175,7 @@ class Bootstrap:
         return {"namespace": self.s.namespace, "bind_addr": self.s.ip,
                 "bind_port": spec.port, "log_level": "INFO"}
 
-    def write_conscience(self) -> None:
+    def write_conscience_conf(self) -> None:
         s = self.s
         spec = s.one("conscience")
         prefix = os.path.join(s.conf_dir, s.namespace)
