@@ -410,10 +410,9 @@ def _positive(value) -> int | None:
 
 
 def _policy(ns_info, name: str | None):
-    from oio.conscience.policies import PolicyNotSupported
     try:
         return ns_info.get_policy(name)
-    except PolicyNotSupported as exc:
+    except ValueError as exc:  # PolicyNotSupported
         raise oio_error(480, f"Invalid policy: {exc}") from None
 
 
