@@ -107,6 +107,8 @@ def register(router: Router, proxy) -> None:
         proxy.check_ns(req)
         body = await req.body() if req.method == "POST" else None
         resp = await forward(req, body=body)
+        if req.path.endswith("/reload") and resp.status < 300:
+            await proxy.refresh_view()
         return relay(resp)
 
     router.add("GET", "/v3.0/{ns}/lb/choose", lb_forward)
