@@ -50,6 +50,7 @@ class Proxy:
         self.stats = ProxyStats()
         self.live_config: dict[str, str] = {}
         self._refresher: asyncio.Task | None = None
+        self._refresh_failed = False
         self.router = Router()
         for module in (routes_service, routes_conscience, routes_reference,
                        routes_meta2):
@@ -98,7 +99,14 @@ class Proxy:
 
     async def _refresh_loop(self) -> None:
         while True:
-            await self.refresh_view()
+            # Log a failing conscience once, not every second.
+            level = logger.level
+            if self._refresh_failed:
+                logger.setLevel(logging.ERROR)
+            try:
+                self._refresh_failed = not await self.refresh_view()
+            finally:
+                logger.setLevel(level)
             await asyncio.sleep(self.config.lb_refresh_interval)
 
     async def start(self) -> None:
