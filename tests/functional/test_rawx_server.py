@@ -1,0 +1,458 @@
+"""The rawx over real sockets, on a real volume (rawx.md §2, §7, §8)."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from oio.blob.rawx_app import RawxApp
+from oio.blob.rawx_config import parse_rawx_conf
+from oio.common.utils import cid_from_name
+from tests.utils import ServerThread, free_port
+
+CONTENT = "091B3B12DFB405005B1FC2A412341235"
+FULLPATH = f"acct/cont/dir%2Fmy%20file.txt/1606245060123456/{CONTENT}"
+
+
+def chunk_id(n: int) -> str:
+    return hashlib.sha256(str(n).encode()).hexdigest().upper()
+
+
+def meta_headers(**extra) -> dict[str, str]:
+    hdrs = {
+        "X-oio-chunk-meta-content-storage-policy": "SINGLE",
+        "X-oio-chunk-meta-content-chunk-method": "plain/nb_copy=1",
+        "X-oio-chunk-meta-chunk-pos": "0",
+        "X-oio-chunk-meta-full-path": FULLPATH,
+    }
+    hdrs.update(extra)
+    return hdrs
+
+
+def volume_dir() -> str:
+    # user xattrs are needed: ext4 here; tmpfs may lack them.
+    return tempfile.mkdtemp(prefix="rawx-test-", dir=os.environ.get("OIO_TEST_TMP"))
+
+
+class Rawx:
+    def __init__(self, root: str, extra_conf: str = ""):
+        self.root = root
+        self.vol = os.path.join(root, "vol")
+        os.mkdir(self.vol)
+        self.port = free_port()
+        self.addr = f"127.0.0.1:{self.port}"
+        self.conf = parse_rawx_conf(
+            f"Listen {self.addr}\ngrid_docroot {self.vol}\ngrid_namespace OPENIO\n"
+            f"grid_fsync enabled\ngrid_fsync_dir enabled\ngrid_buffer_size 64\n"
+            + extra_conf)
+        self.app = RawxApp(self.conf)
+        self.app.store.lock_volume(self.conf.ns, self.conf.volume_id)
+        self.thread = ServerThread(self.app, "127.0.0.1", self.port,
+                                   on_startup=self.app.start,
+                                   on_cleanup=self.app.stop, access_log=False)
+
+    def conn(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+    def request(self, method, path, body=None, headers=None):
+        conn = self.conn()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, dict(resp.getheaders()), resp.read()
+        finally:
+            conn.close()
+
+    def put(self, cid, data=b"hello world", **extra):
+        return self.request("PUT", "/" + cid, data, meta_headers(**extra))
+
+    def files(self) -> list[str]:
+        found = []
+        for dirpath, _, names in os.walk(self.vol):
+            found += [os.path.join(dirpath, n) for n in names]
+        return found
+
+
+@pytest.fixture
+def rawx():
+    root = volume_dir()
+    server = Rawx(root)
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.thread.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+# PUT -----------------------------------------------------------------------
+
+def test_put_then_get_head_delete(rawx):
+    cid = chunk_id(1)
+    data = os.urandom(300_000)   # several upload buffers of 64 KiB
+    md5 = hashlib.md5(data).hexdigest().upper()
+    status, hdrs, _ = rawx.put(cid, data, **{"X-oio-req-id": "REQ1"})
+    assert status == 201
+    assert hdrs["X-Oio-Chunk-Meta-Chunk-Hash"] == md5
+    assert hdrs["X-Oio-Chunk-Meta-Chunk-Size"] == str(len(data))
+    assert hdrs["X-Oio-Req-Id"] == "REQ1"
+    path = os.path.join(rawx.vol, cid[:3], cid)
+    assert rawx.files() == [path]
+    assert os.getxattr(path, "user.grid.chunk.hash") == md5.encode()
+    assert os.getxattr(path, "user.oio.content.fullpath:" + cid) == FULLPATH.encode()
+    assert os.getxattr(path, "user.grid.oio.version") == b"4.2"
+
+    status, hdrs, body = rawx.request("GET", "/" + cid.lower())
+    assert status == 200 and body == data
+    assert hdrs["Content-Length"] == str(len(data))
+    assert hdrs["X-Oio-Chunk-Meta-Container-Id"] == cid_from_name("acct", "cont")
+    assert hdrs["X-Oio-Chunk-Meta-Content-Path"] == "dir%2Fmy%20file.txt"
+    assert hdrs["X-Oio-Chunk-Meta-Full-Path"] == FULLPATH
+    assert "Last-Modified" in hdrs and "X-Oio-Req-Id" not in hdrs
+
+    status, hdrs, body = rawx.request("HEAD", "/" + cid)
+    assert status == 200 and body == b""
+    assert hdrs["Content-Length"] == str(len(data))
+    assert hdrs["Accept-Ranges"] == "bytes"
+    assert hdrs["X-Oio-Chunk-Meta-Chunk-Hash"] == md5
+    assert hdrs["X-Oio-Chunk-Meta-Chunk-Pos"] == "0"
+
+    assert rawx.request("DELETE", "/" + cid)[0] == 204
+    assert rawx.request("GET", "/" + cid)[0] == 404
+    assert rawx.request("HEAD", "/" + cid)[0] == 404
+    assert rawx.request("DELETE", "/" + cid)[0] == 404
+    assert rawx.files() == []
+
+
+def test_put_empty_chunk(rawx):
+    cid = chunk_id(2)
+    status, hdrs, _ = rawx.put(cid, b"")
+    assert status == 201
+    assert hdrs["X-Oio-Chunk-Meta-Chunk-Hash"] == hashlib.md5(b"").hexdigest().upper()
+    status, hdrs, body = rawx.request("GET", "/" + cid, headers={"Range": "bytes=0-9"})
+    assert (status, body) == (200, b"")
+
+
+def test_put_existing_chunk_is_409(rawx):
+    cid = chunk_id(3)
+    assert rawx.put(cid, b"first")[0] == 201
+    assert rawx.put(cid, b"second")[0] == 409
+    assert rawx.request("GET", "/" + cid)[2] == b"first"
+    assert len(rawx.files()) == 1
+
+
+@pytest.mark.parametrize("path", [
+    "/../../etc/passwd", "/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/" + "A" * 23,
+    "/" + "A" * 65, "/" + "G" * 64, "/" + "A" * 64 + "/x", "/" + "A" * 30 + ".pending"])
+def test_bad_chunk_ids_are_400(rawx, path):
+    for method in ("GET", "PUT", "HEAD", "DELETE"):
+        conn = rawx.conn()
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        for key, value in meta_headers().items():
+            conn.putheader(key, value)
+        conn.putheader("Content-Length", "0")
+        conn.endheaders()
+        assert conn.getresponse().status == 400, method
+        conn.close()
+    assert rawx.files() == []
+
+
+@pytest.mark.parametrize("override", [
+    {"X-oio-chunk-meta-full-path": "a/b/c"},
+    {"X-oio-chunk-meta-chunk-pos": ""},
+    {"X-oio-chunk-meta-chunk-id": chunk_id(99)},
+    {"X-oio-chunk-meta-chunk-hash": "00" * 16},
+    {"X-oio-chunk-meta-chunk-size": "3"},
+    {"X-oio-chunk-meta-content-chunk-method": "ec/algo=x,k=6,m=3"},  # no metachunk
+])
+def test_bad_metadata_is_400_and_leaves_nothing(rawx, override):
+    status, _, body = rawx.put(chunk_id(4), b"payload", **override)
+    assert status == 400 and body == b""
+    assert rawx.files() == []
+
+
+def test_declared_hash_and_size_accepted_any_case(rawx):
+    data = b"x" * 1000
+    status, hdrs, _ = rawx.put(chunk_id(5), data, **{
+        "X-oio-chunk-meta-chunk-hash": hashlib.md5(data).hexdigest(),
+        "X-oio-chunk-meta-chunk-size": "1000"})
+    assert status == 201
+
+
+def send_chunked(rawx, cid, pieces, trailers=None, extra=None, close_after=False):
+    sock = socket.create_connection(("127.0.0.1", rawx.port), timeout=10)
+    hdrs = meta_headers(**(extra or {}))
+    head = f"PUT /{cid} HTTP/1.1\r\nHost: {rawx.addr}\r\nTransfer-Encoding: chunked\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in hdrs.items())
+    if trailers:
+        head += f"Trailer: {', '.join(trailers)}\r\n"
+    sock.sendall(head.encode() + b"\r\n")
+    for piece in pieces:
+        sock.sendall(b"%x\r\n" % len(piece) + piece + b"\r\n")
+    if close_after:
+        return sock
+    tail = b"0\r\n" + b"".join(f"{k}: {v}\r\n".encode()
+                               for k, v in (trailers or {}).items()) + b"\r\n"
+    sock.sendall(tail)
+    resp = http.client.HTTPResponse(sock, method="PUT")
+    resp.begin()
+    result = resp.status, dict(resp.getheaders())
+    sock.close()
+    return result
+
+
+def test_chunked_upload_with_ec_trailers(rawx):
+    cid = chunk_id(6)
+    pieces = [os.urandom(n) for n in (32768, 100000, 5, 70000)]
+    data = b"".join(pieces)
+    md5 = hashlib.md5(data).hexdigest()
+    trailers = {"X-oio-chunk-meta-metachunk-size": "6291456",
+                "X-oio-chunk-meta-metachunk-hash": "5d41402abc4b2a76b9719d911017c592",
+                "X-oio-chunk-meta-chunk-hash": md5}
+    status, hdrs = send_chunked(rawx, cid, pieces, trailers, {
+        "X-oio-chunk-meta-content-chunk-method":
+            "ec/algo=liberasurecode_rs_vand,k=6,m=3",
+        "X-oio-chunk-meta-content-storage-policy": "EC",
+        "X-oio-chunk-meta-chunk-pos": "0.4"})
+    assert status == 201
+    assert hdrs["X-Oio-Chunk-Meta-Chunk-Hash"] == md5.upper()
+    path = os.path.join(rawx.vol, cid[:3], cid)
+    assert os.getxattr(path, "user.grid.metachunk.size") == b"6291456"
+    assert os.getxattr(path, "user.grid.metachunk.hash") == \
+        b"5D41402ABC4B2A76B9719D911017C592"
+    assert os.getxattr(path, "user.grid.chunk.position") == b"0.4"
+    status, hdrs, body = rawx.request("GET", "/" + cid)
+    assert body == data
+    assert hdrs["X-Oio-Chunk-Meta-Metachunk-Size"] == "6291456"
+
+
+def test_chunked_trailer_hash_mismatch_is_400(rawx):
+    cid = chunk_id(7)
+    status, _ = send_chunked(rawx, cid, [b"abc"],
+                             {"X-oio-chunk-meta-chunk-hash": "00" * 16})
+    assert status == 400
+    assert rawx.files() == []
+
+
+def test_client_disconnect_mid_upload_leaves_nothing(rawx):
+    cid = chunk_id(8)
+    sock = send_chunked(rawx, cid, [os.urandom(200_000)], close_after=True)
+    # The pending file exists while the upload is in progress.
+    wait_for(lambda: any(f.endswith(".pending") for f in rawx.files()))
+    sock.close()
+    wait_for(lambda: rawx.files() == [])
+    assert rawx.request("GET", "/" + cid)[0] == 404
+
+
+def test_truncated_content_length_upload_leaves_nothing(rawx):
+    cid = chunk_id(9)
+    sock = socket.create_connection(("127.0.0.1", rawx.port), timeout=10)
+    head = f"PUT /{cid} HTTP/1.1\r\nContent-Length: 1000000\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in meta_headers().items())
+    sock.sendall(head.encode() + b"\r\n" + b"x" * 200_000)
+    wait_for(lambda: any(f.endswith(".pending") for f in rawx.files()))
+    sock.close()
+    wait_for(lambda: rawx.app.stats.hits["put"] == 1)
+    assert rawx.files() == []
+
+
+# GET ranges ----------------------------------------------------------------
+
+@pytest.fixture
+def stored_chunk(rawx):
+    cid = chunk_id(10)
+    data = bytes(range(256)) * 400   # 102400 bytes: beyond the inline limit
+    assert rawx.put(cid, data)[0] == 201
+    return cid, data
+
+
+@pytest.mark.parametrize("rng,status,span", [
+    ("bytes=0-9", 206, (0, 10)),               # first bytes
+    ("bytes=100-100", 206, (100, 101)),
+    ("bytes=1000-99999999", 206, (1000, 102400)),   # clamped
+    ("bytes=102000-", 206, (102000, 102400)),       # open-ended
+    ("bytes=-10", 200, (0, 102400)),                # suffix: whole chunk
+    ("bytes=5-1", 200, (0, 102400)),
+    ("pages=1-2", 200, (0, 102400)),
+    ("bytes=0-65535", 206, (0, 65536)),
+])
+def test_ranges(rawx, stored_chunk, rng, status, span):
+    cid, data = stored_chunk
+    got, hdrs, body = rawx.request("GET", "/" + cid, headers={"Range": rng})
+    assert got == status
+    assert body == data[span[0]:span[1]]
+    assert hdrs["Content-Length"] == str(span[1] - span[0])
+    if status == 206:
+        assert hdrs["Content-Range"] == f"bytes {span[0]}-{span[1] - 1}/{len(data)}"
+    else:
+        assert "Content-Range" not in hdrs
+
+
+@pytest.mark.parametrize("rng", ["bytes=102400-102500", "bytes=200000-"])
+def test_unsatisfiable_range_is_416(rawx, stored_chunk, rng):
+    cid, _ = stored_chunk
+    status, _, body = rawx.request("GET", "/" + cid, headers={"Range": rng})
+    assert (status, body) == (416, b"")
+
+
+def test_keepalive_serves_many_requests(rawx, stored_chunk):
+    cid, data = stored_chunk
+    conn = rawx.conn()
+    for start in (0, 5, 70000):
+        conn.request("GET", "/" + cid, headers={"Range": f"bytes={start}-{start + 9}"})
+        resp = conn.getresponse()
+        assert resp.status == 206 and resp.read() == data[start:start + 10]
+    conn.request("GET", "/" + cid)
+    assert conn.getresponse().read() == data
+    conn.close()
+
+
+# HEAD with hash check, COPY ------------------------------------------------
+
+def test_head_check_hash(rawx, stored_chunk):
+    cid, data = stored_chunk
+    path = os.path.join(rawx.vol, cid[:3], cid)
+    check = {"X-oio-check-hash": "True"}
+    assert rawx.request("HEAD", "/" + cid, headers=check)[0] == 200
+    good = hashlib.md5(data).hexdigest()
+    assert rawx.request("HEAD", "/" + cid, headers={
+        "X-oio-check-hash": "true", "X-oio-chunk-meta-chunk-hash": good})[0] == 200
+    assert rawx.request("HEAD", "/" + cid, headers={
+        "X-oio-check-hash": "true", "X-oio-chunk-meta-chunk-hash": "00" * 16})[0] == 412
+    with open(path, "r+b") as handle:   # bit rot
+        handle.write(b"\xff")
+    assert rawx.request("HEAD", "/" + cid, headers=check)[0] == 412
+    assert rawx.request("HEAD", "/" + cid)[0] == 200   # no check asked
+
+
+def test_head_without_hash_xattr_is_500(rawx, stored_chunk):
+    cid, _ = stored_chunk
+    os.removexattr(os.path.join(rawx.vol, cid[:3], cid), "user.grid.chunk.hash")
+    assert rawx.request("HEAD", "/" + cid)[0] == 500
+
+
+def test_copy_links_chunk(rawx, stored_chunk):
+    cid, data = stored_chunk
+    new = chunk_id(11)
+    other_path = f"acct/cont2/obj/1/{CONTENT}"
+    hdrs = {"Destination": f"http://{rawx.addr}/{new}",
+            "X-oio-chunk-meta-full-path": other_path}
+    assert rawx.request("COPY", "/" + cid, headers=hdrs)[0] == 201
+    status, got, body = rawx.request("GET", "/" + new)
+    assert status == 200 and body == data
+    assert got["X-Oio-Chunk-Meta-Full-Path"] == other_path
+    assert got["X-Oio-Chunk-Meta-Chunk-Id"] == new
+    assert rawx.request("COPY", "/" + cid, headers=hdrs)[0] == 409
+    assert rawx.request("COPY", "/" + chunk_id(12), headers=dict(
+        hdrs, Destination=f"http://{rawx.addr}/{chunk_id(13)}"))[0] == 404
+    assert rawx.request("COPY", "/" + cid, headers=dict(
+        hdrs, Destination=f"http://10.9.9.9:1/{chunk_id(13)}"))[0] == 403
+    assert rawx.request("COPY", "/" + cid, headers=dict(
+        hdrs, Destination=f"http://{rawx.addr}/{cid}"))[0] == 403
+    assert rawx.request("COPY", "/" + cid, headers=dict(
+        hdrs, Destination=f"http://{rawx.addr}/xyz"))[0] == 400
+
+
+# Service routes, dispatch --------------------------------------------------
+
+def test_info(rawx):
+    status, hdrs, body = rawx.request("GET", "/info")
+    assert status == 200
+    assert body.decode() == f"namespace OPENIO\npath {rawx.vol}\n"
+    assert rawx.request("HEAD", "/info")[0] == 200
+    assert rawx.request("POST", "/info")[0] == 405
+
+
+def test_stat_counters(rawx):
+    rawx.put(chunk_id(20), b"12345")
+    rawx.request("GET", "/" + chunk_id(20))
+    rawx.request("GET", "/" + chunk_id(21))
+    status, _, body = rawx.request("GET", "/stat")
+    assert status == 200
+    lines = body.decode().splitlines()
+    counters = {line.rsplit(None, 1)[0]: int(line.rsplit(None, 1)[1])
+                for line in lines if line.startswith("counter ")}
+    assert counters["counter req.hits.put"] == 1
+    assert counters["counter req.hits.get"] == 2
+    assert counters["counter rep.hits.404"] == 1
+    assert counters["counter rep.hits.2xx"] == 2
+    assert counters["counter rep.bwritten"] == 5
+    assert counters["counter rep.bread"] == 5
+    assert counters["counter req.hits"] == 3
+    assert f"config volume {rawx.vol}" in lines
+
+
+def test_dispatch_rules(rawx, stored_chunk):
+    cid, _ = stored_chunk
+    assert rawx.request("POST", "/" + cid)[0] == 405
+    assert rawx.request("GET", "//" + cid)[0] == 200      # leading slashes dropped
+    assert rawx.request("GET", "/" + cid, headers={"Host": "evil:80"})[0] == 418
+    status, hdrs, _ = rawx.request("GET", "/info", headers={"X-trans-id": "T" * 80})
+    assert hdrs["X-Oio-Req-Id"] == "T" * 63
+
+
+def test_failed_probe_gives_503(rawx):
+    rawx.app.health.last_ko = time.monotonic() + 1
+    assert rawx.request("GET", "/info")[0] == 503
+    rawx.app.health.last_ok = time.monotonic() + 2
+    assert rawx.request("GET", "/info")[0] == 200
+
+
+# The binary ----------------------------------------------------------------
+
+def test_oio_rawx_command_starts_and_locks_volume():
+    root = volume_dir()
+    try:
+        vol = os.path.join(root, "vol")
+        os.mkdir(vol)
+        port = free_port()
+        conf = os.path.join(root, "rawx.conf")
+        with open(conf, "w") as handle:
+            handle.write(f"Listen 127.0.0.1:{port}\ngrid_docroot {vol}\n"
+                         "grid_namespace OPENIO\ngrid_service_id OPENIO-rawx-7\n")
+        proc = subprocess.Popen([sys.executable, "-m", "oio.blob.rawx_server",
+                                 "-f", conf], stderr=subprocess.PIPE)
+        try:
+            def answers():
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        return True
+                except OSError:
+                    assert proc.poll() is None, proc.stderr.read()
+                    return False
+            wait_for(answers, 20)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/info")
+            body = conn.getresponse().read().decode()
+            assert "service_id OPENIO-rawx-7" in body
+            assert os.getxattr(vol, "user.server.id") == b"OPENIO-rawx-7"
+            # A second rawx claiming the same volume under another ID fails.
+            other = conf + "2"
+            with open(other, "w") as handle:
+                handle.write(f"Listen 127.0.0.1:{free_port()}\ngrid_docroot {vol}\n"
+                             "grid_namespace OPENIO\n")
+            res = subprocess.run([sys.executable, "-m", "oio.blob.rawx_server",
+                                  other], capture_output=True, timeout=30)
+            assert res.returncode == 2 and b"server.id" in res.stderr
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
