@@ -68,6 +68,22 @@ except (OSError, AttributeError):  # pragma: no cover - old libc
     _renameat2 = None
 
 
+_SYNC_FILE_RANGE_WRITE = 2
+try:
+    _sync_file_range = _libc.sync_file_range
+    _sync_file_range.argtypes = (ctypes.c_int, ctypes.c_longlong,
+                                 ctypes.c_longlong, ctypes.c_uint)
+    _sync_file_range.restype = ctypes.c_int
+except AttributeError:  # pragma: no cover - not Linux
+    _sync_file_range = None
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask the kernel to start writing a file range to disk (no wait)."""
+    if _sync_file_range is not None:
+        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+
+
 def rename_noreplace(src: str, dst: str) -> None:
     """Rename `src` to `dst`; ChunkExists if `dst` exists (atomically when the
     kernel and filesystem support RENAME_NOREPLACE)."""
@@ -152,12 +168,32 @@ class PendingChunk:
 
     def write(self, data) -> None:
         """Append `data` (bytes-like) to the file, whole."""
-        view = memoryview(data)
+        self.writev([data])
+
+    def writev(self, pieces: list) -> int:
+        """Append `pieces` (bytes-like) to the file, whole; bytes written."""
+        total = sum(len(p) for p in pieces)
+        if not total:
+            return 0
         fd = self.fd
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
-        self.size += len(data)
+        written = os.writev(fd, pieces)
+        if written < total:   # rare on regular files: finish piece by piece
+            skip = written
+            for piece in pieces:
+                view = memoryview(piece)
+                if skip >= len(view):
+                    skip -= len(view)
+                    continue
+                view = view[skip:]
+                skip = 0
+                while view:
+                    view = view[os.write(fd, view):]
+        if self._fsync_file:
+            # Start the writeback now, without waiting: the fdatasync at
+            # commit then has little left to flush.
+            start_writeback(fd, self.size, total)
+        self.size += total
+        return total
 
     def commit(self, xattrs: dict[str, bytes]) -> None:
         """Set `xattrs` (full names), sync as configured, publish atomically.

@@ -43,7 +43,7 @@ from oio.blob.rawx_notifier import (
     event_data,
 )
 from oio.blob.rawx_stats import RawxStats
-from oio.blob.rawx_upload import BufferPool, ChunkUpload, receive_chunk
+from oio.blob.rawx_upload import ChunkUpload, receive_chunk
 from oio.common.constants import CHECKHASH_HEADER, CHUNK_HEADERS, REQID_HEADER
 from oio.common.http_server import (
     ClientDisconnected,
@@ -94,7 +94,6 @@ class RawxApp:
         self.notifier = notifier or NullNotifier()
         self.stats = RawxStats()
         self.health = IoHealth()
-        self.pool = BufferPool(conf.buffer_size)
         self.hosts = {h for h in (conf.service_id, conf.addr, conf.tls_rawx_url)
                       if h}
         self._probe_task: asyncio.Task | None = None
@@ -217,7 +216,7 @@ class RawxApp:
         upload = ChunkUpload(self.store, chunk_id,
                              self.conf.checksum != "never", self.conf.compression)
         try:
-            await receive_chunk(req, upload, meta, self.pool)
+            await receive_chunk(req, upload, meta, self.conf.buffer_size)
         finally:
             self.stats.bwritten += upload.size
         headers = {"X-Oio-Chunk-Meta-Chunk-Size": str(upload.size),

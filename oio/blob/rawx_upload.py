@@ -1,11 +1,14 @@
-"""Receiving a chunk: body → reused buffers → md5 + pending file (rawx.md §7.1).
+"""Receiving a chunk: body → md5 + pending file (rawx.md §7.1).
 
-The body is read into preallocated buffers (a fresh buffer per read halves
-upload throughput). Each full buffer is hashed and written in a worker
-thread while the event loop fills the other buffer: md5 and write() release
-the GIL on big buffers, so receiving, hashing and writing overlap. The end
-of the upload (last bytes, xattrs, fsync, rename) is one more thread hop,
-so that a small chunk costs a single hop in all.
+The HTTP core already holds the body as the bytes objects it received from
+the socket: we take them as they are (no copy into another buffer) and hand
+batches of about `batch` bytes to a worker thread that hashes them and
+writes them with one writev, while the event loop collects the next batch.
+md5 and writev release the GIL, so receiving, hashing and writing overlap
+on two cores. With fsync on, each batch's writeback is started at once
+(sync_file_range), so the final fdatasync finds little left to flush. The
+end of the upload (last bytes, xattrs, fsync, rename) is one more thread
+hop, so that a small chunk costs a single hop in all.
 """
 
 from __future__ import annotations
@@ -16,22 +19,6 @@ import hashlib
 from oio.blob.chunk_meta import UploadMeta, apply_trailers, upload_xattrs
 from oio.blob.chunk_store import ChunkStore, PendingChunk
 from oio.common.http_server import Request, run_blocking
-
-
-class BufferPool:
-    """Reusable upload buffers of `size` bytes; keeps at most `keep` idle."""
-
-    def __init__(self, size: int, keep: int = 32):
-        self.size = size
-        self.keep = keep
-        self._free: list[bytearray] = []
-
-    def get(self) -> bytearray:
-        return self._free.pop() if self._free else bytearray(self.size)
-
-    def put(self, buf: bytearray) -> None:
-        if len(self._free) < self.keep:
-            self._free.append(buf)
 
 
 class ChunkUpload:
@@ -51,21 +38,30 @@ class ChunkUpload:
         self.size = 0
         self.chunk_hash = ""
 
-    def write(self, data: memoryview) -> None:
-        """Hash and append `data` (bytes); creates the pending file first."""
+    def hash(self, pieces: list[bytes]) -> None:
+        """Feed `pieces` to the checksum (may run beside `store`)."""
+        md5 = self.md5
+        if md5 is not None:
+            for piece in pieces:
+                md5.update(piece)
+
+    def store_data(self, pieces: list[bytes]) -> None:
+        """Append `pieces` to the pending file, creating it first."""
         if self.pending is None:
             self.pending = self.store.create(self.chunk_id)
-        if self.md5 is not None:
-            self.md5.update(data)
-        self.pending.write(data)
-        self.size += len(data)
+        self.size += self.pending.writev(pieces)
 
-    def finish(self, data: memoryview, meta: UploadMeta,
+    def write(self, pieces: list[bytes]) -> None:
+        """Hash and append `pieces`."""
+        self.hash(pieces)
+        self.store_data(pieces)
+
+    def finish(self, pieces: list[bytes], meta: UploadMeta,
                trailers: dict[str, str]) -> None:
         """Write the last bytes, check them against `meta` and `trailers`,
         set the xattrs and publish the chunk. Aborts on any error."""
         try:
-            self.write(data)
+            self.write(pieces)
             if trailers:
                 apply_trailers(meta, trailers)
             if self.md5 is not None:
@@ -83,45 +79,41 @@ class ChunkUpload:
 
 
 async def receive_chunk(req: Request, upload: ChunkUpload, meta: UploadMeta,
-                        pool: BufferPool) -> None:
-    """Stream the body of `req` into `upload` and commit it.
+                        batch: int) -> None:
+    """Stream the body of `req` into `upload` and commit it; `batch` is the
+    number of bytes (about) handed to the worker thread at once.
 
     Raises what the body read raises (client gone, timeout) or what the
     commit raises (BadChunkMeta, ChunkExists, OSError); the pending file is
     removed in every failure case.
     """
-    buf = pool.get()
-    spare: bytearray | None = None
-    inflight: asyncio.Future | None = None
+    inflight: list[asyncio.Future] = []
+    pieces: list[bytes] = []
+    collected = 0
     try:
-        view = memoryview(buf)
-        size = len(view)
-        filled = 0
         while True:
-            n = await req.readinto(view[filled:])
-            if not n:
+            data = await req.read(batch)
+            if not data:
                 break
-            filled += n
-            if filled == size:
-                if inflight is not None:
-                    await inflight
-                inflight = asyncio.ensure_future(run_blocking(upload.write, view))
-                if spare is None:
-                    spare = pool.get()
-                buf, spare = spare, buf
-                view = memoryview(buf)
-                filled = 0
-        if inflight is not None:
-            await inflight
-            inflight = None
-        await run_blocking(upload.finish, view[:filled], meta, req.trailers)
+            pieces.append(data)
+            collected += len(data)
+            if collected >= batch:
+                if inflight:
+                    await asyncio.gather(*inflight)
+                # Hashing and writing the same batch in two threads: a batch
+                # then costs max(md5, write) instead of their sum.
+                inflight = [asyncio.ensure_future(run_blocking(upload.hash, pieces)),
+                            asyncio.ensure_future(
+                                run_blocking(upload.store_data, pieces))]
+                pieces = []
+                collected = 0
+        if inflight:
+            await asyncio.gather(*inflight)
+            inflight = []
+        await run_blocking(upload.finish, pieces, meta, req.trailers)
     except BaseException:
-        if inflight is not None:
-            # The worker may still be writing: wait before closing the file.
-            await asyncio.wait([inflight])
+        if inflight:
+            # Workers may still be writing: wait before closing the file.
+            await asyncio.wait(inflight)
         upload.abort()
         raise
-    finally:
-        pool.put(buf)
-        if spare is not None:
-            pool.put(spare)

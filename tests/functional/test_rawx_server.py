@@ -78,7 +78,9 @@ class Rawx:
     def files(self) -> list[str]:
         found = []
         for dirpath, _, names in os.walk(self.vol):
-            found += [os.path.join(dirpath, n) for n in names]
+            # probe-* files come and go with the I/O probe.
+            found += [os.path.join(dirpath, n) for n in names
+                      if not n.startswith("probe-")]
         return found
 
 
