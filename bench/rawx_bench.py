@@ -141,7 +141,8 @@ def peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def start_rawx(root: str, fsync: bool) -> tuple[subprocess.Popen, int]:
+def start_rawx(root: str, fsync: bool, buffer_kib: int = 1024
+               ) -> tuple[subprocess.Popen, int]:
     vol = os.path.join(root, "vol")
     os.mkdir(vol)
     port = free_port()
@@ -150,7 +151,7 @@ def start_rawx(root: str, fsync: bool) -> tuple[subprocess.Popen, int]:
     with open(conf, "w") as handle:
         handle.write(f"Listen 127.0.0.1:{port}\ngrid_docroot {vol}\n"
                      f"grid_namespace BENCH\ngrid_fsync {flag}\n"
-                     f"grid_fsync_dir {flag}\ngrid_buffer_size 1024\n")
+                     f"grid_fsync_dir {flag}\ngrid_buffer_size {buffer_kib}\n")
     proc = subprocess.Popen([sys.executable, "-m", "oio.blob.rawx_server", conf],
                             stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
@@ -172,9 +173,11 @@ def main() -> None:
     parser.add_argument("--small-count", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument("--buffer-kib", type=int, default=1024,
+                        help="rawx grid_buffer_size (the sandbox uses 1024)")
     args = parser.parse_args()
     root = tempfile.mkdtemp(prefix="rawx-bench-", dir="/var/tmp")
-    proc, port = start_rawx(root, not args.no_fsync)
+    proc, port = start_rawx(root, not args.no_fsync, args.buffer_kib)
     try:
         put, get = asyncio.run(big(port, args.big_mib, args.big_count))
         print(f"{args.big_mib} MiB chunk PUT: {put:8.0f} MB/s")

@@ -209,10 +209,10 @@ class RawxApp:
     # PUT -------------------------------------------------------------------
     async def put_chunk(self, req: Request, chunk_id: str) -> Response:
         meta = parse_upload_headers(chunk_id, req.headers)
-        # Cheap early refusal, before receiving a whole chunk for nothing;
-        # the pending file and the final rename check again atomically.
-        if self.store.exists(chunk_id):
-            raise ChunkExists(errno.EEXIST, "chunk exists", chunk_id)
+        # No existence check here: an lstat on the event loop costs more
+        # than it saves. The first batch (at most buffer_size bytes) creates
+        # the pending file, which refuses an existing chunk (409); the final
+        # rename checks again, atomically.
         upload = ChunkUpload(self.store, chunk_id,
                              self.conf.checksum != "never", self.conf.compression)
         try:
