@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from oio.common.exceptions import ConfigurationException
 from oio.common.utils import parse_bool
@@ -101,7 +101,6 @@ class RawxConfig:
     tls_rawx_url: str = ""
     log_access: bool = True
     syslog_id: str = ""
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def host(self) -> str:
@@ -180,7 +179,10 @@ def parse_rawx_conf(text: str) -> RawxConfig:
             setattr(conf, key, float(_parse_int(raw[key], key)))
     conf.tls_rawx_url = raw.get("tls_rawx_url", "")
     conf.syslog_id = raw.get("syslog_id", "")
-    conf.extra = {k: v for k, v in raw.items() if k.startswith("log_access")}
+    # The core has one access-log switch: on unless every kind is turned off.
+    kinds = [parse_rawx_bool(raw[k], k) for k in
+             ("log_access_get", "log_access_put", "log_access_delete") if k in raw]
+    conf.log_access = len(kinds) < 3 or any(kinds)
     return conf
 
 

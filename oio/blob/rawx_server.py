@@ -70,6 +70,7 @@ def server_kwargs(conf: RawxConfig) -> dict:
         "write_timeout": conf.timeout_write_reply,
         "keepalive_timeout": conf.timeout_idle,
         "max_header_size": conf.headers_buffer_size,
+        "access_log": conf.log_access,
         "echo_req_id": False,  # the app echoes only a request ID it was given
     }
 

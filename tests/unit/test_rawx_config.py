@@ -59,6 +59,14 @@ def test_canonical_names_and_aliases():
     assert conf.timeout_idle == 30.0 and conf.headers_buffer_size == 4096
 
 
+def test_access_log_switch():
+    base = "addr 1.2.3.4:5\nns N\nbasedir /v\n"
+    assert parse_rawx_conf(base).log_access
+    assert parse_rawx_conf(base + "log_access_get off\n").log_access
+    assert not parse_rawx_conf(base + "log_access_get off\nlog_access_put no\n"
+                               "log_access_delete false\n").log_access
+
+
 def test_keys_are_case_insensitive_and_last_wins():
     conf = parse_rawx_conf("LISTEN 1.2.3.4:5\nNS a\nns b\nBASEDIR /x\n")
     assert conf.addr == "1.2.3.4:5" and conf.ns == "b"
