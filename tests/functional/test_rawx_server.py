@@ -458,3 +458,52 @@ def test_oio_rawx_command_starts_and_locks_volume():
             proc.wait(10)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+# Events --------------------------------------------------------------------
+
+class RecordingNotifier:
+    enabled = True
+
+    def __init__(self):
+        self.events = []
+
+    def notify(self, event, data, request_id):
+        self.events.append((event, data, request_id))
+
+    async def close(self):
+        pass
+
+
+def test_events_go_through_the_notifier():
+    root = volume_dir()
+    server = Rawx(root, "grid_service_id OPENIO-rawx-1\n")
+    notifier = server.app.notifier = RecordingNotifier()
+    server.thread.start()
+    try:
+        cid = chunk_id(30)
+        assert server.put(cid, b"abc", **{"X-oio-req-id": "R1"})[0] == 201
+        new = chunk_id(31)
+        assert server.request("COPY", "/" + cid, headers={
+            "Destination": f"http://OPENIO-rawx-1/{new}",
+            "X-oio-chunk-meta-full-path": f"a/b/c/1/{CONTENT}"})[0] == 201
+        assert server.request("DELETE", "/" + cid)[0] == 204
+        assert [e[0] for e in notifier.events] == [
+            "storage.chunk.new", "storage.chunk.deleted"]   # COPY: no event
+        (_, created, rid), (_, deleted, rid2) = notifier.events
+        assert (rid, rid2) == ("R1", "-")
+        assert created == {
+            "volume_id": server.addr, "volume_service_id": "OPENIO-rawx-1",
+            "full_path": FULLPATH, "container_id": cid_from_name("acct", "cont"),
+            "content_path": "dir/my file.txt", "content_version": "1606245060123456",
+            "content_id": CONTENT, "content_storage_policy": "SINGLE",
+            "metachunk_hash": "", "metachunk_size": "", "chunk_id": cid,
+            "content_chunk_method": "plain/nb_copy=1", "chunk_position": "0",
+            "chunk_hash": hashlib.md5(b"abc").hexdigest().upper(),
+            "chunk_size": "3", "oio_version": "4.2"}
+        assert deleted == dict(created, content_storage_policy="",
+                               content_chunk_method="", chunk_position="",
+                               chunk_hash="", chunk_size="", oio_version="")
+    finally:
+        server.thread.stop()
+        shutil.rmtree(root, ignore_errors=True)
