@@ -34,7 +34,10 @@ class Namespace:
 
 @pytest.fixture(scope="session")
 def namespace():
-    root = tempfile.mkdtemp(prefix="oio-ns-", dir=os.environ.get("OIO_TEST_TMP"))
+    # Chunk xattrs need a disk filesystem: /var/tmp rather than a tmpfs /tmp.
+    tmp = os.environ.get("OIO_TEST_TMP") or (
+        "/var/tmp" if os.path.isdir("/var/tmp") else None)
+    root = tempfile.mkdtemp(prefix="oio-ns-", dir=tmp)
     settings = SandboxSettings(
         namespace="OPENIO", root=root, base_port=find_free_base_port(40),
         nb_rawx=9, chunk_size=1024 * 1024, user_conf=False,
