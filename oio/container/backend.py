@@ -1,0 +1,492 @@
+"""SQLite storage of one container: schema, queries, and the single write path.
+
+One file per container, `<datadir>/<cid[:3]>/<cid>.1.meta2`. Every change
+goes through `ContainerBase.write()`, so that replication can later ship the
+committed changes from one place. The journal is WAL with
+`synchronous=FULL`: a commit is on disk (WAL fsynced) before we answer.
+
+A base object is not thread-safe by itself: callers hold `base.lock` around
+any use (see `BaseCache`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS admin (
+    k TEXT PRIMARY KEY NOT NULL,
+    v TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS aliases (
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    ctime INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    PRIMARY KEY (alias, version)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS aliases_content ON aliases(content);
+CREATE TABLE IF NOT EXISTS contents (
+    id TEXT PRIMARY KEY NOT NULL,
+    hash TEXT,
+    size INTEGER NOT NULL DEFAULT 0,
+    ctime INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    mime_type TEXT NOT NULL,
+    chunk_method TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    missing INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunks (
+    content TEXT NOT NULL,
+    id TEXT NOT NULL,
+    pos TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    ctime INTEGER NOT NULL,
+    PRIMARY KEY (content, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS properties (
+    alias TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (alias, version, key)) WITHOUT ROWID;
+"""
+
+# Pages of SQLite cache per open base (negative: KiB). Many bases stay open.
+CACHE_KIB = 1024
+
+
+class BaseNotFound(LookupError):
+    """No such container base on this service."""
+
+
+@dataclass(slots=True)
+class Alias:
+    """One row of `aliases` (a version of an object, maybe a delete marker)."""
+
+    name: str
+    version: int
+    content: str
+    deleted: bool
+    ctime: int
+    mtime: int
+
+
+@dataclass(slots=True)
+class Header:
+    """One row of `contents` (the data description of a version)."""
+
+    id: str
+    hash: str | None
+    size: int
+    ctime: int
+    mtime: int
+    mime_type: str
+    chunk_method: str
+    policy: str
+    missing: int = 0
+
+
+@dataclass(slots=True)
+class Chunk:
+    """One row of `chunks`: `id` is the chunk URL."""
+
+    id: str
+    pos: str
+    hash: str
+    size: int
+    ctime: int = 0
+
+
+ALIAS_COLS = "alias, version, content, deleted, ctime, mtime"
+HEADER_COLS = "id, hash, size, ctime, mtime, mime_type, chunk_method, policy, missing"
+
+
+def _alias(row) -> Alias:
+    return Alias(row[0], row[1], row[2], bool(row[3]), row[4], row[5])
+
+
+def _header(row) -> Header:
+    return Header(*row)
+
+
+def base_path(datadir: str, cid: str) -> str:
+    """Path of the base file of container `cid` (64 upper hex)."""
+    return os.path.join(datadir, cid[:3], f"{cid}.1.meta2")
+
+
+class ContainerBase:
+    """The SQLite base of one container, with its admin table in memory."""
+
+    def __init__(self, path: str, cid: str, create: bool = False):
+        self.path = path
+        self.cid = cid
+        self.lock = threading.Lock()
+        self.closed = False
+        self.admin: dict[str, str] = {}
+        # Called after each commit; replication plugs in here.
+        self.on_commit: Callable[[ContainerBase], None] | None = None
+        if not create and not os.path.exists(path):
+            raise BaseNotFound(cid)
+        if create:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        mode = "rwc" if create else "rw"
+        try:
+            self.db = sqlite3.connect(f"file:{path}?mode={mode}", uri=True,
+                                      isolation_level=None,
+                                      check_same_thread=False)
+        except sqlite3.OperationalError as exc:
+            raise BaseNotFound(cid) from exc
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            if create:
+                self.db.executescript(SCHEMA)
+            self._load_admin()
+        except sqlite3.DatabaseError:
+            self.db.close()
+            raise
+        if not create and self.admin.get("sys.m2.init") != "1":
+            # A file left by an interrupted creation is not a container.
+            self.db.close()
+            raise BaseNotFound(cid)
+
+    def _load_admin(self) -> None:
+        try:
+            rows = self.db.execute("SELECT k, v FROM admin").fetchall()
+        except sqlite3.OperationalError:
+            rows = []
+        self.admin = dict(rows)
+
+    @property
+    def initialized(self) -> bool:
+        return self.admin.get("sys.m2.init") == "1"
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.db.close()
+
+    # -- writes --------------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Writer]:
+        """One write transaction; commits durably, rolls back on error."""
+        self.db.execute("BEGIN IMMEDIATE")
+        writer = Writer(self)
+        try:
+            yield writer
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        self.admin.update(writer.admin_changes)
+        for key in writer.admin_deleted:
+            self.admin.pop(key, None)
+        if self.on_commit is not None:
+            self.on_commit(self)
+
+    # -- reads ---------------------------------------------------------------
+    def q(self, sql: str, args: tuple = ()) -> list:
+        return self.db.execute(sql, args).fetchall()
+
+    def latest_alias(self, name: str) -> Alias | None:
+        row = self.db.execute(
+            f"SELECT {ALIAS_COLS} FROM aliases WHERE alias=? "
+            "ORDER BY version DESC LIMIT 1", (name,)).fetchone()
+        return _alias(row) if row else None
+
+    def get_alias(self, name: str, version: int) -> Alias | None:
+        row = self.db.execute(
+            f"SELECT {ALIAS_COLS} FROM aliases WHERE alias=? AND version=?",
+            (name, version)).fetchone()
+        return _alias(row) if row else None
+
+    def alias_by_content(self, content: str) -> Alias | None:
+        row = self.db.execute(
+            f"SELECT {ALIAS_COLS} FROM aliases WHERE content=? "
+            "ORDER BY version DESC LIMIT 1", (content,)).fetchone()
+        return _alias(row) if row else None
+
+    def versions(self, name: str) -> list[Alias]:
+        """Every version of `name`, newest first."""
+        return [_alias(r) for r in self.db.execute(
+            f"SELECT {ALIAS_COLS} FROM aliases WHERE alias=? "
+            "ORDER BY version DESC", (name,))]
+
+    def header(self, content: str) -> Header | None:
+        row = self.db.execute(
+            f"SELECT {HEADER_COLS} FROM contents WHERE id=?",
+            (content,)).fetchone()
+        return _header(row) if row else None
+
+    def content_used(self, content: str) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM contents WHERE id=? UNION ALL "
+            "SELECT 1 FROM aliases WHERE content=? LIMIT 1",
+            (content, content)).fetchone() is not None
+
+    def chunks(self, content: str) -> list[Chunk]:
+        return [Chunk(*r) for r in self.db.execute(
+            "SELECT id, pos, hash, size, ctime FROM chunks WHERE content=?",
+            (content,))]
+
+    def properties(self, name: str, version: int) -> dict[str, str]:
+        return dict(self.db.execute(
+            "SELECT key, value FROM properties WHERE alias=? AND version=?",
+            (name, version)))
+
+    def has_chunks(self) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+
+    def alias_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM aliases").fetchone()[0]
+
+    def page_stats(self) -> dict[str, str]:
+        out = {}
+        for name in ("page_count", "freelist_count", "page_size"):
+            out[f"stats.{name}"] = str(
+                self.db.execute(f"PRAGMA {name}").fetchone()[0])
+        return out
+
+    def recount(self) -> tuple[int, int]:
+        """(objects, bytes) recomputed from the tables (markers excluded)."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(c.size), 0) FROM aliases a "
+            "JOIN contents c ON c.id = a.content WHERE a.deleted = 0"
+        ).fetchone()
+        return row[0], row[1]
+
+    def list_rows(self, start: str, inclusive: bool, all_versions: bool,
+                  after_version: int | None, limit: int) -> list[tuple]:
+        """Listing candidates from `start`, ordered by name then version desc:
+        (Alias, header columns...) tuples. Without `all_versions` only the
+        latest version of each name."""
+        op = ">=" if inclusive else ">"
+        cols = ("a.alias, a.version, a.content, a.deleted, a.ctime, a.mtime, "
+                "c.hash, c.size, c.policy, c.chunk_method, c.mime_type")
+        if not all_versions:
+            # SQLite returns the other columns of the MAX(version) row.
+            sql = (f"SELECT {cols} FROM (SELECT alias, MAX(version) AS version,"
+                   " content, deleted, ctime, mtime FROM aliases "
+                   f"WHERE alias {op} ? GROUP BY alias ORDER BY alias LIMIT ?) a"
+                   " LEFT JOIN contents c ON c.id = a.content ORDER BY a.alias")
+            return self.q(sql, (start, limit))
+        if after_version is not None:
+            sql = (f"SELECT {cols} FROM aliases a LEFT JOIN contents c "
+                   "ON c.id = a.content WHERE (a.alias = ? AND a.version < ?) "
+                   "OR a.alias > ? ORDER BY a.alias, a.version DESC LIMIT ?")
+            return self.q(sql, (start, after_version, start, limit))
+        sql = (f"SELECT {cols} FROM aliases a LEFT JOIN contents c "
+               f"ON c.id = a.content WHERE a.alias {op} ? "
+               "ORDER BY a.alias, a.version DESC LIMIT ?")
+        return self.q(sql, (start, limit))
+
+    def oldest_aliases(self, limit: int) -> list[Alias]:
+        return [_alias(r) for r in self.db.execute(
+            f"SELECT {ALIAS_COLS} FROM aliases ORDER BY alias, version "
+            "LIMIT ?", (limit,))]
+
+
+class Writer:
+    """Statements of one write transaction (see `ContainerBase.write`)."""
+
+    def __init__(self, base: ContainerBase):
+        self.base = base
+        self.db = base.db
+        self.admin_changes: dict[str, str] = {}
+        self.admin_deleted: set[str] = set()
+
+    def admin_get(self, key: str, default: str | None = None) -> str | None:
+        if key in self.admin_changes:
+            return self.admin_changes[key]
+        if key in self.admin_deleted:
+            return default
+        return self.base.admin.get(key, default)
+
+    def set_admin(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO admin (k, v) VALUES (?, ?)",
+                        (key, value))
+        self.admin_changes[key] = value
+        self.admin_deleted.discard(key)
+
+    def del_admin(self, key: str) -> None:
+        self.db.execute("DELETE FROM admin WHERE k=?", (key,))
+        self.admin_changes.pop(key, None)
+        self.admin_deleted.add(key)
+
+    def add_counter(self, key: str, delta: int) -> None:
+        if delta:
+            self.set_admin(key, str(int(self.admin_get(key, "0") or 0) + delta))
+
+    def insert_alias(self, alias: Alias) -> None:
+        self.db.execute(
+            f"INSERT INTO aliases ({ALIAS_COLS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (alias.name, alias.version, alias.content, int(alias.deleted),
+             alias.ctime, alias.mtime))
+
+    def update_alias(self, name: str, version: int, content: str | None = None,
+                     mtime: int | None = None) -> None:
+        if content is not None:
+            self.db.execute("UPDATE aliases SET content=? WHERE alias=? AND "
+                            "version=?", (content, name, version))
+        if mtime is not None:
+            self.db.execute("UPDATE aliases SET mtime=? WHERE alias=? AND "
+                            "version=?", (mtime, name, version))
+
+    def insert_header(self, h: Header) -> None:
+        self.db.execute(
+            f"INSERT OR REPLACE INTO contents ({HEADER_COLS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (h.id, h.hash, h.size, h.ctime, h.mtime, h.mime_type,
+             h.chunk_method, h.policy, h.missing))
+
+    def update_header(self, content: str, **fields) -> None:
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self.db.execute(f"UPDATE contents SET {sets} WHERE id=?",
+                        (*fields.values(), content))
+
+    def insert_chunks(self, content: str, chunks: list[Chunk]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO chunks (content, id, pos, hash, size, ctime)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(content, c.id, c.pos, c.hash, c.size, c.ctime) for c in chunks])
+
+    def delete_chunks(self, content: str, positions: list[str] | None = None
+                      ) -> None:
+        if positions is None:
+            self.db.execute("DELETE FROM chunks WHERE content=?", (content,))
+        else:
+            self.db.executemany(
+                "DELETE FROM chunks WHERE content=? AND pos=?",
+                [(content, p) for p in positions])
+
+    def set_properties(self, name: str, version: int,
+                       props: dict[str, str | None]) -> None:
+        for key, value in props.items():
+            if value is None or value == "":
+                self.db.execute("DELETE FROM properties WHERE alias=? AND "
+                                "version=? AND key=?", (name, version, key))
+            else:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO properties (alias, version, key, "
+                    "value) VALUES (?, ?, ?, ?)", (name, version, key, value))
+
+    def delete_properties(self, name: str, version: int,
+                          keys: list[str] | None = None) -> None:
+        if keys is None:
+            self.db.execute("DELETE FROM properties WHERE alias=? AND "
+                            "version=?", (name, version))
+        else:
+            self.db.executemany(
+                "DELETE FROM properties WHERE alias=? AND version=? AND key=?",
+                [(name, version, k) for k in keys])
+
+    def delete_alias(self, alias: Alias) -> tuple[Header | None, list[Chunk]]:
+        """Remove a version, its properties, and its content header and chunks
+        when no other version references them. Returns what was removed."""
+        self.db.execute("DELETE FROM aliases WHERE alias=? AND version=?",
+                        (alias.name, alias.version))
+        self.delete_properties(alias.name, alias.version)
+        if alias.deleted:
+            return None, []
+        still_used = self.db.execute(
+            "SELECT 1 FROM aliases WHERE content=? LIMIT 1",
+            (alias.content,)).fetchone()
+        if still_used:
+            return None, []
+        header = self.base.header(alias.content)
+        chunks = self.base.chunks(alias.content)
+        self.db.execute("DELETE FROM contents WHERE id=?", (alias.content,))
+        self.delete_chunks(alias.content)
+        return header, chunks
+
+
+class BaseCache:
+    """A bounded LRU of open container bases.
+
+    `run(cid, fn)` calls `fn(base)` with the base lock held, so that one base
+    is used by one thread at a time while different bases work in parallel.
+    """
+
+    def __init__(self, datadir: str, max_open: int = 256):
+        self.datadir = datadir
+        self.max_open = max(1, max_open)
+        self._bases: OrderedDict[str, ContainerBase] = OrderedDict()
+        self._lock = threading.Lock()
+        # Serialises creations and destructions of base files.
+        self._files_lock = threading.Lock()
+        self.on_commit: Callable[[ContainerBase], None] | None = None
+
+    def path(self, cid: str) -> str:
+        return base_path(self.datadir, cid)
+
+    def _get(self, cid: str, create: bool) -> ContainerBase:
+        with self._lock:
+            base = self._bases.get(cid)
+            if base is not None:
+                self._bases.move_to_end(cid)
+                return base
+        with self._files_lock:
+            with self._lock:
+                base = self._bases.get(cid)
+                if base is not None:
+                    return base
+            base = ContainerBase(self.path(cid), cid, create=create)
+            base.on_commit = self.on_commit
+            with self._lock:
+                self._bases[cid] = base
+                evicted = []
+                while len(self._bases) > self.max_open:
+                    evicted.append(self._bases.popitem(last=False)[1])
+        for old in evicted:
+            with old.lock:
+                old.close()
+        return base
+
+    def run(self, cid: str, fn: Callable[[ContainerBase], object],
+            create: bool = False):
+        """`fn(base)` under the base lock; BaseNotFound when it does not exist
+        (unless `create`)."""
+        while True:
+            base = self._get(cid, create)
+            with base.lock:
+                if base.closed:
+                    continue  # evicted meanwhile: open it again
+                if not create and not base.initialized:
+                    raise BaseNotFound(cid)
+                return fn(base)
+
+    def destroy(self, cid: str, check: Callable[[ContainerBase], None]) -> None:
+        """Run `check(base)` then remove the base files, atomically with
+        respect to other users of the base."""
+        base = self._get(cid, False)
+        with self._files_lock, base.lock:
+            if base.closed or not base.initialized:
+                raise BaseNotFound(cid)
+            check(base)
+            with self._lock:
+                if self._bases.get(cid) is base:
+                    del self._bases[cid]
+            base.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(base.path + suffix)
+
+    def close(self) -> None:
+        with self._lock:
+            bases = list(self._bases.values())
+            self._bases.clear()
+        for base in bases:
+            with base.lock:
+                base.close()

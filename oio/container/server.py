@@ -1,0 +1,160 @@
+"""`oio-meta2 CONFIG`: serve the container bases of one data directory.
+
+Section `[meta2]` of the INI file:
+
+| key | default | meaning |
+|---|---|---|
+| `namespace` | (required) | namespace name |
+| `bind_addr` | `127.0.0.1` | listening address |
+| `bind_port` | (required) | listening port |
+| `datadir` | (required) | where bases live (`<cid[:3]>/<cid>.1.meta2`) |
+| `conscience` | none | `IP:PORT` list of consciences (policies, chunk size) |
+| `refresh_interval` | `5` | seconds between two `conscience/info` reads |
+| `max_open_bases` | `256` | SQLite connections kept open (LRU) |
+| `log_level` | `INFO` | |
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from dataclasses import dataclass, field
+
+from oio.common.aio_client import AsyncHttpClient
+from oio.common.configuration import Config, read_conf
+from oio.common.exceptions import ConfigurationException, OioNetworkException
+from oio.common.http_server import run_service
+
+from .app import Meta2App
+from .meta2 import Meta2
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Meta2Config:
+    namespace: str
+    bind_port: int
+    datadir: str
+    bind_addr: str = "127.0.0.1"
+    conscience: list[str] = field(default_factory=list)
+    refresh_interval: float = 5.0
+    max_open_bases: int = 256
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Meta2Config:
+        conf = Config(values)
+        missing = [k for k in ("namespace", "bind_port", "datadir")
+                   if not conf.get_str(k)]
+        if missing:
+            raise ConfigurationException(
+                f"[meta2] needs {', '.join(missing)}")
+        return cls(
+            namespace=conf.get_str("namespace"),
+            bind_port=conf.get_int("bind_port"),
+            datadir=conf.get_str("datadir"),
+            bind_addr=conf.get_str("bind_addr", "127.0.0.1"),
+            conscience=[a.strip() for a in
+                        (conf.get_str("conscience") or "").split(",")
+                        if a.strip()],
+            refresh_interval=conf.get_duration("refresh_interval", 5.0),
+            max_open_bases=conf.get_int("max_open_bases", 256),
+            log_level=conf.get_str("log_level", "INFO"))
+
+    @classmethod
+    def from_file(cls, path: str) -> Meta2Config:
+        return cls.from_dict(read_conf(path, "meta2"))
+
+
+def parse_ns_info(info: dict):
+    """A NamespaceInfo from the JSON of `conscience/info`."""
+    from oio.conscience.policies import NamespaceInfo
+    return NamespaceInfo.from_dict(info)
+
+
+class NamespaceRefresher:
+    """Keeps `meta2.ns_info` up to date from the conscience."""
+
+    def __init__(self, meta2: Meta2, config: Meta2Config):
+        self.meta2 = meta2
+        self.config = config
+        self.client = AsyncHttpClient(connect_timeout=1.0, read_timeout=5.0,
+                                      pool_size=2)
+        self._task: asyncio.Task | None = None
+        self._failing = False
+
+    async def refresh(self) -> bool:
+        path = f"/v3.0/{self.config.namespace}/conscience/info"
+        error = "no conscience configured"
+        for addr in self.config.conscience:
+            try:
+                resp = await self.client.request("GET", addr, path)
+                if resp.status != 200:
+                    error = f"{addr}: HTTP {resp.status}"
+                    continue
+                self.meta2.ns_info = parse_ns_info(resp.json())
+                if self._failing:
+                    logger.info("namespace info loaded from %s", addr)
+                self._failing = False
+                return True
+            except (OioNetworkException, ValueError, KeyError,
+                    TypeError, ImportError) as exc:
+                error = f"{addr}: {exc}"
+        if not self._failing:
+            logger.warning("cannot load the namespace info: %s", error)
+        self._failing = True
+        return False
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(
+                self.config.refresh_interval if not self._failing else 1.0)
+            await self.refresh()
+
+    async def start(self) -> None:
+        if not self.config.conscience:
+            logger.warning("no conscience configured: storage policies "
+                           "unknown, object creations will fail")
+            return
+        await self.refresh()
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.client.close()
+        self.meta2.close()
+
+
+def build(config: Meta2Config) -> tuple[Meta2App, NamespaceRefresher]:
+    meta2 = Meta2(config.datadir, config.namespace,
+                  max_open=config.max_open_bases,
+                  local_addr=f"{config.bind_addr}:{config.bind_port}")
+    return Meta2App(meta2), NamespaceRefresher(meta2, config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="oio-meta2", description="OpenIO SDS container service (meta2)")
+    parser.add_argument("config", help="INI file with a [meta2] section")
+    args = parser.parse_args(argv)
+    try:
+        config = Meta2Config.from_file(args.config)
+    except ConfigurationException as exc:
+        print(f"oio-meta2: {exc}", file=sys.stderr)
+        return 2
+    app, refresher = build(config)
+    run_service(app, config.bind_addr, config.bind_port, name="oio-meta2",
+                log_level=config.log_level, on_startup=refresher.start,
+                on_cleanup=refresher.stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
