@@ -532,8 +532,10 @@ class Meta2:
             alias = self._find(base, path, version, content)
             if alias.deleted:
                 if chunks and not deleted:
+                    # proxy spec §2.4: a 404 on this route, not a 500
                     raise Meta2Error(CODE_CONTENT_DELETED,
-                                     "Alias is a delete marker")
+                                     "Alias is a delete marker",
+                                     http_status=404)
                 props = base.properties(alias.name, alias.version) \
                     if properties else {}
                 return Located(alias, None, [], props)
