@@ -185,6 +185,7 @@ class ContainerBase:
         writer = Writer(self)
         try:
             yield writer
+            writer.flush_admin()
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
@@ -314,16 +315,24 @@ class Writer:
             return default
         return self.base.admin.get(key, default)
 
+    # Admin rows are written once, at the end of the transaction: counters
+    # change several times per operation.
     def set_admin(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO admin (k, v) VALUES (?, ?)",
-                        (key, value))
         self.admin_changes[key] = value
         self.admin_deleted.discard(key)
 
     def del_admin(self, key: str) -> None:
-        self.db.execute("DELETE FROM admin WHERE k=?", (key,))
         self.admin_changes.pop(key, None)
         self.admin_deleted.add(key)
+
+    def flush_admin(self) -> None:
+        if self.admin_changes:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO admin (k, v) VALUES (?, ?)",
+                list(self.admin_changes.items()))
+        if self.admin_deleted:
+            self.db.executemany("DELETE FROM admin WHERE k=?",
+                                [(k,) for k in self.admin_deleted])
 
     def add_counter(self, key: str, delta: int) -> None:
         if delta:
