@@ -14,6 +14,7 @@ import json
 import logging
 import re
 import sqlite3
+import time
 
 from oio.common.constants import (
     ACTION_MODE_HEADER,
@@ -40,7 +41,14 @@ from oio.proxy.errors import http_status_of
 
 from .errors import Meta2Error, bad_request
 from .listing import ListParams
-from .meta2 import ContentMeta, Context, Located, Meta2, Versioning
+from .meta2 import (
+    ContentMeta,
+    Context,
+    Located,
+    Meta2,
+    Versioning,
+    parse_chunk_beans,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +244,12 @@ class Meta2App:
                        "get_properties", "touch", "flush", "purge"):
             add("POST", f"/v1/container/{action}",
                 getattr(self, f"container_{action}"))
+        add("POST", "/v1/container/raw_update", self.container_raw_update)
         add("GET", "/v1/container/show", self.container_show)
         add("GET", "/v1/container/list", self.container_list)
         for action in ("prepare", "create", "get_properties", "set_properties",
                        "del_properties", "delete", "delete_many", "touch",
-                       "drain", "truncate", "purge"):
+                       "drain", "truncate", "purge", "update"):
             add("POST", f"/v1/content/{action}",
                 getattr(self, f"content_{action}"))
         add("GET", "/v1/content/locate", self.content_locate)
@@ -378,6 +387,21 @@ class Meta2App:
         await self.call(self.meta2.purge, cid, maxvers, ctx=context(req))
         return Response(204)
 
+    async def container_raw_update(self, req: Request) -> Response:
+        cid = container_id(req)
+        body = await req.json(MAX_CREATE_BODY)
+        if not isinstance(body, dict) or not isinstance(body.get("old"), list) \
+                or not isinstance(body.get("new"), list) or not body["old"] \
+                or len(body["old"]) != len(body["new"]):
+            raise bad_request("Expected {\"old\": [beans], \"new\": [beans]}"
+                              " of the same, non-zero length")
+        now = int(time.time())
+        old = parse_chunk_beans(body["old"], now)
+        new = parse_chunk_beans(body["new"], now)
+        await self.call(self.meta2.raw_update, cid, old, new,
+                        allow_frozen="frozen" in req.args)
+        return Response(204)
+
     # -- contents ----------------------------------------------------------------------
     async def content_prepare(self, req: Request) -> Response:
         cid = container_id(req)
@@ -415,6 +439,20 @@ class Meta2App:
             append=flag(req, "append"), change_policy=flag(req, "change_policy"),
             force=flag(req, "force"), versioning=versioning(req),
             ctx=context(req))
+        return Response(204)
+
+    async def content_update(self, req: Request) -> Response:
+        cid = container_id(req)
+        path = req.args.get("path")
+        if not path:
+            raise bad_request("Missing path")
+        _, version, _ = object_args(req)
+        meta = content_meta(req)
+        if meta.size is None:
+            raise bad_request("Header: missing content size")
+        body = await req.json(MAX_CREATE_BODY)
+        await self.call(self.meta2.content_update, cid, path, meta, body,
+                        version, ctx=context(req))
         return Response(204)
 
     async def content_locate(self, req: Request) -> Response:

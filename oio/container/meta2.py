@@ -941,6 +941,83 @@ class Meta2:
             self._emit_state(base, ctx)
         self._run(cid, run)
 
+    def content_update(self, cid: str, path: str, meta: ContentMeta, body,
+                       version: int | None = None,
+                       ctx: Context | None = None) -> None:
+        """Replace the chunks of the metachunks present in `body` (a bare
+        chunk array) and adjust the size (proxy spec §7.5.13)."""
+        check_name(path)
+        if not isinstance(body, list) or not body:
+            raise bad_request("Invalid JSON body: expected a chunk array")
+        now = _now()
+        new_chunks = parse_chunks(body, now)
+        content = meta.content_id.upper() if meta.content_id else None
+
+        def run(base: ContainerBase) -> None:
+            self._writable(base)
+            alias = (base.alias_by_content(content) if content else None) \
+                or self._find(base, path, version, None)
+            header = None if alias.deleted else base.header(alias.content)
+            if header is None:
+                raise content_not_found()
+            if header.chunk_method == DRAINED:
+                raise Meta2Error(CODE_CONTENT_DRAINED, "Content drained")
+            ec = any("." in c.pos for c in new_chunks)
+            try:
+                new_groups = metachunks(new_chunks, ec)
+            except Meta2Error as exc:
+                raise bad_request(exc.message) from None
+            old = base.chunks(alias.content)
+            old_groups = metachunks(old, ec)
+            delta = sum(metachunk_sizes(new_groups).values()) - sum(
+                s for mc, s in metachunk_sizes(old_groups).items()
+                if mc in new_groups)
+            doomed = [c.pos for c in old if split_pos(c.pos)[0] in new_groups]
+            with base.write() as w:
+                w.delete_chunks(alias.content, doomed)
+                w.insert_chunks(alias.content, new_chunks)
+                w.update_header(alias.content, size=header.size + delta,
+                                hash="", mtime=now)
+                w.update_alias(alias.name, alias.version, mtime=now)
+                w.add_counter(M2_PROP_USAGE, delta)
+                w.add_counter(M2_PROP_VERSION, 1)
+            self._emit_state(base, ctx)
+        self._run(cid, run)
+
+    def raw_update(self, cid: str, old: list[dict], new: list[dict],
+                   allow_frozen: bool = False) -> None:
+        """Replace chunk records one for one (snapshots, rebuilds)."""
+        def run(base: ContainerBase) -> None:
+            if not allow_frozen:
+                self._writable(base)
+            with base.write() as w:
+                for before, after in zip(old, new, strict=True):
+                    w.db.execute("DELETE FROM chunks WHERE content=? AND id=?",
+                                 (before["content"], before["id"]))
+                    w.insert_chunks(after["content"], [after["chunk"]])
+                w.add_counter(M2_PROP_VERSION, 1)
+        self._run(cid, run)
+
+
+def parse_chunk_beans(beans, now: int) -> list[dict]:
+    """Raw chunk beans (proxy spec §3.6) as {"content", "id", "chunk"}."""
+    if not isinstance(beans, list):
+        raise bad_request("Invalid beans: expected an array")
+    out = []
+    for bean in beans:
+        if not isinstance(bean, dict) or str(bean.get("type", "")).lower() \
+                != "chunk":
+            raise bad_request("Only chunk beans are supported")
+        content = bean.get("content")
+        if not isinstance(content, str) or not _valid_content_id(content):
+            raise bad_request("Invalid chunk bean: 'content'")
+        chunk = parse_chunks([{"url": bean.get("id"), "pos": bean.get("pos"),
+                               "size": bean.get("size"),
+                               "hash": bean.get("hash")}], now)[0]
+        out.append({"content": content.upper(), "id": chunk.id,
+                    "chunk": chunk})
+    return out
+
 
 def _create_body(body) -> tuple[list, dict]:
     """(chunks, properties) of a content/create body (object or array)."""

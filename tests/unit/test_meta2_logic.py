@@ -573,3 +573,35 @@ def test_listing_many_pages(m2):
     assert got == wanted
     res = m2.container_list(CID, ListParams(delimiter="/"))
     assert res.prefixes == sorted(f"d{i}/" for i in range(12))
+
+
+def test_update_replaces_a_metachunk(m2):
+    put(m2, "u", version=10, size=8, body_chunks=chunks(size=4, mc=2))
+    found = m2.content_locate(CID, "u")
+    new = [{"url": "http://r/NEW", "pos": "1", "size": 2, "hash": "c" * 32}]
+    m2.content_update(CID, "u", ContentMeta(found.alias.content, 99, 6), new)
+    after = m2.content_locate(CID, "u")
+    assert after.header.size == 6 and after.header.hash == ""
+    assert [(c.pos, c.id) for c in after.chunks][-1] == ("1", "http://r/NEW")
+    assert len(after.chunks) == 2
+    assert admin(m2, "sys.m2.usage") == "6"
+
+
+def test_raw_update_on_frozen(m2):
+    from oio.container.meta2 import parse_chunk_beans
+    put(m2, "r", version=10)
+    found = m2.content_locate(CID, "r")
+    chunk = found.chunks[0]
+    bean = {"type": "chunk", "id": chunk.id, "hash": chunk.hash,
+            "size": chunk.size, "pos": "0", "content": found.alias.content}
+    old = parse_chunk_beans([bean], 0)
+    new = parse_chunk_beans([dict(bean, id="http://r/COPY")], 0)
+    m2.set_status(CID, 2**32 - 1)
+    with pytest.raises(Meta2Error) as exc:
+        m2.raw_update(CID, old, new)
+    assert status(exc) == 436
+    m2.raw_update(CID, old, new, allow_frozen=True)
+    assert [c.id for c in m2.content_locate(CID, "r").chunks] == [
+        "http://r/COPY"]
+    with pytest.raises(Meta2Error):
+        parse_chunk_beans([dict(bean, size="1")], 0)
