@@ -36,8 +36,8 @@ from oio.common.http_server import (
     json_response,
     run_blocking,
 )
+from oio.common.oio_status import http_status_of
 from oio.common.utils import cid_from_name, parse_bool, quote
-from oio.proxy.errors import http_status_of
 
 from .errors import Meta2Error, bad_request
 from .listing import ListParams

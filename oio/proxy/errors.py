@@ -9,36 +9,13 @@ from __future__ import annotations
 
 from oio.common.exceptions import OioNetworkException, OioTimeout
 from oio.common.http_server import HttpError
+from oio.common.oio_status import http_status_of
 
 # Network codes produced by the proxy itself (never sent by back-ends).
 CODE_CONN_REFUSED = 2
 CODE_CONN_TIMEOUT = 5
 CODE_READ_TIMEOUT = 7
 CODE_NETWORK_ERROR = 9
-
-NOT_FOUND_CODES = frozenset((406, 409, 420, 431, 454))
-UNAVAILABLE_CODES = frozenset(
-    (2, 3, 4, 5, 6, 7, 8, 9, 305, 503, 504, 509, 511, 436))
-CONFLICT_CODES = frozenset((433, 421, 424))
-# Applied before the common mapping on routes served by meta2.
-META2_CODES = {438: 409, 421: 409, 427: 410, 19: 400}
-
-
-def http_status_of(code: int, meta2: bool = False) -> int:
-    """HTTP status for an oio status `code` (proxy spec §2.3)."""
-    if meta2 and code in META2_CODES:
-        return META2_CODES[code]
-    if code in NOT_FOUND_CODES or code in (418, 453):
-        return 404
-    if code == 400:
-        return 400
-    if code in UNAVAILABLE_CODES:
-        return 503
-    if code in CONFLICT_CODES:
-        return 409
-    if code in (403, 405):
-        return code
-    return 500
 
 
 def oio_error(code: int, message: str, meta2: bool = False,
