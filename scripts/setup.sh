@@ -6,10 +6,15 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if ! command -v beanstalkd >/dev/null 2>&1; then
-    echo "Installing beanstalkd (Debian package)..."
+# beanstalkd carries events; libmagic1 provides /etc/magic, the file of the
+# seed's example that the demo stores.
+missing=()
+command -v beanstalkd >/dev/null 2>&1 || missing+=(beanstalkd)
+[ -e /etc/magic ] || missing+=(libmagic1)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing ${missing[*]} (Debian packages)..."
     as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq beanstalkd >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 PYTHON=${PYTHON:-python3}

@@ -16,6 +16,7 @@ import os
 import sys
 
 from oio.common.configuration import parse_size
+from oio.common.exceptions import OioException
 from oio.sandbox.layout import SandboxSettings
 from oio.sandbox.sandbox import STATE_FILE, Sandbox, SandboxError
 
@@ -86,6 +87,8 @@ def cmd_demo(args) -> int:
 
     from oio import ObjectStorageApi
 
+    if not os.path.isfile(args.path):
+        raise SandboxError(f"{args.path}: no such file to store")
     sandbox = Sandbox.load(args.root)
     ns = sandbox.settings.namespace
     api = ObjectStorageApi(ns, endpoint=f"http://{sandbox.settings.proxy}")
@@ -130,6 +133,9 @@ def main(argv=None) -> int:
         return 0
     except SandboxError as exc:
         print(f"oio-sandbox: {exc}", file=sys.stderr)
+        return 1
+    except OioException as exc:
+        print(f"oio-sandbox: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
 
 
