@@ -1,0 +1,208 @@
+"""`oio-conscience-agent <conf.yml>`: checks the local services and registers
+them with their tags and stats through the proxy (conscience.md §7).
+
+One thread per watched service, so that a slow service never delays the
+registration of the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+
+import urllib3
+
+from .stats import build_check, build_stat
+
+logger = logging.getLogger("oio.conscience.agent")
+
+
+def load_file(path: str) -> dict:
+    with open(path, encoding="utf-8") as src:
+        text = src.read()
+    try:
+        import yaml
+    except ImportError:  # JSON is valid YAML: the sandbox writes JSON
+        return json.loads(text)
+    return yaml.safe_load(text) or {}
+
+
+class Watcher:
+    """Checks one service every interval and registers it."""
+
+    def __init__(self, agent: Agent, name: str, conf: dict):
+        self.agent = agent
+        self.name = name
+        self.host = str(conf["host"])
+        self.port = int(conf["port"])
+        self.type = str(conf["type"])
+        self.interval = float(conf.get("check_interval", agent.interval))
+        self.rise = int(conf.get("rise", agent.rise))
+        self.fall = int(conf.get("fall", agent.fall))
+        self.checks = [build_check(c, self.host, self.port)
+                       for c in conf.get("checks") or ()]
+        self.stats = [s for s in (build_stat(c, self.host, self.port)
+                                  for c in conf.get("stats") or ()) if s]
+        self.static_tags: dict[str, object] = {}
+        if conf.get("location"):
+            self.static_tags["tag.loc"] = str(conf["location"])
+        if conf.get("slots"):
+            self.static_tags["tag.slots"] = ",".join(conf["slots"])
+        if conf.get("service_id"):
+            self.static_tags["tag.service_id"] = str(conf["service_id"])
+        if conf.get("tls"):
+            self.static_tags["tag.tls"] = str(conf["tls"])
+        self.history: deque[bool] = deque(maxlen=max(self.rise, self.fall))
+        self.up = False
+        self.tags: dict[str, object] = {}
+
+    @property
+    def addr(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _update_state(self, ok: bool) -> None:
+        if not self.history:
+            self.history.extend([ok] * self.history.maxlen)
+        else:
+            self.history.append(ok)
+        recent = list(self.history)
+        if self.up and not any(recent[-self.fall:]):
+            self.up = False
+        elif not self.up and all(recent[-self.rise:]):
+            self.up = True
+
+    def check_once(self) -> dict:
+        """Run checks and stats; the description to register."""
+        http = self.agent.http
+        ok = all(check(http) for check in self.checks)
+        self._update_state(ok)
+        up = self.up
+        if up:
+            for stat in self.stats:
+                try:
+                    self.tags.update(stat(http))
+                except Exception as exc:  # noqa: BLE001 - any stat failure
+                    logger.warning("%s: stat %s failed: %s", self.name,
+                                   type(stat).__name__, exc)
+                    up = False
+        tags = dict(self.tags, **self.static_tags)
+        tags["tag.up"] = up
+        return {"ns": self.agent.namespace, "type": self.type,
+                "addr": self.addr, "score": 0, "tags": tags}
+
+    def run(self, stop: threading.Event) -> None:
+        was_up = None
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                desc = self.check_once()
+                if desc["tags"]["tag.up"] != was_up:
+                    logger.info("%s %s is %s", self.type, self.addr,
+                                "up" if desc["tags"]["tag.up"] else "down")
+                    was_up = desc["tags"]["tag.up"]
+                self.agent.register(desc)
+            except Exception:  # noqa: BLE001 - keep watching whatever happens
+                logger.exception("%s: watch round failed", self.name)
+            stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+
+class Agent:
+    def __init__(self, conf: dict):
+        self.namespace = str(conf["namespace"])
+        self.proxy = str(conf.get("proxy") or "")
+        if not self.proxy:
+            from oio.common.configuration import load_namespace_conf
+            self.proxy = load_namespace_conf(self.namespace)["proxy"]
+        self.interval = float(conf.get("check_interval", 1))
+        self.rise = int(conf.get("rise", 1))
+        self.fall = int(conf.get("fall", 1))
+        self.http = urllib3.PoolManager(maxsize=32)
+        self.url = (f"http://{self.proxy}/v3.0/{self.namespace}"
+                    f"/conscience/register")
+        self.watchers = self._load_watchers(conf)
+        self._failing = False
+
+    def _load_watchers(self, conf: dict) -> list[Watcher]:
+        defs: dict[str, dict] = dict(conf.get("services") or {})
+        for folder in str(conf.get("include_dir") or "").split(":"):
+            if not folder:
+                continue
+            for path in sorted(glob.glob(os.path.join(folder, "*"))):
+                base, ext = os.path.splitext(os.path.basename(path))
+                if ext in (".yml", ".yaml", ".json"):
+                    defs[base] = load_file(path)
+        watchers, seen = [], {}
+        for name, wconf in defs.items():
+            try:
+                watcher = Watcher(self, name, wconf)
+            except (KeyError, ValueError, TypeError) as exc:
+                logger.error("watch %s ignored: %s", name, exc)
+                continue
+            seen.setdefault(watcher.addr, []).append(watcher)
+            watchers.append(watcher)
+        duplicates = {a for a, ws in seen.items() if len(ws) > 1}
+        for addr in duplicates:
+            logger.error("two watch definitions for %s: both ignored", addr)
+        return [w for w in watchers if w.addr not in duplicates]
+
+    def register(self, desc: dict) -> None:
+        try:
+            resp = self.http.request(
+                "POST", self.url, body=json.dumps(desc).encode(),
+                headers={"Content-Type": "application/json"},
+                timeout=urllib3.Timeout(connect=1.0, read=5.0), retries=False)
+            ok = resp.status < 300
+            error = f"HTTP {resp.status} {resp.data[:200]!r}"
+        except urllib3.exceptions.HTTPError as exc:
+            ok, error = False, str(exc)
+        if not ok and not self._failing:
+            logger.warning("registration through %s failed: %s", self.proxy, error)
+        elif ok and self._failing:
+            logger.info("registrations through %s work again", self.proxy)
+        self._failing = not ok
+
+    def run(self, stop: threading.Event) -> None:
+        threads = [threading.Thread(target=w.run, args=(stop,), daemon=True,
+                                    name=f"watch-{w.name}") for w in self.watchers]
+        for thread in threads:
+            thread.start()
+        logger.info("watching %d services, registering through %s",
+                    len(threads), self.proxy)
+        stop.wait()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="oio-conscience-agent",
+        description="Check local services and register them in the conscience")
+    parser.add_argument("config", help="YAML configuration file")
+    args = parser.parse_args(argv)
+    try:
+        conf = load_file(args.config)
+        logging.basicConfig(
+            level=str(conf.get("log_level", "INFO")).upper(),
+            format="%(asctime)s oio-conscience-agent[%(process)d] %(levelname)s "
+                   "%(message)s")
+        agent = Agent(conf)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"oio-conscience-agent: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    agent.run(stop)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
