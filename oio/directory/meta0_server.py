@@ -1,0 +1,69 @@
+"""`oio-meta0 <conf>`: routes of docs/internal-protocol.md over Meta0."""
+
+from __future__ import annotations
+
+import sys
+
+from oio.common.constants import CODE_NOT_FOUND
+from oio.common.http_server import Request, Response, Router, json_response
+from oio.common.utils import parse_bool
+
+from .errors import DirectoryError, bad_request
+from .meta0 import Meta0
+from .service import DirectoryConfig, add_status_routes, guarded, serve
+
+
+def build_app(meta0: Meta0, namespace: str) -> Router:
+    router = Router()
+
+    def route(method: str, path: str):
+        def decorator(func):
+            router.add(method, path, guarded(func))
+            return func
+        return decorator
+
+    @route("GET", "/v1/meta0/list")
+    async def list_prefixes(req: Request) -> Response:
+        if not meta0.initialized:
+            raise DirectoryError(CODE_NOT_FOUND, "meta0 not initialized",
+                                 http_status=404)
+        return Response(200, meta0.encoded_list(),
+                        headers={"Content-Type": "application/json"})
+
+    @route("GET", "/v1/meta0/get")
+    async def get_prefix(req: Request) -> Response:
+        addrs = meta0.get(req.args.get("prefix", ""))
+        if addrs is None:
+            raise DirectoryError(CODE_NOT_FOUND, "Prefix not assigned",
+                                 http_status=404)
+        return json_response(addrs)
+
+    @route("POST", "/v1/meta0/init")
+    async def init(req: Request) -> Response:
+        try:
+            replicas = int(req.args.get("replicas", "1"))
+        except ValueError:
+            raise bad_request("Invalid replicas") from None
+        meta0.init(await req.json(), replicas,
+                   force=bool(parse_bool(req.args.get("force", "false"))))
+        return Response(204)
+
+    @route("POST", "/v1/meta0/force")
+    async def force(req: Request) -> Response:
+        meta0.force(await req.json())
+        return Response(204)
+
+    add_status_routes(router, "meta0", namespace)
+    return router
+
+
+def build(config: DirectoryConfig) -> Router:
+    return build_app(Meta0(config.datadir, config.meta1_digits), config.namespace)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return serve("meta0", build, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

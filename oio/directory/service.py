@@ -1,0 +1,86 @@
+"""What meta0 and meta1 servers share: configuration, error replies, main."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from oio.common.configuration import Config, read_conf
+from oio.common.exceptions import ConfigurationException
+from oio.common.http_server import (
+    HttpError,
+    Request,
+    Response,
+    Router,
+    json_response,
+    run_service,
+)
+
+from .errors import DirectoryError
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass
+class DirectoryConfig:
+    kind: str
+    namespace: str
+    datadir: str
+    bind_addr: str = "127.0.0.1"
+    bind_port: int = 6001
+    meta1_digits: int = 4
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_file(cls, path: str, kind: str) -> DirectoryConfig:
+        conf = Config(read_conf(path, kind))
+        for key in ("namespace", "datadir", "bind_port"):
+            if not conf.get_str(key):
+                raise ConfigurationException(f"[{kind}] needs '{key}'")
+        return cls(kind=kind, namespace=conf.get_str("namespace"),
+                   datadir=conf.get_str("datadir"),
+                   bind_addr=conf.get_str("bind_addr", "127.0.0.1"),
+                   bind_port=conf.get_int("bind_port"),
+                   meta1_digits=conf.get_int("meta1_digits", 4),
+                   log_level=conf.get_str("log_level", "INFO"))
+
+
+def guarded(handler: Handler) -> Handler:
+    """Answer DirectoryError as the OpenIO JSON error."""
+    async def wrapper(req: Request) -> Response:
+        try:
+            return await handler(req)
+        except DirectoryError as exc:
+            raise HttpError(exc.http_status, exc.message,
+                            status=exc.status) from None
+    return wrapper
+
+
+def add_status_routes(router: Router, kind: str, namespace: str) -> None:
+    async def status(req: Request) -> Response:
+        return json_response({"service": kind, "ns": namespace})
+
+    async def info(req: Request) -> Response:
+        return Response(200, f"{kind}\n{namespace}\n",
+                        headers={"Content-Type": "text/plain"})
+
+    router.add("GET", "/status", status)
+    router.add("GET", "/info", info)
+
+
+def serve(kind: str, build: Callable[[DirectoryConfig], Router],
+          argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=f"oio-{kind}",
+                                     description=f"OpenIO directory ({kind})")
+    parser.add_argument("config", help=f"INI file with a [{kind}] section")
+    args = parser.parse_args(argv)
+    try:
+        config = DirectoryConfig.from_file(args.config, kind)
+    except ConfigurationException as exc:
+        print(f"oio-{kind}: {exc}", file=sys.stderr)
+        return 2
+    run_service(build(config), config.bind_addr, config.bind_port,
+                name=f"oio-{kind}", log_level=config.log_level)
+    return 0
