@@ -32,6 +32,8 @@ def _http(method: str, url: str, body=None, timeout: float = 5.0):
         req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         raw = resp.read()
+        if "json" not in (resp.headers.get("Content-Type") or ""):
+            return resp.status, raw   # e.g. the proxy's text /v3.0/status
         return resp.status, (json.loads(raw) if raw.strip() else None)
 
 
