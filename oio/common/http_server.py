@@ -879,16 +879,24 @@ def run_service(handler: Handler, host: str, port: int, *, name: str = "oio",
         server = HttpServer(handler, host, port, name=name, **server_kwargs)
         if on_startup is not None:
             await on_startup()
-        await server.start()
-        logger.info("%s listening on %s:%d", name, host, server.port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-        logger.info("%s stopping", name)
-        await server.close()
-        if on_cleanup is not None:
-            await on_cleanup()
+        try:
+            try:
+                await server.start()
+            except OSError as exc:
+                # e.g. the port is taken: exit, so that a supervisor sees it.
+                logger.error("%s cannot listen on %s:%d: %s", name, host,
+                             port, exc)
+                raise SystemExit(1) from None
+            logger.info("%s listening on %s:%d", name, host, server.port)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            logger.info("%s stopping", name)
+            await server.close()
+        finally:
+            if on_cleanup is not None:
+                await on_cleanup()
 
     asyncio.run(main())

@@ -154,6 +154,46 @@ class HttpJsonStat:
         return out
 
 
+class BeanstalkdStat:
+    """Job counters from the beanstalkd `stats` command."""
+
+    KEYS = {"current-tubes": "stat.tubes",
+            "current-jobs-buried": "stat.jobs_buried",
+            "current-jobs-delayed": "stat.jobs_delayed",
+            "current-jobs-ready": "stat.jobs_ready",
+            "current-jobs-reserved": "stat.jobs_reserved",
+            "current-jobs-urgent": "stat.jobs_urgent"}
+
+    def __init__(self, host: str, port: int):
+        self.addr = (host, port)
+
+    def __call__(self, http: urllib3.PoolManager) -> dict:
+        with socket.create_connection(self.addr, timeout=CHECK_TIMEOUT) as sock:
+            sock.sendall(b"stats\r\n")
+            data = b""
+            while b"\r\n" not in data:
+                part = sock.recv(65536)
+                if not part:
+                    raise OSError("beanstalkd closed the connection")
+                data += part
+            header, _, rest = data.partition(b"\r\n")
+            words = header.split()
+            if len(words) != 2 or words[0] != b"OK":
+                raise OSError(f"beanstalkd answered {header[:100]!r}")
+            size = int(words[1]) + 2
+            while len(rest) < size:
+                part = sock.recv(65536)
+                if not part:
+                    raise OSError("beanstalkd closed the connection")
+                rest += part
+        out = {}
+        for line in rest.decode("ascii", "replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in self.KEYS:
+                out[self.KEYS[key.strip()]] = int(value.strip())
+        return out
+
+
 def build_check(conf: dict, host: str, port: int):
     kind = conf.get("type")
     host = conf.get("host", host)
@@ -177,4 +217,6 @@ def build_stat(conf: dict, host: str, port: int):
         return RawxStat(host, port, conf.get("path", "/stat"))
     if kind == "http":
         return HttpJsonStat(host, port, conf.get("path", "/status"))
+    if kind == "beanstalkd":
+        return BeanstalkdStat(host, port)
     return None   # collectors of other services: not needed for scores

@@ -251,6 +251,8 @@ class Bootstrap:
             watch["checks"] = [{"type": "tcp"}]
             watch["stats"] = [{"type": "volume", "path": data},
                               {"type": "system"}]
+            if spec.type == "beanstalkd":
+                watch["stats"].append({"type": "beanstalkd"})
         return watch
 
     def write_agent(self) -> None:

@@ -187,6 +187,21 @@ class Sandbox:
         self.init_directory()
         log("directory initialized, waiting for scores...")
         wait_for(self._all_scored, timeout, "every service to get a score > 0")
+        wait_for(self._proxy_sees_all_up, timeout,
+                 "the proxy to see every service up")
+
+    def _proxy_sees_all_up(self) -> bool:
+        """The proxy's load balancer refreshes from the conscience every
+        second: wait until it has every service with a score."""
+        _, text = _http("GET", f"http://{self.settings.proxy}/v3.0/status")
+        gauges = {}
+        for line in text.decode().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[0] == "gauge":
+                gauges[parts[1]] = parts[2]
+        expected = sum(1 for spec in self.settings.services if spec.registered)
+        return (gauges.get("down.srv") == "0"
+                and int(gauges.get("known.srv", 0)) >= expected)
 
     def status(self) -> list[dict]:
         """Every service with its supervisor state and conscience score."""
