@@ -48,13 +48,11 @@ def resolve_ranges(ranges, size: int) -> list[tuple[int, int]]:
             if end <= 0:
                 continue
             start, end = max(0, size - end), size - 1
-        elif end is None or end >= size:
-            end = size - 1
-        if start < 0 or end < start:
+        if start < 0 or (end is not None and end < start):
             raise exc.BadRequest(message=f"Invalid range ({start}, {end})")
         if start >= size:
             continue
-        out.append((start, end))
+        out.append((start, size - 1 if end is None else min(end, size - 1)))
     if not out:
         raise exc.UnsatisfiableRange(
             416, None, f"Requested range not satisfiable (object size {size})")
