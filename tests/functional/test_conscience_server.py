@@ -196,3 +196,21 @@ def test_agent_registers_and_scores(conscience, tmp_path):
     finally:
         stop.set()
         thread.join(10)
+
+
+def test_python_client(conscience):
+    from oio.common import exceptions as exc
+    from oio.conscience.client import ConscienceClient
+
+    client = ConscienceClient({"namespace": "OPENIO"},
+                              endpoint=f"http://{conscience.addr}")
+    assert "rawx" in client.service_types()
+    client.register({"type": "rawx", "addr": "127.0.0.1:7200",
+                     "tags": {"stat.cpu": 90, "stat.io": 90, "stat.space": 90,
+                              "tag.up": True}})
+    ids = [s["id"] for s in client.all_services("rawx")]
+    assert "127.0.0.1:7200" in ids
+    assert client.resolve("rawx", "127.0.0.1:7200") == "127.0.0.1:7200"
+    assert len(client.next_instances("rawx", size=2)) == 2
+    with pytest.raises(exc.NotFound):
+        client.all_services("nope")
