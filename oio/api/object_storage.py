@@ -7,6 +7,7 @@ import functools
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -75,6 +76,20 @@ class _Source:
         else:
             raise exc.MissingData("No data to upload")
 
+    def remaining(self) -> int | None:
+        """Bytes left when the source knows it (bytes, regular files)."""
+        if self._iter is not None:
+            return None
+        try:
+            if isinstance(self._file, io.BytesIO):
+                return len(self._file.getbuffer()) - self._file.tell()
+            st = os.fstat(self._file.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            return st.st_size - self._file.tell()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return None
+
     def read(self, size: int) -> bytes:
         if self._iter is None:
             try:
@@ -131,6 +146,7 @@ class ObjectStorageApi:
         self.read_timeout = kwargs.get("read_timeout")
         self.write_timeout = kwargs.get("write_timeout")
         self._hasher = ThreadPoolExecutor(1, thread_name_prefix="objmd5")
+        self._io = ThreadPoolExecutor(2, thread_name_prefix="prepare")
 
     @property
     def proxy_client(self) -> ContainerClient:
@@ -228,56 +244,70 @@ class ObjectStorageApi:
             raise exc.OioException("Erasure-coded uploads are not supported yet "
                                    f"(policy {meta['policy']})")
         written: list[dict] = []
+        writers: list[ReplicatedMetachunkWriter] = []
         obj_md5 = None
         pending_hash = None
+        next_prepare = None
         size = 0
         position = 0
+
+        def prepare(pos):
+            return self.container.content_prepare(
+                account, container, obj_name, size=1, policy=policy,
+                position=pos, version=meta["version"], **pkw)
+
+        def collect(writer):
+            try:
+                written.extend(writer.finish())
+            finally:
+                written.extend(c for c in writer.written if c not in written)
+
         try:
             while True:
                 if position > 0:
-                    meta2, chunks, more = self.container.content_prepare(
-                        account, container, obj_name, size=1, policy=policy,
-                        position=position, version=meta["version"], **pkw)
+                    _, chunks, more = (next_prepare.result() if next_prepare
+                                       else prepare(position))
                     props.update(more)
                 for chunk in chunks:
                     chunk["pos"] = str(position)
-
+                left = source.remaining()
+                # Ask for the next metachunk's rawx while this one streams.
+                next_prepare = None
+                if left is None or left > chunk_size:
+                    next_prepare = self._io.submit(prepare, position + 1)
                 writer = ReplicatedMetachunkWriter(
                     chunks, method,
                     lambda c: chunk_headers(meta, account, container, cid, c,
                                             reqid),
                     self.pool_manager, self.connection_timeout,
-                    self.write_timeout)
+                    self.write_timeout,
+                    size_hint=None if left is None else min(left, chunk_size))
+                writers.append(writer)
                 writer.start()
                 got = 0
-                try:
-                    while got < chunk_size:
-                        block = source.read(min(WRITE_BLOCK, chunk_size - got))
-                        if not block:
-                            break
-                        if obj_md5 is not None:
-                            # The object hash runs beside the chunk hash
-                            # (hashlib releases the GIL): one pass per core.
-                            if pending_hash is not None:
-                                pending_hash.result()
-                            pending_hash = self._hasher.submit(obj_md5.update,
-                                                               block)
-                        writer.write(block)
-                        got += len(block)
-                except BaseException:
-                    writer.abort()
-                    written.extend(writer.written)
-                    raise
-                try:
-                    written.extend(writer.finish())
-                except exc.OioException:
-                    written.extend(writer.written)
-                    raise
+                while got < chunk_size:
+                    block = source.read(min(WRITE_BLOCK, chunk_size - got))
+                    if not block:
+                        break
+                    if obj_md5 is not None:
+                        # The object hash runs beside the chunk hash
+                        # (hashlib releases the GIL): one pass per core.
+                        if pending_hash is not None:
+                            pending_hash.result()
+                        pending_hash = self._hasher.submit(obj_md5.update,
+                                                           block)
+                    writer.write(block)
+                    got += len(block)
+                writer.end()
                 if obj_md5 is None:
                     # The first metachunk's hash is the object's so far.
                     obj_md5 = writer.md5.copy()
                 size += got
                 position += 1
+                # Replies of a metachunk (the rawx fsync) are awaited while
+                # the next one streams; at most two in flight.
+                while len(writers) > 1:
+                    collect(writers.pop(0))
                 if got < chunk_size:
                     break
                 # A full metachunk: peek whether data remains.
@@ -285,6 +315,8 @@ class ObjectStorageApi:
                 if not nxt:
                     break
                 source = _Prepend(nxt, source)
+            while writers:
+                collect(writers.pop(0))
             if pending_hash is not None:
                 pending_hash.result()
             md5 = obj_md5.hexdigest() if obj_md5 else hashlib.md5().hexdigest()
@@ -301,6 +333,9 @@ class ObjectStorageApi:
                 chunk_method=meta["chunk_method"], append=append,
                 autocreate=autocreate, headers=headers, **pkw)
         except BaseException:
+            for writer in writers:
+                writer.abort()
+                written.extend(writer.written)
             self._delete_chunks(written, reqid)
             raise
         meta.update(size=size, length=size, hash=md5.upper(),
@@ -441,6 +476,10 @@ class _Prepend:
     def __init__(self, head: bytes, source):
         self.head = head
         self.source = source
+
+    def remaining(self) -> int | None:
+        left = self.source.remaining()
+        return None if left is None else left + len(self.head)
 
     def read(self, size: int) -> bytes:
         if self.head:

@@ -63,13 +63,16 @@ class _Copy(threading.Thread):
         self.reply_hash: str | None = None
         self.reply_size: int | None = None
         self.status: int | None = None
+        self._ended = False     # the end marker has been consumed
 
     def _blocks(self) -> Iterator[bytes]:
         while True:
             block = self.queue.get()
             if block is _END:
+                self._ended = True
                 return
             if block is _ABORT:
+                self._ended = True
                 raise exc.OioException("upload aborted")
             yield block
 
@@ -78,7 +81,8 @@ class _Copy(threading.Thread):
         try:
             resp = self.writer.pool_manager.urlopen(
                 "PUT", url, body=self._blocks(), headers=self.headers,
-                chunked=True, retries=False, redirect=False,
+                chunked=self.writer.size_hint is None, retries=False,
+                redirect=False,
                 timeout=self.writer.timeout, preload_content=True)
             self.status = resp.status
             if resp.status != 201:
@@ -96,16 +100,11 @@ class _Copy(threading.Thread):
             self._drain()
 
     def _drain(self) -> None:
-        """Keep consuming so that the reader never blocks on a dead copy."""
-        while True:
-            try:
-                block = self.queue.get(timeout=0.05)
-            except queue.Empty:
-                if self.writer.closed:
-                    return
-                continue
-            if block is _END or block is _ABORT:
-                return
+        """After a failure, keep consuming until the end marker, so that the
+        reader never blocks on a dead copy."""
+        while not self._ended:
+            block = self.queue.get()
+            self._ended = block is _END or block is _ABORT
 
 
 class ReplicatedMetachunkWriter:
@@ -114,18 +113,27 @@ class ReplicatedMetachunkWriter:
     def __init__(self, chunks: list[dict], storage_method: StorageMethod,
                  headers_of, pool_manager: urllib3.PoolManager,
                  connection_timeout: float | None = None,
-                 write_timeout: float | None = None, queue_depth: int = 4):
+                 write_timeout: float | None = None, queue_depth: int = 4,
+                 size_hint: int | None = None):
         self.chunks = chunks
         self.storage_method = storage_method
         self.quorum = max(1, storage_method.quorum)
         self.pool_manager = pool_manager
         self.timeout = timeout(connection_timeout, write_timeout)
         self.queue_depth = queue_depth
-        self.copies = [_Copy(self, chunk, headers_of(chunk)) for chunk in chunks]
+        # With a known size the body goes with a Content-Length: no chunked
+        # framing, so no copy of each block per replica.
+        self.size_hint = size_hint
+        self.copies = []
+        for chunk in chunks:
+            headers = headers_of(chunk)
+            if size_hint is not None:
+                headers["Content-Length"] = str(size_hint)
+            self.copies.append(_Copy(self, chunk, headers))
         self.md5 = hashlib.md5()
         self.size = 0
-        self.closed = False
         self.written: list[dict] = []
+        self._ended = False
         self._failures = 0
         self._lock = threading.Lock()
 
@@ -151,13 +159,17 @@ class ReplicatedMetachunkWriter:
             copy.queue.put(block)
 
     def abort(self) -> None:
-        for copy in self.copies:
-            if copy.is_alive():
-                copy.queue.put(_ABORT)
+        if not self._ended:
+            self._ended = True
+            for copy in self.copies:
+                if copy.is_alive():
+                    copy.queue.put(_ABORT)
         self._close()
+        # Copies that completed anyway must be known, to be deleted.
+        self.written = [dict(c.chunk) for c in self.copies
+                        if c.status == 201 and not c.failed]
 
     def _close(self) -> None:
-        self.closed = True
         for copy in self.copies:
             copy.join()
 
@@ -168,10 +180,21 @@ class ReplicatedMetachunkWriter:
         raise exc.ServiceBusy(message=f"RAWX write failure, quorum not reached "
                               f"({ok}/{self.quorum}): {reasons}")
 
-    def finish(self) -> list[dict]:
-        """Wait for the replies; the chunks written (size and hash set)."""
+    def end(self) -> None:
+        """No more data: let the copies finish their uploads."""
+        if self._ended:
+            return
+        if self.size_hint is not None and self.size != self.size_hint:
+            self.abort()
+            raise exc.SourceReadError(f"Expected {self.size_hint} bytes from "
+                                      f"the source, got {self.size}")
+        self._ended = True
         for copy in self.copies:
             copy.queue.put(_END)
+
+    def finish(self) -> list[dict]:
+        """Wait for the replies; the chunks written (size and hash set)."""
+        self.end()
         self._close()
         digest = self.md5.hexdigest()
         written = []
