@@ -3,7 +3,10 @@ failover between replicas (proxy-api.md §8.2, rawx.md §10)."""
 
 from __future__ import annotations
 
+import io
+import os
 import random
+import stat
 from collections.abc import Iterator
 
 import urllib3
@@ -129,3 +132,102 @@ def object_stream(pool_manager: urllib3.PoolManager, plan, reqid: str,
     for meta, start, end in plan:
         yield from ChunkReader(pool_manager, meta["chunks"], start, end, reqid,
                                **kwargs)
+
+
+class Source:
+    """What an upload reads: a path, a binary or text file object, bytes,
+    str, or an iterable of bytes/str, behind one `readinto()` that fills the
+    writer's reused buffers. `at_eof()` tells whether anything is left
+    (the 7.2 client peeks the same way between metachunks)."""
+
+    def __init__(self, file_or_path=None, data=None):
+        self._close = None
+        self._iter = None
+        self._read = None
+        self._pending = memoryview(b"")
+        if file_or_path is not None:
+            if isinstance(file_or_path, (str, os.PathLike)):
+                src = open(file_or_path, "rb")  # noqa: SIM115 - closed by close()
+                self._close = src.close
+            else:
+                src = file_or_path
+        elif isinstance(data, str):
+            src = io.BytesIO(data.encode("utf-8"))
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            src = io.BytesIO(data)
+        elif data is not None:
+            src, self._iter = None, iter(data)
+        else:
+            raise exc.MissingData("No data to upload")
+        if src is not None:
+            if isinstance(src, io.TextIOBase) or not hasattr(src, "readinto"):
+                self._read = src.read
+            else:
+                self._readinto = src.readinto
+
+    def _next_piece(self, size: int) -> memoryview:
+        """Up to `size` bytes from a read()-only source or an iterable."""
+        if self._read is not None:
+            piece = self._read(size)
+        else:
+            piece = next(self._iter, None)
+            if piece is None:
+                return memoryview(b"")
+            if not piece:
+                return self._next_piece(size)
+        if isinstance(piece, str):
+            piece = piece.encode("utf-8")
+        return memoryview(piece).cast("B")
+
+    def readinto(self, view: memoryview) -> int:
+        want = len(view)
+        got = 0
+        while got < want:
+            if not self._pending:
+                if self._read is None and self._iter is None:
+                    n = self._readinto(view[got:])
+                    if not n:
+                        break
+                    got += n
+                    continue
+                self._pending = self._next_piece(want - got)
+                if not self._pending:
+                    break
+            n = min(len(self._pending), want - got)
+            view[got:got + n] = self._pending[:n]
+            self._pending = self._pending[n:]
+            got += n
+        return got
+
+    def remaining(self) -> int | None:
+        """Bytes left when the source knows it (bytes, regular files)."""
+        if self._read is not None or self._iter is not None:
+            return None
+        src = self._readinto.__self__
+        try:
+            if isinstance(src, io.BytesIO):
+                left = src.getbuffer().nbytes - src.tell()
+            else:
+                st = os.fstat(src.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    return None
+                left = st.st_size - src.tell()
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            return None
+        return left + len(self._pending)
+
+    def at_eof(self) -> bool:
+        """Peek one byte, kept for the next readinto()."""
+        if self._pending:
+            return False
+        if self._read is None and self._iter is None:
+            one = bytearray(1)
+            n = self._readinto(memoryview(one))
+            self._pending = memoryview(bytes(one[:n]))
+        else:
+            self._pending = self._next_piece(1024 * 1024)
+        return not self._pending
+
+    def close(self) -> None:
+        if self._close:
+            self._close()

@@ -1,30 +1,31 @@
 """ObjectStorageApi: containers and objects of a namespace, as the seed
-describes it (shared/seed/oio-python-api-7.x.txt)."""
+describes it (shared/seed/oio-python-api-7.x.txt, proxy-api.md §8)."""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import io
+import logging
 import os
-import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import unquote
 
-from oio.api.io import group_metachunks, object_stream, plan_reads
-from oio.api.replication import ReplicatedMetachunkWriter, chunk_headers
+from oio.api.io import Source, group_metachunks, object_stream, plan_reads
+from oio.api.replication import ReplicatedMetachunkWriter, sysmeta_for
 from oio.blob.client import BlobClient
 from oio.common import exceptions as exc
-from oio.common.configuration import load_namespace_conf
+from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
 from oio.common.http_urllib3 import get_pool_manager
-from oio.common.storage_method import guess_storage_method
-from oio.common.utils import cid_from_name, request_id
+from oio.common.storage_method import STORAGE_METHODS
+from oio.common.utils import cid_from_name, request_id, true_value
 from oio.container.client import ContainerClient
 
-WRITE_BLOCK = 1024 * 1024
+# Keywords every proxy request understands; others are the API's own.
 PROXY_KEYWORDS = ("headers", "connection_timeout", "read_timeout",
-                  "write_timeout", "deadline", "reqid", "admin_mode")
+                  "write_timeout", "deadline", "reqid", "admin_mode",
+                  "force_master", "perfdata", "tls")
 
 
 def _proxy_kwargs(kwargs: dict) -> dict:
@@ -53,151 +54,106 @@ def handle_object_not_found(func):
     return wrapper
 
 
-class _Source:
-    """A readable over a path, file object, bytes, str or iterable of bytes."""
-
-    def __init__(self, file_or_path=None, data=None):
-        self._close = None
-        self._pending = b""
-        self._iter = None
-        if file_or_path is not None:
-            if isinstance(file_or_path, (str, os.PathLike)):
-                self._file = open(file_or_path, "rb")  # noqa: SIM115
-                self._close = self._file.close
-            else:
-                self._file = file_or_path
-        elif isinstance(data, str):
-            self._file = io.BytesIO(data.encode("utf-8"))
-        elif isinstance(data, (bytes, bytearray, memoryview)):
-            self._file = io.BytesIO(bytes(data))
-        elif data is not None:
-            self._file = None
-            self._iter = iter(data)
-        else:
-            raise exc.MissingData("No data to upload")
-
-    def remaining(self) -> int | None:
-        """Bytes left when the source knows it (bytes, regular files)."""
-        if self._iter is not None:
-            return None
-        try:
-            if isinstance(self._file, io.BytesIO):
-                return len(self._file.getbuffer()) - self._file.tell()
-            st = os.fstat(self._file.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            return st.st_size - self._file.tell()
-        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
-            return None
-
-    def read(self, size: int) -> bytes:
-        if self._iter is None:
-            try:
-                block = self._file.read(size)
-            except OSError as err:
-                raise exc.SourceReadError(str(err)) from err
-            return block.encode("utf-8") if isinstance(block, str) else block
-        out = [self._pending] if self._pending else []
-        have = len(self._pending)
-        self._pending = b""
-        while have < size:
-            try:
-                part = next(self._iter)
-            except StopIteration:
-                break
-            if isinstance(part, str):
-                part = part.encode("utf-8")
-            if part:
-                out.append(part)
-                have += len(part)
-        block = b"".join(out)
-        if len(block) > size:
-            block, self._pending = block[:size], block[size:]
-        return block
-
-    def close(self) -> None:
-        if self._close:
-            self._close()
-
-
 class ObjectStorageApi:
     """The Object Storage API: containers and objects through oio-proxy,
-    data straight to and from the rawx services."""
+    data straight to and from the rawx services.
+
+    Every method taking `**kwargs` accepts at least `headers`,
+    `connection_timeout`, `read_timeout`, `write_timeout` (seconds),
+    `deadline` (monotonic seconds) and `reqid`."""
 
     EXTRA_KEYWORDS = ("chunk_checksum_algo", "autocreate", "chunk_buffer_min",
                       "chunk_buffer_max", "cache", "tls")
 
-    def __init__(self, namespace: str, logger=None, perfdata=None,
-                 endpoint: str | None = None, **kwargs: Any):
+    def __init__(self, namespace: str, logger=None, perfdata=None, **kwargs: Any):
         self.namespace = namespace
-        self.logger = logger
+        self.logger = logger or logging.getLogger(__name__)
         self.perfdata = perfdata
         conf = {"namespace": namespace}
-        if endpoint is None:
-            endpoint = load_namespace_conf(namespace)["proxy"]
-        self.pool_manager = get_pool_manager(
+        self._global_kwargs = {k: float(v) for k, v in kwargs.items()
+                               if k in TIMEOUT_KEYS and v is not None}
+        self._global_kwargs["autocreate"] = True
+        for key in self.EXTRA_KEYWORDS:
+            if key in kwargs:
+                self._global_kwargs[key] = kwargs[key]
+        pool_manager = kwargs.pop("pool_manager", None) or get_pool_manager(
             pool_connections=kwargs.get("pool_connections", 64),
             pool_maxsize=kwargs.get("pool_maxsize", 32))
-        self.container = ContainerClient(conf, endpoint=endpoint,
-                                         pool_manager=self.pool_manager,
-                                         **kwargs)
-        self.blob_client = BlobClient(pool_manager=self.pool_manager)
-        self.connection_timeout = kwargs.get("connection_timeout")
-        self.read_timeout = kwargs.get("read_timeout")
-        self.write_timeout = kwargs.get("write_timeout")
-        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="objmd5")
-        self._io = ThreadPoolExecutor(2, thread_name_prefix="prepare")
+        self.container = ContainerClient(conf, logger=self.logger,
+                                         pool_manager=pool_manager, **kwargs)
+        self.pool_manager = pool_manager
+        self.blob_client = BlobClient(conf, perfdata=perfdata, logger=self.logger,
+                                      connection_pool=pool_manager)
+        # Fetches the next metachunk's rawx while the current one streams.
+        self._prepare_ahead = ThreadPoolExecutor(2, thread_name_prefix="prepare")
+
+    def _kw(self, kwargs: dict) -> dict:
+        """The call's keywords over the API-wide ones."""
+        return dict(self._global_kwargs, **kwargs)
 
     @property
     def proxy_client(self) -> ContainerClient:
         return self.container
 
-    def resolve_cid(self, cid: str, **kwargs) -> tuple[str, str]:
-        raise exc.OioException("resolve_cid needs the account service "
-                               "(not implemented yet)")
-
     # Containers ------------------------------------------------------------
     def container_create(self, account: str, container: str,
-                         properties: dict | None = None,
-                         system: dict | None = None, **kwargs) -> bool:
+                         properties: dict | None = None, **kwargs) -> bool:
+        """True if created, False if it already existed."""
         return self.container.container_create(
-            account, container, properties=properties, system=system,
-            **_proxy_kwargs(kwargs))
+            account, container, properties=properties,
+            system=kwargs.pop("system", None), **_proxy_kwargs(self._kw(kwargs)))
 
     @handle_container_not_found
     def container_show(self, account: str, container: str, **kwargs) -> dict:
         return self.container.container_show(account, container,
-                                             **_proxy_kwargs(kwargs))
+                                             **_proxy_kwargs(self._kw(kwargs)))
 
     @handle_container_not_found
     def container_get_properties(self, account: str, container: str,
                                  properties=None, **kwargs) -> dict:
         return self.container.container_get_properties(
-            account, container, properties=properties, **_proxy_kwargs(kwargs))
+            account, container, properties=properties,
+            **_proxy_kwargs(self._kw(kwargs)))
 
     @handle_container_not_found
     def container_set_properties(self, account: str, container: str,
-                                 properties=None, clear=False, system=None,
-                                 **kwargs) -> None:
-        self.container.container_set_properties(
-            account, container, properties=properties, clear=clear,
-            system=system, **_proxy_kwargs(kwargs))
+                                 properties=None, clear=False, **kwargs):
+        return self.container.container_set_properties(
+            account, container, properties, clear=clear,
+            system=kwargs.pop("system", None), **_proxy_kwargs(self._kw(kwargs)))
 
     @handle_container_not_found
     def container_del_properties(self, account: str, container: str,
-                                 properties=None, **kwargs) -> None:
-        self.container.container_del_properties(
-            account, container, properties=properties, **_proxy_kwargs(kwargs))
+                                 properties, **kwargs):
+        return self.container.container_del_properties(
+            account, container, properties, **_proxy_kwargs(self._kw(kwargs)))
 
     @handle_container_not_found
     def container_delete(self, account: str, container: str, **kwargs) -> None:
         self.container.container_delete(account, container,
-                                        **_proxy_kwargs(kwargs))
+                                        **_proxy_kwargs(self._kw(kwargs)))
+
+    @handle_container_not_found
+    def container_touch(self, account: str, container: str, **kwargs) -> None:
+        self.container.container_touch(account, container,
+                                       **_proxy_kwargs(self._kw(kwargs)))
+
+    def container_list(self, account: str, limit=None, marker=None,
+                       end_marker=None, prefix=None, delimiter=None,
+                       s3_buckets_only=False, **kwargs):
+        raise exc.OioException(
+            "container_list needs the account service, not available yet")
+
+    def resolve_cid(self, cid: str, **kwargs):
+        raise exc.OioException(
+            "resolve_cid needs the directory client, not available yet")
 
     # Objects: writes -------------------------------------------------------
     def object_create(self, account: str, container: str, *args, **kwargs):
-        """(chunks, size, md5) of what has been uploaded."""
-        return self.object_create_ext(account, container, *args, **kwargs)[:3]
+        """See object_create_ext: (chunks, size, md5 hex) of the upload."""
+        chunks, size, checksum, _ = self.object_create_ext(
+            account, container, *args, **kwargs)
+        return chunks, size, checksum
 
     @handle_container_not_found
     def object_create_ext(self, account: str, container: str,
@@ -205,245 +161,257 @@ class ObjectStorageApi:
                           obj_name=None, mime_type=None, metadata=None,
                           policy=None, key_file=None, append=False,
                           properties=None, **kwargs):
-        """(chunks, size, md5, metadata) of the object written."""
-        if file_or_path is not None and data is not None:
-            raise exc.OioException("Pass file_or_path or data, not both")
-        if obj_name is None:
+        """Upload from `file_or_path` (a path or a file object) or `data`
+        (bytes, str or an iterable of bytes), named `obj_name` (default: the
+        file's base name). (chunks, size, md5 hex, object metadata)."""
+        if data is None and file_or_path is None:
+            raise exc.MissingData("No data to upload")
+        if data is None:
             if isinstance(file_or_path, (str, os.PathLike)):
-                obj_name = os.path.basename(file_or_path)
+                if not os.path.exists(file_or_path):
+                    raise exc.FileNotFound(f"File '{file_or_path}' not found.")
+                file_name = os.path.basename(file_or_path)
             else:
-                obj_name = getattr(file_or_path, "name", None)
+                file_name = os.path.basename(getattr(file_or_path, "name", "")
+                                             or "")
+            obj_name = obj_name or file_name
         if not obj_name:
             raise exc.MissingName("No name for the object has been specified")
-        if isinstance(file_or_path, (str, os.PathLike)) and \
-                not os.path.isfile(file_or_path):
-            raise exc.FileNotFound(f"File {file_or_path} not found")
-        properties = dict(properties or metadata or {})
-        source = _Source(file_or_path, data)
+        properties = dict(properties or {})
+        properties.update(metadata or {})
+        source = Source(file_or_path if data is None else None, data)
         try:
-            return self._upload(account, container, obj_name, source, etag=etag,
-                                mime_type=mime_type, policy=policy,
-                                properties=properties, append=append, **kwargs)
+            return self._object_create(account, container, obj_name, source,
+                                       etag=etag, mime_type=mime_type,
+                                       policy=policy, properties=properties,
+                                       append=append, **self._kw(kwargs))
         finally:
             source.close()
 
-    def _upload(self, account, container, obj_name, source, etag, mime_type,
-                policy, properties, append, **kwargs):
+    def _object_create(self, account, container, obj_name, source, etag,
+                       mime_type, policy, properties, append, **kwargs):
         pkw = _proxy_kwargs(kwargs)
-        reqid = pkw.setdefault("reqid", request_id("create-"))
-        autocreate = kwargs.get("autocreate", True)
-        cid = cid_from_name(account, container)
-        meta, chunks, props = self.container.content_prepare(
-            account, container, obj_name, size=1, policy=policy, position=0,
+        pkw.setdefault("reqid", request_id("create-"))
+        pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
+        cid = cid_from_name(account, container).upper()
+        meta, chunks = self.container.content_prepare(
+            account, container, obj_name, size=1, stgpol=policy, position=0,
             **pkw)
         chunk_size = int(meta.get("chunk_size") or 0)
         if chunk_size <= 0:
             raise exc.OioException("The proxy did not give a chunk size")
-        method = guess_storage_method(meta["chunk_method"])
+        method = STORAGE_METHODS.load(meta["chunk_method"])
         if method.ec:
-            raise exc.OioException("Erasure-coded uploads are not supported yet "
-                                   f"(policy {meta['policy']})")
-        written: list[dict] = []
-        writers: list[ReplicatedMetachunkWriter] = []
-        obj_md5 = None
-        pending_hash = None
-        next_prepare = None
-        size = 0
-        position = 0
-
-        def prepare(pos):
-            return self.container.content_prepare(
-                account, container, obj_name, size=1, policy=policy,
-                position=pos, version=meta["version"], **pkw)
-
-        def collect(writer):
-            try:
-                written.extend(writer.finish())
-            finally:
-                written.extend(c for c in writer.written if c not in written)
-
+            raise exc.OioException(
+                f"Erasure-coded uploads are not supported yet (policy "
+                f"{meta['policy']}, {meta['chunk_method']})")
+        sysmeta = sysmeta_for(meta, account, container, obj_name, cid)
+        sysmeta["oio_version"] = sysmeta.get("oio_version") or OIO_VERSION
+        uploaded, size, md5 = self._upload_metachunks(
+            account, container, obj_name, source, sysmeta, chunks, chunk_size,
+            method, policy, pkw, kwargs)
         try:
-            while True:
-                if position > 0:
-                    _, chunks, more = (next_prepare.result() if next_prepare
-                                       else prepare(position))
-                    props.update(more)
-                for chunk in chunks:
-                    chunk["pos"] = str(position)
-                left = source.remaining()
-                # Ask for the next metachunk's rawx while this one streams.
-                next_prepare = None
-                if left is None or left > chunk_size:
-                    next_prepare = self._io.submit(prepare, position + 1)
-                writer = ReplicatedMetachunkWriter(
-                    chunks, method,
-                    lambda c: chunk_headers(meta, account, container, cid, c,
-                                            reqid),
-                    self.pool_manager, self.connection_timeout,
-                    self.write_timeout,
-                    size_hint=None if left is None else min(left, chunk_size))
-                writers.append(writer)
-                writer.start()
-                got = 0
-                while got < chunk_size:
-                    block = source.read(min(WRITE_BLOCK, chunk_size - got))
-                    if not block:
-                        break
-                    if obj_md5 is not None:
-                        # The object hash runs beside the chunk hash
-                        # (hashlib releases the GIL): one pass per core.
-                        if pending_hash is not None:
-                            pending_hash.result()
-                        pending_hash = self._hasher.submit(obj_md5.update,
-                                                           block)
-                    writer.write(block)
-                    got += len(block)
-                writer.end()
-                if obj_md5 is None:
-                    # The first metachunk's hash is the object's so far.
-                    obj_md5 = writer.md5.copy()
-                size += got
-                position += 1
-                # Replies of a metachunk (the rawx fsync) are awaited while
-                # the next one streams; at most two in flight.
-                while len(writers) > 1:
-                    collect(writers.pop(0))
-                if got < chunk_size:
-                    break
-                # A full metachunk: peek whether data remains.
-                nxt = source.read(1)
-                if not nxt:
-                    break
-                source = _Prepend(nxt, source)
-            while writers:
-                collect(writers.pop(0))
-            if pending_hash is not None:
-                pending_hash.result()
-            md5 = obj_md5.hexdigest() if obj_md5 else hashlib.md5().hexdigest()
             if etag and etag.lower() != md5:
                 raise exc.EtagMismatch(f"given etag {etag} != computed {md5}")
-            body = {"chunks": written,
-                    "properties": dict(props, **properties),
+            meta["properties"].update(properties)
+            body = {"chunks": uploaded, "properties": meta["properties"],
                     "container_properties": kwargs.get("container_properties")}
-            headers = dict(pkw.pop("headers", None) or {})
             self.container.content_create(
                 account, container, obj_name, size=size, checksum=md5,
                 data=body, content_id=meta["id"], stgpol=meta["policy"],
                 version=meta["version"], mime_type=mime_type,
-                chunk_method=meta["chunk_method"], append=append,
-                autocreate=autocreate, headers=headers, **pkw)
+                chunk_method=meta["chunk_method"], append=append, **pkw)
         except BaseException:
-            for writer in writers:
-                writer.abort()
-                written.extend(writer.written)
-            self._delete_chunks(written, reqid)
+            self._delete_orphan_chunks(uploaded, cid, reqid=pkw["reqid"])
             raise
-        meta.update(size=size, length=size, hash=md5.upper(),
-                    properties=properties, container_id=cid, ns=self.namespace)
-        return written, size, md5, meta
+        sysmeta.update(etag=md5, mime_type=mime_type, ns=self.namespace,
+                       size=size, length=str(size), hash=md5.upper())
+        return uploaded, size, md5, sysmeta
 
-    def _delete_chunks(self, chunks: list[dict], reqid: str) -> None:
-        """Best effort: an object that failed must not leave its chunks."""
-        for chunk in chunks:
-            try:
-                self.blob_client.chunk_delete(
-                    chunk.get("real_url") or chunk["url"], reqid=reqid)
-            except exc.OioException:
-                pass
+    def _upload_metachunks(self, account, container, obj_name, source, sysmeta,
+                           chunks, chunk_size, method, policy, pkw, kwargs):
+        """Stream every metachunk: (chunks written, size, object md5 hex).
+
+        Metachunk n+1 streams while the rawx of metachunk n finish (their
+        fsync), and its prepare2 is fetched ahead. The object hash is the
+        first metachunk's hash, continued over the next ones in a thread."""
+        def prepare(pos):
+            return self.container.content_prepare(
+                account, container, obj_name, size=1, stgpol=policy,
+                position=pos, version=sysmeta["version"], **pkw)
+
+        algo = kwargs.get("chunk_checksum_algo", "md5")
+        wkw = {k: kwargs[k] for k in ("connection_timeout", "write_timeout",
+                                      "read_timeout", "chunk_buffer_max")
+               if kwargs.get(k) is not None}
+        written: list[dict] = []
+        pending: list[ReplicatedMetachunkWriter] = []
+        obj_md5 = None
+        size = position = 0
+        try:
+            while True:
+                for chunk in chunks:
+                    chunk["pos"] = str(position)
+                left = source.remaining()
+                ahead = None
+                if position > 0 or (left is not None and left > chunk_size):
+                    ahead = self._prepare_ahead.submit(prepare, position + 1)
+                if obj_md5 is None and algo is None:
+                    obj_md5 = hashlib.md5()   # no chunk hash: one pass only
+                writer = ReplicatedMetachunkWriter(
+                    sysmeta, chunks, obj_md5, method, headers=pkw.get("headers"),
+                    pool_manager=self.pool_manager, chunk_checksum_algo=algo,
+                    reqid=pkw["reqid"], logger=self.logger, **wkw)
+                pending.append(writer)
+                got = writer.send(source, chunk_size)
+                if obj_md5 is None:
+                    # The first metachunk's hash is the object's so far.
+                    obj_md5 = writer.chunk_checksum.copy()
+                size += got
+                position += 1
+                while len(pending) > 1:
+                    written.extend(pending.pop(0).wait()[2])
+                if got < chunk_size or source.at_eof():
+                    break
+                meta, chunks = ahead.result() if ahead else prepare(position)
+                sysmeta["properties"].update(meta.get("properties") or {})
+            while pending:
+                written.extend(pending.pop(0).wait()[2])
+        except BaseException:
+            for writer in pending:
+                writer.abort()
+                written.extend(c for c in writer.uploaded() if c not in written)
+            self._delete_orphan_chunks(written, sysmeta["container_id"],
+                                       reqid=pkw["reqid"])
+            raise
+        return written, size, obj_md5.hexdigest()
+
+    def _delete_orphan_chunks(self, chunks: list[dict], cid: str,
+                              **kwargs) -> None:
+        """Best effort: a failed object must not leave its chunks behind."""
+        for resp in self.blob_client.chunk_delete_many(chunks, cid, **kwargs):
+            if isinstance(resp, Exception):
+                self.logger.warning("failed to delete chunk %s (%s)",
+                                    resp.chunk["url"], resp)
 
     # Objects: reads --------------------------------------------------------
     @handle_object_not_found
     def object_locate(self, account: str, container: str, obj: str,
                       version=None, chunk_info=False, properties=True,
                       **kwargs):
+        """(object metadata, chunks); with `chunk_info` the chunks become a
+        generator adding what each rawx says of its chunk."""
         meta, chunks = self.container.content_locate(
             account, container, obj, version=version, properties=properties,
-            **_proxy_kwargs(kwargs))
-        meta["container_id"] = cid_from_name(account, container)
-        meta["ns"] = self.namespace
-        return meta, chunks
+            **_proxy_kwargs(self._kw(kwargs)))
+        if not chunk_info:
+            return meta, chunks
+
+        def with_info():
+            for chunk in sorted(chunks, key=lambda c: float(c["pos"])):
+                try:
+                    info = self.blob_client.chunk_head(chunk["url"])
+                    for key in ("chunk_size", "chunk_hash", "full_path"):
+                        chunk[key] = info.get(key)
+                except exc.OioException as err:
+                    chunk["error"] = str(err)
+                yield chunk
+        return meta, with_info()
 
     @handle_object_not_found
     def object_fetch(self, account: str, container: str, obj: str,
-                     version=None, ranges=None, key_file=None,
-                     properties=True, **kwargs):
-        """(metadata, stream of bytes)."""
-        pkw = _proxy_kwargs(kwargs)
-        reqid = pkw.setdefault("reqid", request_id("fetch-"))
+                     version=None, ranges=None, key_file=None, **kwargs):
+        """(metadata, lazy stream of bytes). `ranges`: [(start, end), ...],
+        inclusive, None for an open end or a suffix."""
+        kw = self._kw(kwargs)
+        pkw = _proxy_kwargs(kw)
+        pkw.setdefault("reqid", request_id("fetch-"))
         meta, chunks = self.container.content_locate(
-            account, container, obj, version=version, properties=properties,
-            **pkw)
-        meta["container_id"] = cid_from_name(account, container)
+            account, container, obj, version=version,
+            properties=kw.get("properties", True), **pkw)
+        meta["container_id"] = cid_from_name(account, container).upper()
         meta["ns"] = self.namespace
-        method = guess_storage_method(meta.get("chunk_method") or "plain")
+        method = STORAGE_METHODS.load(meta.get("chunk_method") or "plain")
         if method.ec:
             raise exc.OioException("Erasure-coded reads are not supported yet")
         plan = plan_reads(group_metachunks(chunks), ranges)
-        stream = object_stream(self.pool_manager, plan, reqid,
-                               connection_timeout=self.connection_timeout,
-                               read_timeout=self.read_timeout)
+        stream = object_stream(self.pool_manager, plan, pkw["reqid"],
+                               connection_timeout=kw.get("connection_timeout"),
+                               read_timeout=kw.get("read_timeout"))
         return meta, stream
 
     @handle_object_not_found
     def object_get_properties(self, account: str, container: str, obj: str,
-                              version=None, **kwargs) -> dict:
+                              **kwargs) -> dict:
+        """The object's metadata with its user `properties`."""
+        kw = self._kw(kwargs)
         return self.container.content_get_properties(
-            account, container, obj, version=version, **_proxy_kwargs(kwargs))
+            account, container, obj, version=kw.get("version"),
+            **_proxy_kwargs(kw))
 
-    object_show = object_get_properties
+    @handle_object_not_found
+    def object_show(self, account: str, container: str, obj: str,
+                    version=None, **kwargs) -> dict:
+        """Deprecated upstream: object_get_properties."""
+        return self.container.content_get_properties(
+            account, container, obj, version=version,
+            **_proxy_kwargs(self._kw(kwargs)))
 
     def object_head(self, account: str, container: str, obj: str,
                     trust_level: int = 0, **kwargs) -> bool:
-        if trust_level == 0:
-            try:
-                self.container.content_get_properties(
-                    account, container, obj, version=kwargs.get("version"),
-                    **_proxy_kwargs(kwargs))
-                return True
-            except exc.NotFound:
-                return False
-        if trust_level == 1:
-            raise NotImplementedError("trust_level 1")
-        if trust_level == 2:
-            try:
-                _, chunks = self.container.content_locate(
-                    account, container, obj, version=kwargs.get("version"),
-                    properties=False, **_proxy_kwargs(kwargs))
+        """0: the object is known; 1: not implemented (as 7.2.0); 2: every
+        chunk answers a HEAD."""
+        try:
+            if trust_level == 0:
+                self.object_get_properties(account, container, obj, **kwargs)
+            elif trust_level == 1:
+                raise NotImplementedError("trust_level 1")
+            elif trust_level == 2:
+                _, chunks = self.object_locate(account, container, obj,
+                                               properties=False, **kwargs)
                 for chunk in chunks:
                     self.blob_client.chunk_head(chunk.get("real_url")
                                                 or chunk["url"])
-                return True
-            except exc.NotFound:
-                return False
-        raise ValueError(f"Invalid trust_level {trust_level}")
+            else:
+                raise ValueError("`trust_level` must be between 0 and 2")
+        except (exc.NotFound, exc.NoSuchObject, exc.NoSuchContainer):
+            return False
+        return True
 
     def object_exists(self, account: str, container: str, obj: str,
                       **kwargs) -> bool:
+        """object_head at trust level 0."""
         return self.object_head(account, container, obj, **kwargs)
 
     @handle_container_not_found
     def object_list(self, account: str, container: str, limit=None,
-                    marker=None, end_marker=None, prefix=None, delimiter=None,
+                    marker=None, delimiter=None, prefix=None, end_marker=None,
                     properties=False, versions=False, deleted=False,
                     **kwargs) -> dict:
+        """{"objects", "prefixes", "properties", "system", "truncated",
+        "next_marker" (when truncated)}."""
         headers, body = self.container.content_list(
             account, container, limit=limit, marker=marker,
             end_marker=end_marker, prefix=prefix, delimiter=delimiter,
-            properties=properties or None, versions=versions,
-            deleted=deleted, **_proxy_kwargs(kwargs))
-        body = body or {}
-        for obj in body.get("objects") or ():
+            properties=properties, versions=versions, deleted=deleted,
+            **_proxy_kwargs(self._kw(kwargs)))
+        objects = body.setdefault("objects", [])
+        for obj in objects:
             obj["chunk_method"] = obj.pop("chunk-method", None)
             obj["mime_type"] = obj.pop("mime-type", None)
-            obj.setdefault("is_latest", True)
-        truncated = str(headers.get("x-oio-list-truncated", "")).lower() == "true"
-        body["truncated"] = truncated
+            obj["is_latest"] = not versions
+        if versions:
+            latest: dict[str, dict] = {}
+            for obj in objects:
+                best = latest.get(obj["name"])
+                if best is None or int(obj["version"]) > int(best["version"]):
+                    latest[obj["name"]] = obj
+            for obj in latest.values():
+                obj["is_latest"] = True
+        body["truncated"] = true_value(headers.get("x-oio-list-truncated"))
         marker = headers.get("x-oio-list-marker")
         if marker is not None:
-            from urllib.parse import unquote
             body["next_marker"] = unquote(marker)
-        body.setdefault("objects", [])
-        body.setdefault("prefixes", [])
         return body
 
     # Objects: metadata and deletion ----------------------------------------
@@ -452,43 +420,28 @@ class ObjectStorageApi:
                               properties: dict, version=None, clear=False,
                               **kwargs) -> None:
         self.container.content_set_properties(
-            account, container, obj, properties=properties, version=version,
-            clear=clear, **_proxy_kwargs(kwargs))
+            account, container, obj, version=version,
+            properties={"properties": properties}, clear=clear,
+            **_proxy_kwargs(self._kw(kwargs)))
 
     @handle_object_not_found
     def object_del_properties(self, account: str, container: str, obj: str,
                               properties: Iterable[str], version=None,
-                              **kwargs) -> None:
-        self.container.content_del_properties(
+                              **kwargs) -> bool:
+        """True if deleted (or missing)."""
+        return self.container.content_del_properties(
             account, container, obj, properties=list(properties),
-            version=version, **_proxy_kwargs(kwargs))
+            version=version, **_proxy_kwargs(self._kw(kwargs)))
 
     @handle_object_not_found
     def object_delete(self, account: str, container: str, obj: str,
                       version=None, **kwargs) -> bool:
+        """True on success; a delete marker when versioning is on."""
         return self.container.content_delete(
-            account, container, obj, version=version, **_proxy_kwargs(kwargs))
+            account, container, obj, version=version,
+            **_proxy_kwargs(self._kw(kwargs)))
 
-
-class _Prepend:
-    """A source with some bytes pushed back in front of it."""
-
-    def __init__(self, head: bytes, source):
-        self.head = head
-        self.source = source
-
-    def remaining(self) -> int | None:
-        left = self.source.remaining()
-        return None if left is None else left + len(self.head)
-
-    def read(self, size: int) -> bytes:
-        if self.head:
-            head, self.head = self.head, b""
-            if size <= len(head):
-                self.head = head[size:]
-                return head[:size]
-            return head + self.source.read(size - len(head))
-        return self.source.read(size)
-
-    def close(self) -> None:
-        self.source.close()
+    def object_touch(self, account: str, container: str, obj: str,
+                     version=None, **kwargs) -> None:
+        self.container.content_touch(account, container, obj, version=version,
+                                     **_proxy_kwargs(self._kw(kwargs)))

@@ -1,218 +1,414 @@
 """Writing one metachunk to its N replicas in parallel (naming.md §6.4,
 rawx.md §7.1, §10).
 
-The caller reads the source once and hashes each block once; every block is
-handed to one sender thread per rawx through a bounded queue, so memory stays
-at `queue_depth` blocks per copy whatever the object size.
+The caller's thread reads the source into a small ring of reused buffers
+and hashes each byte once; every filled buffer is shared (never copied) by
+one sender thread per rawx through bounded queues, and goes back to the ring
+when the last sender has written it. Memory stays at `queue_depth + 2`
+buffers per metachunk whatever the object size.
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
+import logging
 import queue
 import threading
-from collections.abc import Iterator
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 import urllib3
 
 from oio.common import exceptions as exc
-from oio.common.constants import CHUNK_METADATA_PREFIX, OIO_VERSION, REQID_HEADER
-from oio.common.http_urllib3 import timeout
+from oio.common.constants import CHUNK_HEADERS, OIO_VERSION, REQID_HEADER
+from oio.common.fullpath import encode_fullpath
+from oio.common.http_urllib3 import oio_exception, timeout
 from oio.common.storage_method import StorageMethod
 
-_END = object()     # end of the metachunk: finish the upload
-_ABORT = object()   # quorum lost: cut the upload so the rawx drops it
+LOGGER = logging.getLogger(__name__)
+
+WRITE_BUFFER_SIZE = 1024 * 1024
+PUT_QUEUE_DEPTH = 4
 
 
-def chunk_headers(meta: dict, account: str, container: str, cid: str,
-                  chunk: dict, reqid: str) -> dict:
-    """The headers of a chunk PUT, as the 7.2 client sends them."""
-    path = meta["name"]
-    version = str(meta["version"])
-    content_id = meta["id"]
-    full_path = "/".join(quote(part, safe="") for part in
-                         (account, container, path, version, content_id))
-    prefix = CHUNK_METADATA_PREFIX
+def chunk_headers(sysmeta: dict, chunk: dict) -> dict:
+    """The headers of a chunk PUT, as the 7.2 client sends them (rawx.md
+    §7.1): `sysmeta` is the object metadata of content/prepare2 completed
+    with `container_id`, `content_path` and `full_path`."""
     return {
-        prefix + "content-id": content_id,
-        prefix + "content-version": version,
-        prefix + "content-path": quote(path, safe="/"),
-        prefix + "content-chunk-method": meta["chunk_method"],
-        prefix + "content-storage-policy": meta["policy"],
-        prefix + "container-id": cid,
-        prefix + "oio-version": OIO_VERSION,
-        prefix + "full-path": full_path,
-        prefix + "chunk-pos": str(chunk["pos"]),
-        prefix + "chunk-id": chunk["url"].rsplit("/", 1)[-1],
-        REQID_HEADER: reqid,
+        CHUNK_HEADERS["content_id"]: sysmeta["id"],
+        CHUNK_HEADERS["content_version"]: str(sysmeta["version"]),
+        CHUNK_HEADERS["content_path"]: quote(sysmeta["content_path"], safe="/"),
+        CHUNK_HEADERS["content_chunkmethod"]: sysmeta["chunk_method"],
+        CHUNK_HEADERS["content_policy"]: sysmeta["policy"],
+        CHUNK_HEADERS["container_id"]: sysmeta["container_id"],
+        CHUNK_HEADERS["oio_version"]: sysmeta.get("oio_version") or OIO_VERSION,
+        CHUNK_HEADERS["full_path"]: sysmeta["full_path"],
+        CHUNK_HEADERS["chunk_pos"]: str(chunk["pos"]),
+        CHUNK_HEADERS["chunk_id"]: urlparse(
+            chunk.get("real_url") or chunk["url"]).path.rsplit("/", 1)[-1],
     }
 
 
-class _Copy(threading.Thread):
-    """Streams the blocks of its queue to one rawx."""
+def sysmeta_for(obj_meta: dict, account: str, container: str, obj_name: str,
+                cid: str) -> dict:
+    """Complete prepare2's object metadata with what chunk headers need."""
+    return dict(obj_meta, content_path=obj_name, container_id=cid,
+                full_path=encode_fullpath(account, container, obj_name,
+                                          obj_meta["version"], obj_meta["id"]))
+
+
+class _Buffer:
+    """One reused buffer of the ring, shared by the consumers of a block."""
+
+    __slots__ = ("data", "view", "refs", "lock", "ring")
+
+    def __init__(self, size: int, ring: queue.Queue):
+        self.data = bytearray(size)
+        self.view = memoryview(self.data)
+        self.refs = 0
+        self.lock = threading.Lock()
+        self.ring = ring
+
+    def release(self) -> None:
+        with self.lock:
+            self.refs -= 1
+            last = self.refs == 0
+        if last:
+            self.ring.put(self)
+
+
+class _End:
+    """End of the metachunk: the trailers to send after the last HTTP chunk."""
+
+    def __init__(self, trailers: dict):
+        self.trailers = trailers
+
+
+_ABORT = object()   # quorum lost or source failed: cut the upload
+
+
+class _Consumer(threading.Thread):
+    """Takes (buffer, length) blocks from a bounded queue, handles them, and
+    always releases them, even after a failure, so the reader never stalls."""
+
+    def __init__(self, name: str, depth: int):
+        super().__init__(daemon=True, name=name)
+        self.queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.failed: str | None = None
+        self.error: Exception | None = None
+
+    def handle(self, view: memoryview) -> None:
+        raise NotImplementedError
+
+    def finish(self, end: _End) -> None:
+        """Called once after the last block."""
+
+    def run(self) -> None:
+        ended = False
+        try:
+            self.prepare()
+            while True:
+                item = self.queue.get()
+                if item is _ABORT or isinstance(item, _End):
+                    ended = True
+                if item is _ABORT:
+                    raise exc.OioException("upload aborted")
+                if isinstance(item, _End):
+                    self.finish(item)
+                    return
+                buf, length = item
+                try:
+                    self.handle(buf.view[:length])
+                finally:
+                    buf.release()
+        except Exception as err:  # noqa: BLE001 - any failure fails this copy
+            self.error = err
+            self.failed = self.failed or f"{type(err).__name__}: {err}"
+            self.on_failure()
+            if not ended:
+                self._drain()
+
+    def prepare(self) -> None:
+        """Called before the first block."""
+
+    def on_failure(self) -> None:
+        """Called once when the consumer fails."""
+
+    def _drain(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is _ABORT or isinstance(item, _End):
+                return
+            item[0].release()
+
+
+class _HashConsumer(_Consumer):
+    """Feeds the object-wide hash beside the chunk hash (hashlib releases
+    the GIL, so both run at once on two cores)."""
+
+    def __init__(self, checksum, depth: int):
+        super().__init__("put-objhash", depth)
+        self.checksum = checksum
+
+    def handle(self, view: memoryview) -> None:
+        self.checksum.update(view)
+
+
+class _ChunkPut(_Consumer):
+    """Streams the blocks of its queue to one rawx as a chunked PUT, on a
+    keep-alive connection of the shared pool."""
 
     def __init__(self, writer: ReplicatedMetachunkWriter, chunk: dict,
                  headers: dict):
-        super().__init__(daemon=True, name=f"put-{chunk['url'][-8:]}")
+        url = chunk.get("real_url") or chunk["url"]
+        super().__init__(f"put-{url.rsplit('/', 1)[-1][:8]}", writer.queue_depth)
         self.writer = writer
         self.chunk = chunk
+        self.url = url
         self.headers = headers
-        self.queue: queue.Queue = queue.Queue(maxsize=writer.queue_depth)
-        self.failed: str | None = None
+        self.pool = None
+        self.conn = None
+        self.status: int | None = None
         self.reply_hash: str | None = None
         self.reply_size: int | None = None
-        self.status: int | None = None
-        self._ended = False     # the end marker has been consumed
 
-    def _blocks(self) -> Iterator[bytes]:
-        while True:
-            block = self.queue.get()
-            if block is _END:
-                self._ended = True
-                return
-            if block is _ABORT:
-                self._ended = True
-                raise exc.OioException("upload aborted")
-            yield block
+    def prepare(self) -> None:
+        parsed = urlparse(self.url)
+        self.pool = self.writer.pool_manager.connection_from_url(self.url)
+        self.conn = self.pool._get_conn()
+        self.conn.timeout = self.writer.timeout.connect_timeout
+        if self.conn.sock is not None:
+            self.conn.sock.settimeout(self.writer.timeout.read_timeout)
+        self.conn.putrequest("PUT", parsed.path, skip_accept_encoding=True)
+        for key, value in self.headers.items():
+            self.conn.putheader(key, value)
+        self.conn.putheader("Transfer-Encoding", "chunked")
+        self.conn.endheaders()
+        self.conn.sock.settimeout(self.writer.timeout.read_timeout)
 
-    def run(self) -> None:
-        url = self.chunk.get("real_url") or self.chunk["url"]
-        try:
-            resp = self.writer.pool_manager.urlopen(
-                "PUT", url, body=self._blocks(), headers=self.headers,
-                chunked=self.writer.size_hint is None, retries=False,
-                redirect=False,
-                timeout=self.writer.timeout, preload_content=True)
-            self.status = resp.status
-            if resp.status != 201:
-                self.failed = f"HTTP {resp.status} {resp.data[:200]!r}"
-            else:
-                self.reply_hash = resp.headers.get(
-                    CHUNK_METADATA_PREFIX + "chunk-hash")
-                size = resp.headers.get(CHUNK_METADATA_PREFIX + "chunk-size")
-                self.reply_size = int(size) if size else None
-        except Exception as err:  # noqa: BLE001 - any failure fails this copy
-            self.failed = f"{type(err).__name__}: {err}"
-        finally:
-            if self.failed:
-                self.writer.copy_failed()
-            self._drain()
+    def handle(self, view: memoryview) -> None:
+        if view.nbytes:
+            self.conn.send(b"%x\r\n" % view.nbytes)
+            self.conn.send(view)
+            self.conn.send(b"\r\n")
 
-    def _drain(self) -> None:
-        """After a failure, keep consuming until the end marker, so that the
-        reader never blocks on a dead copy."""
-        while not self._ended:
-            block = self.queue.get()
-            self._ended = block is _END or block is _ABORT
+    def finish(self, end: _End) -> None:
+        trailers = "".join(f"{k}: {v}\r\n" for k, v in end.trailers.items())
+        self.conn.send(b"0\r\n" + trailers.encode("ascii") + b"\r\n")
+        # The plain http.client reader: urllib3's wrapper expects to have
+        # sent the request itself.
+        resp = http.client.HTTPConnection.getresponse(self.conn)
+        body = resp.read()
+        self.status = resp.status
+        if resp.status != 201:
+            self.failed = f"HTTP {resp.status} {body[:200]!r}"
+            raise exc.from_response(resp, body)
+        self.reply_hash = resp.getheader(CHUNK_HEADERS["chunk_hash"])
+        size = resp.getheader(CHUNK_HEADERS["chunk_size"])
+        self.reply_size = int(size) if size else None
+        if resp.will_close:
+            self.conn.close()
+        self.pool._put_conn(self.conn)
+        self.conn = None
+
+    def on_failure(self) -> None:
+        if isinstance(self.error, (OSError, urllib3.exceptions.HTTPError)):
+            self.error = oio_exception(self.error, self.url)
+        self.chunk["error"] = self.failed
+        if self.conn is not None:
+            self.conn.close()
+            self.pool._put_conn(self.conn)   # gives the pool its slot back
+            self.conn = None
 
 
 class ReplicatedMetachunkWriter:
-    """One metachunk to N rawx: `start()`, `write(block)`*, `finish()`."""
+    """One metachunk to the rawx of `meta_chunk`, in parallel.
 
-    def __init__(self, chunks: list[dict], storage_method: StorageMethod,
-                 headers_of, pool_manager: urllib3.PoolManager,
+    `sysmeta` gives the chunk headers (None: `headers` holds them all).
+    `checksum` is the object-wide hash to feed (or None); the chunk hash is
+    computed here with `chunk_checksum_algo` (None: trust the rawx replies,
+    which must then agree)."""
+
+    def __init__(self, sysmeta: dict | None, meta_chunk: list[dict], checksum,
+                 storage_method: StorageMethod, quorum: int | None = None,
                  connection_timeout: float | None = None,
-                 write_timeout: float | None = None, queue_depth: int = 4,
-                 size_hint: int | None = None):
-        self.chunks = chunks
+                 write_timeout: float | None = None,
+                 read_timeout: float | None = None, headers: dict | None = None,
+                 pool_manager: urllib3.PoolManager | None = None,
+                 chunk_checksum_algo: str | None = "md5",
+                 chunk_buffer_max: int = WRITE_BUFFER_SIZE,
+                 queue_depth: int = PUT_QUEUE_DEPTH, reqid: str | None = None,
+                 logger=None, **_kwargs):
+        if pool_manager is None:
+            raise ValueError("A pool manager is needed")
+        self.sysmeta = sysmeta
+        self.meta_chunk = meta_chunk
+        self.checksum = checksum
         self.storage_method = storage_method
-        self.quorum = max(1, storage_method.quorum)
-        self.pool_manager = pool_manager
+        self.quorum = quorum if quorum is not None else storage_method.quorum
+        self.quorum = max(1, self.quorum)
         self.timeout = timeout(connection_timeout, write_timeout)
-        self.queue_depth = queue_depth
-        # With a known size the body goes with a Content-Length: no chunked
-        # framing, so no copy of each block per replica.
-        self.size_hint = size_hint
-        self.copies = []
-        for chunk in chunks:
-            headers = headers_of(chunk)
-            if size_hint is not None:
-                headers["Content-Length"] = str(size_hint)
-            self.copies.append(_Copy(self, chunk, headers))
-        self.md5 = hashlib.md5()
-        self.size = 0
-        self.written: list[dict] = []
-        self._ended = False
-        self._failures = 0
-        self._lock = threading.Lock()
+        self.read_timeout = read_timeout
+        self.headers = dict(headers or {})
+        if reqid:
+            self.headers[REQID_HEADER] = reqid
+        self.reqid = self.headers.get(REQID_HEADER)
+        self.pool_manager = pool_manager
+        self.chunk_checksum_algo = chunk_checksum_algo
+        self.buffer_size = max(1, int(chunk_buffer_max))
+        self.queue_depth = max(1, int(queue_depth))
+        self.logger = logger or LOGGER
+        self.chunk_checksum = (hashlib.new(chunk_checksum_algo)
+                               if chunk_checksum_algo else None)
+        self._puts: list[_ChunkPut] = []
+        self._consumers: list[_Consumer] = []
+        self._transferred = 0
+        self._hash: str | None = None
 
-    def copy_failed(self) -> None:
-        with self._lock:
-            self._failures += 1
+    # Quorum ----------------------------------------------------------------
+    def quorum_or_fail(self, successes: list[dict], failures: list[dict]) -> None:
+        """ServiceBusy (OioTimeout when a copy timed out, SourceReadError
+        when the source failed) if fewer than `quorum` copies succeeded."""
+        if len(successes) >= self.quorum:
+            return
+        errors = "; ".join(f"{c.get('real_url') or c['url']}: "
+                           f"{c.get('error', 'success')}"
+                           for c in successes + failures)
+        new_exc = exc.ServiceBusy(message=(
+            f"RAWX write failure, quorum not reached "
+            f"({len(successes)}/{self.quorum}): {errors}"))
+        for chunk in failures:
+            if isinstance(chunk.get("_exc"), exc.OioTimeout):
+                raise exc.OioTimeout(new_exc) from None
+        raise new_exc
 
-    def _live(self) -> list[_Copy]:
-        return [c for c in self.copies if not c.failed]
+    # Streaming -------------------------------------------------------------
+    def stream(self, source, size: int | None) -> tuple[int, str, list[dict]]:
+        """Read at most `size` bytes (None: until the end) from `source`
+        (anything with `readinto`), write them to every rawx, and wait for
+        the replies.
 
-    def start(self) -> None:
-        for copy in self.copies:
-            copy.start()
+        Returns (bytes transferred, chunk hash, chunks written), each chunk
+        with its `size` and `hash` set; failed ones carry `error`."""
+        self.send(source, size)
+        return self.wait()
 
-    def write(self, block: bytes) -> None:
-        self.md5.update(block)
-        self.size += len(block)
-        live = self._live()
-        if len(live) < self.quorum:
+    def send(self, source, size: int | None) -> int:
+        """The data half of stream(): returns once every byte has been
+        handed to the senders, without waiting for the rawx replies (so the
+        caller can stream the next metachunk meanwhile)."""
+        self._puts = [_ChunkPut(self, chunk, dict(
+                          chunk_headers(self.sysmeta, chunk) if self.sysmeta
+                          else {}, **self.headers))
+                      for chunk in self.meta_chunk]
+        consumers: list[_Consumer] = list(self._puts)
+        # Hashed inline when it is the only hash, in a thread otherwise.
+        inline_hash = self.checksum if self.chunk_checksum is None else None
+        if self.checksum is not None and inline_hash is None:
+            consumers.append(_HashConsumer(self.checksum, self.queue_depth))
+        self._consumers = consumers
+        ring: queue.Queue = queue.Queue()
+        for _ in range(self.queue_depth + 2):
+            ring.put(_Buffer(self.buffer_size, ring))
+        for consumer in consumers:
+            consumer.start()
+        transferred = 0
+        try:
+            while size is None or transferred < size:
+                buf = ring.get()
+                want = self.buffer_size if size is None else min(
+                    self.buffer_size, size - transferred)
+                try:
+                    got = source.readinto(buf.view[:want])
+                except exc.OioException:
+                    ring.put(buf)
+                    raise
+                except (OSError, ValueError) as err:
+                    ring.put(buf)
+                    raise exc.SourceReadError(str(err)) from err
+                if not got:
+                    ring.put(buf)
+                    break
+                block = buf.view[:got]
+                if self.chunk_checksum is not None:
+                    self.chunk_checksum.update(block)
+                if inline_hash is not None:
+                    inline_hash.update(block)
+                transferred += got
+                self._dispatch(buf, got, consumers, self._puts)
+        except BaseException:
             self.abort()
-            self._raise_quorum()
-        for copy in live:
-            copy.queue.put(block)
+            raise
+        self._transferred = transferred
+        self._hash = (self.chunk_checksum.hexdigest()
+                      if self.chunk_checksum is not None else None)
+        trailers = {CHUNK_HEADERS["chunk_size"]: str(transferred)}
+        if self._hash:
+            trailers[CHUNK_HEADERS["chunk_hash"]] = self._hash
+        end = _End(trailers)
+        for consumer in consumers:
+            consumer.queue.put(end)
+        return transferred
+
+    def wait(self) -> tuple[int, str, list[dict]]:
+        """The reply half of stream()."""
+        for consumer in self._consumers:
+            consumer.join()
+        return self._results(self._puts, self._transferred, self._hash)
 
     def abort(self) -> None:
-        if not self._ended:
-            self._ended = True
-            for copy in self.copies:
-                if copy.is_alive():
-                    copy.queue.put(_ABORT)
-        self._close()
-        # Copies that completed anyway must be known, to be deleted.
-        self.written = [dict(c.chunk) for c in self.copies
-                        if c.status == 201 and not c.failed]
+        """Cut every upload still running (the rawx drop them)."""
+        for consumer in self._consumers:
+            consumer.queue.put(_ABORT)
+        for consumer in self._consumers:
+            consumer.join()
 
-    def _close(self) -> None:
-        for copy in self.copies:
-            copy.join()
+    def uploaded(self) -> list[dict]:
+        """Chunks a rawx accepted (201), good or not: what to delete when
+        the object fails."""
+        return [put.chunk for put in self._puts if put.status == 201]
 
-    def _raise_quorum(self, ok: int | None = None) -> None:
-        ok = len(self._live()) if ok is None else ok
-        reasons = "; ".join(f"{c.chunk['url']}: {c.failed}" for c in self.copies
-                            if c.failed)
-        raise exc.ServiceBusy(message=f"RAWX write failure, quorum not reached "
-                              f"({ok}/{self.quorum}): {reasons}")
+    def _dispatch(self, buf: _Buffer, length: int, consumers: list[_Consumer],
+                  puts: list[_ChunkPut]) -> None:
+        live = [c for c in consumers if not c.failed]
+        live_puts = [c for c in puts if not c.failed]
+        if len(live_puts) < self.quorum:
+            buf.ring.put(buf)
+            failures = [self._failed_chunk(c) for c in puts if c.failed]
+            self.quorum_or_fail([c.chunk for c in live_puts], failures)
+        buf.refs = len(live)
+        for consumer in live:
+            consumer.queue.put((buf, length))
 
-    def end(self) -> None:
-        """No more data: let the copies finish their uploads."""
-        if self._ended:
-            return
-        if self.size_hint is not None and self.size != self.size_hint:
-            self.abort()
-            raise exc.SourceReadError(f"Expected {self.size_hint} bytes from "
-                                      f"the source, got {self.size}")
-        self._ended = True
-        for copy in self.copies:
-            copy.queue.put(_END)
+    @staticmethod
+    def _failed_chunk(put: _ChunkPut) -> dict:
+        put.chunk["error"] = put.failed
+        return dict(put.chunk, _exc=put.error)
 
-    def finish(self) -> list[dict]:
-        """Wait for the replies; the chunks written (size and hash set)."""
-        self.end()
-        self._close()
-        digest = self.md5.hexdigest()
-        written = []
-        for copy in self.copies:
-            if copy.failed:
+    def _results(self, puts: list[_ChunkPut], transferred: int,
+                 chunk_hash: str | None) -> tuple[int, str, list[dict]]:
+        successes, failures = [], []
+        expected = chunk_hash
+        for put in puts:
+            if not put.failed:
+                reply = (put.reply_hash or "").lower() or None
+                expected = expected or reply
+                if reply and expected and reply != expected:
+                    put.failed = (f"checksum mismatch: {expected} (local), "
+                                  f"{reply} (rawx)")
+                elif put.reply_size is not None and put.reply_size != transferred:
+                    put.failed = (f"chunk size mismatch: {transferred} "
+                                  f"(local), {put.reply_size} (rawx)")
+            if put.failed:
+                self.logger.warning("chunk upload to %s failed (reqid=%s): %s",
+                                    put.url, self.reqid, put.failed)
+                failures.append(self._failed_chunk(put))
                 continue
-            if copy.reply_hash and copy.reply_hash.lower() != digest:
-                copy.failed = f"hash mismatch ({copy.reply_hash})"
-                continue
-            if copy.reply_size is not None and copy.reply_size != self.size:
-                copy.failed = f"size mismatch ({copy.reply_size})"
-                continue
-            chunk = dict(copy.chunk, size=self.size, hash=digest)
-            written.append(chunk)
-        self.written = written
-        if len(written) < self.quorum:
-            self._raise_quorum(len(written))
-        return written
-
-    def failures(self) -> list[tuple[dict, str]]:
-        return [(c.chunk, c.failed) for c in self.copies if c.failed]
+            put.chunk.pop("error", None)
+            successes.append(put.chunk)
+        self.quorum_or_fail(successes, failures)
+        for chunk in successes:
+            chunk["size"] = transferred
+            chunk["hash"] = expected
+        return transferred, expected, successes

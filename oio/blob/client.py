@@ -1,63 +1,173 @@
-"""BlobClient: direct requests to rawx services (chunk HEAD/GET/DELETE/PUT)."""
+"""BlobClient: direct requests to rawx services (chunk PUT/GET/HEAD/DELETE),
+over the shared urllib3 pool."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import parsedate_to_datetime
+from urllib.parse import unquote
+
 import urllib3
 
+from oio.api.io import Source
+from oio.api.replication import ReplicatedMetachunkWriter
 from oio.common import exceptions as exc
-from oio.common.constants import CHUNK_METADATA_PREFIX, REQID_HEADER
-from oio.common.http_urllib3 import get_pool_manager, oio_exception, timeout
+from oio.common.constants import (
+    CHECKHASH_HEADER,
+    CHUNK_HEADERS,
+    FETCHXATTR_HEADER,
+    REQID_HEADER,
+)
+from oio.common.http_urllib3 import (
+    get_pool_manager,
+    oio_exception_from_httperror,
+    timeout,
+)
+from oio.common.storage_method import STORAGE_METHODS
 from oio.common.utils import request_id
 
+READ_BUFFER_SIZE = 1024 * 1024
+PARALLEL_CHUNKS_DELETE = 3
+# Headers a rawx may omit on reads (rawx.md §4.3).
+OPTIONAL_META = ("metachunk_hash", "metachunk_size", "chunk_mtime",
+                 "oio_version", "full_path", "content_path", "content_version",
+                 "content_id", "container_id")
 
-def _chunk_meta(headers) -> dict:
-    """`x-oio-chunk-meta-*` reply headers as a dict keyed by their suffix."""
-    prefix = CHUNK_METADATA_PREFIX
-    return {k[len(prefix):].replace("-", "_"): v for k, v in headers.items()
-            if k.lower().startswith(prefix)}
+
+def extract_headers_meta(headers, check: bool = True) -> dict:
+    """Chunk metadata from rawx reply headers; FaultyChunk when `check` and
+    a mandatory one is missing."""
+    meta = {}
+    missing = []
+    for key, header in CHUNK_HEADERS.items():
+        value = headers.get(header)
+        if value is None:
+            if check and key not in OPTIONAL_META:
+                missing.append(exc.MissingAttribute(key))
+            continue
+        meta[key] = value if key == "full_path" else unquote(value)
+    if check and missing:
+        raise exc.FaultyChunk(*missing)
+    if meta.get("chunk_mtime"):
+        meta["chunk_mtime"] = parsedate_to_datetime(meta["chunk_mtime"]).timestamp()
+    return meta
 
 
 class BlobClient:
-    def __init__(self, conf: dict | None = None,
-                 pool_manager: urllib3.PoolManager | None = None,
-                 connection_timeout: float | None = None,
-                 read_timeout: float | None = None, **kwargs):
+    """A low-level client to rawx services."""
+
+    def __init__(self, conf: dict | None = None, perfdata=None, logger=None,
+                 connection_pool: urllib3.PoolManager | None = None, **kwargs):
         self.conf = conf or {}
-        self.pool_manager = pool_manager or get_pool_manager()
-        self.timeout = timeout(connection_timeout, read_timeout)
+        self.perfdata = perfdata
+        self.logger = logger or logging.getLogger(__name__)
+        self.http_pool = connection_pool or get_pool_manager(**kwargs)
+        self.timeout = timeout(kwargs.get("connection_timeout"),
+                               kwargs.get("read_timeout"))
 
     def _request(self, method: str, url: str, headers: dict | None = None,
-                 reqid: str | None = None, **kwargs) -> urllib3.BaseHTTPResponse:
+                 **kwargs) -> urllib3.BaseHTTPResponse:
         headers = dict(headers or {})
-        headers[REQID_HEADER] = reqid or request_id("blob-")
+        headers[REQID_HEADER] = (kwargs.get("reqid") or headers.get(REQID_HEADER)
+                                 or request_id("blob-"))
+        tmo = timeout(kwargs.get("connection_timeout"),
+                      kwargs.get("read_timeout")) \
+            if "connection_timeout" in kwargs or "read_timeout" in kwargs \
+            else self.timeout
         try:
-            resp = self.pool_manager.request(method, url, headers=headers,
-                                             timeout=self.timeout, retries=False,
-                                             **kwargs)
+            return self.http_pool.request(
+                method, url, headers=headers, timeout=tmo, retries=False,
+                preload_content=kwargs.get("preload_content", True),
+                body=kwargs.get("body"))
         except urllib3.exceptions.HTTPError as err:
-            raise oio_exception(err, url) from None
-        if resp.status >= 400:
+            oio_exception_from_httperror(err, headers[REQID_HEADER], url)
+
+    def chunk_put(self, url: str, meta: dict, data, **kwargs) -> tuple[int, str]:
+        """Upload one chunk; `meta` holds chunk metadata keyed as
+        CHUNK_HEADERS (content_id, chunk_pos, full_path, chunk_hash...).
+        `data` is bytes, a file object or an iterable of bytes.
+        Returns (bytes transferred, chunk hash)."""
+        chunk_method = meta.get("chunk_method") or meta["content_chunkmethod"]
+        method = STORAGE_METHODS.load(chunk_method)
+        headers = {header: str(meta[key]) for key, header in CHUNK_HEADERS.items()
+                   if meta.get(key) is not None and key not in (
+                       "chunk_hash", "chunk_size", "chunk_mtime")}
+        headers.update(kwargs.get("headers") or {})
+        writer = ReplicatedMetachunkWriter(
+            None, [{"url": url, "pos": meta["chunk_pos"]}], None, method,
+            quorum=1, headers=headers, pool_manager=self.http_pool,
+            reqid=kwargs.get("reqid") or request_id("blob-"),
+            connection_timeout=kwargs.get("connection_timeout"),
+            write_timeout=kwargs.get("write_timeout"))
+        if isinstance(data, (bytes, bytearray, memoryview, str)):
+            source = Source(data=data)
+        elif hasattr(data, "read"):
+            source = Source(data)
+        else:
+            source = Source(data=data)
+        size, chunk_hash, _ = writer.stream(source, None)
+        expected = meta.get("chunk_hash")
+        if expected and not method.ec and expected.lower() != chunk_hash:
+            raise exc.CorruptedChunk(f"{url}: hash {chunk_hash} != {expected}")
+        return size, chunk_hash
+
+    def chunk_delete(self, url: str, **kwargs) -> urllib3.BaseHTTPResponse:
+        resp = self._request("DELETE", url, kwargs.pop("headers", None), **kwargs)
+        if resp.status != 204:
             raise exc.from_response(resp, resp.data)
         return resp
 
-    def chunk_head(self, url: str, reqid: str | None = None,
-                   check_hash: bool = False, **kwargs) -> dict:
-        headers = {"x-oio-check-hash": "true"} if check_hash else None
-        return _chunk_meta(self._request("HEAD", url, headers, reqid).headers)
+    def chunk_delete_many(self, chunks: Iterable[dict], cid: str | None = None,
+                          concurrency: int = PARALLEL_CHUNKS_DELETE,
+                          **kwargs) -> list:
+        """One DELETE per chunk, `concurrency` at a time: a list of replies
+        or exceptions, each with a `chunk` attribute."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if cid is not None:
+            headers[CHUNK_HEADERS["container_id"]] = cid
 
-    def chunk_get(self, url: str, reqid: str | None = None,
-                  **kwargs) -> tuple[dict, bytes]:
-        """Metadata and bytes of a (small) chunk; stream big ones with
-        oio.api.io.ChunkReader."""
-        resp = self._request("GET", url, kwargs.get("headers"), reqid)
-        return _chunk_meta(resp.headers), resp.data
+        def delete(chunk):
+            try:
+                resp = self._request("DELETE", chunk.get("real_url")
+                                     or chunk["url"], headers, **kwargs)
+            except exc.OioException as err:
+                resp = err
+            resp.chunk = chunk
+            return resp
 
-    def chunk_delete(self, url: str, reqid: str | None = None, **kwargs) -> None:
-        self._request("DELETE", url, None, reqid)
+        with ThreadPoolExecutor(max(1, concurrency)) as pool:
+            return list(pool.map(delete, chunks))
 
-    def chunk_put(self, url: str, meta: dict, data: bytes,
-                  reqid: str | None = None, **kwargs) -> dict:
-        """Upload one chunk; `meta` holds the x-oio-chunk-meta-* headers
-        (full names)."""
-        resp = self._request("PUT", url, dict(meta), reqid, body=data)
-        return _chunk_meta(resp.headers)
+    def chunk_get(self, url: str, check_headers: bool = True,
+                  **kwargs) -> tuple[dict, Iterator[bytes]]:
+        """(chunk metadata, stream of the chunk's bytes)."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        resp = self._request("GET", url, headers, preload_content=False,
+                             **kwargs)
+        if resp.status not in (200, 206):
+            body = resp.read()
+            resp.release_conn()
+            raise exc.from_response(resp, body)
+        meta = extract_headers_meta(resp.headers, check=check_headers)
+
+        def stream():
+            try:
+                yield from resp.stream(READ_BUFFER_SIZE)
+            finally:
+                resp.release_conn()
+        return meta, stream()
+
+    def chunk_head(self, url: str, **kwargs) -> dict:
+        """Chunk metadata of a HEAD (empty when `xattr=False`);
+        `check_hash=True` makes the rawx verify the chunk hash."""
+        xattr = bool(kwargs.pop("xattr", True))
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers[FETCHXATTR_HEADER] = str(xattr)
+        if kwargs.pop("check_hash", False):
+            headers[CHECKHASH_HEADER] = "True"
+        resp = self._request("HEAD", url, headers, **kwargs)
+        if resp.status != 200:
+            raise exc.from_response(resp)
+        return extract_headers_meta(resp.headers) if xattr else {}

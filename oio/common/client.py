@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import json as jsonlib
+import logging
+import random
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -14,89 +16,166 @@ from oio.common.configuration import load_namespace_conf
 from oio.common.constants import (
     ACTION_MODE_HEADER,
     ADMIN_HEADER,
+    FORCEMASTER_HEADER,
+    PERFDATA_HEADER,
     REQID_HEADER,
+    STRLEN_REQID,
     TIMEOUT_HEADER,
+    UPGRADE_TLS_HEADER,
 )
-from oio.common.http_urllib3 import get_pool_manager, oio_exception, timeout
-from oio.common.utils import monotonic_time, request_id
+from oio.common.http_urllib3 import (
+    get_pool_manager,
+    oio_exception_from_httperror,
+    timeout,
+)
+from oio.common.utils import monotonic_time, request_id, true_value
+
+REQUEST_ATTEMPTS = 1
+
+
+def _decode_body(raw: bytes):
+    """JSON when it parses, the raw bytes otherwise."""
+    if not raw:
+        return None
+    try:
+        return jsonlib.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return raw
 
 
 class ProxyClient:
-    """Requests to `http://<proxy>/v3.0/<ns>/<request_prefix>/<action>`,
-    errors raised as oio.common.exceptions."""
+    """Requests to `<scheme>://<proxy>/v3.0/<ns>/<request_prefix>/<url>`,
+    errors raised as oio.common.exceptions (`from_response`).
 
-    def __init__(self, conf: dict | None = None, request_prefix: str = "",
+    The proxy is `endpoint`, else `conf["proxyd_url"]`, else the `proxy` key
+    of the namespace configuration (sds.conf)."""
+
+    _slot_time = 0.5
+
+    def __init__(self, conf: dict, request_prefix: str = "",
+                 no_ns_in_url: bool = False, endpoint: str | None = None,
+                 request_attempts: int = REQUEST_ATTEMPTS, logger=None,
                  pool_manager: urllib3.PoolManager | None = None,
-                 endpoint: str | None = None, request_attempts: int = 1,
-                 logger=None, **kwargs: Any):
-        conf = dict(conf or {})
-        self.ns = conf.get("namespace")
-        if endpoint is None:
-            endpoint = conf.get("proxyd_url") or load_namespace_conf(
-                self.ns)["proxy"]
-        if "://" not in endpoint:
-            endpoint = "http://" + endpoint
-        self.proxy_netloc = endpoint.rstrip("/")
-        self.endpoint = (f"{self.proxy_netloc}/v3.0/{self.ns}/"
-                         f"{request_prefix}").rstrip("/")
-        self.pool_manager = pool_manager or get_pool_manager()
-        self.request_attempts = max(1, int(request_attempts))
-        self.logger = logger
-        self.admin_mode = bool(kwargs.get("admin_mode"))
+                 connection: str = "keep-alive", **kwargs: Any):
+        if not conf or not conf.get("namespace"):
+            raise exc.ConfigurationException("No namespace in the configuration")
+        if int(request_attempts) <= 0:
+            raise exc.OioException(f"Invalid request attempts: {request_attempts}")
+        self.conf = conf
+        self.ns = conf["namespace"]
+        self.logger = logger or logging.getLogger(type(self).__name__)
+        endpoint = (endpoint or conf.get("proxyd_url")
+                    or load_namespace_conf(self.ns).get("proxy"))
+        if not endpoint:
+            raise exc.ConfigurationException(
+                f"No proxy address for namespace {self.ns}")
+        scheme, sep, netloc = endpoint.partition("://")
+        self.proxy_scheme = scheme if sep else "http"
+        self.proxy_netloc = (netloc if sep else endpoint).rstrip("/")
+        parts = [f"{self.proxy_scheme}://{self.proxy_netloc}", "v3.0"]
+        if not no_ns_in_url:
+            parts.append(self.ns)
+        if request_prefix.strip("/"):
+            parts.append(request_prefix.strip("/"))
+        self.endpoint = "/".join(parts)
+        self.pool_manager = pool_manager or get_pool_manager(**kwargs)
+        self._request_attempts = int(request_attempts)
+        self.admin_mode = true_value(kwargs.get("admin_mode", False))
+        self.force_master = true_value(kwargs.get("force_master", False))
+        self.connection = connection
         self.connection_timeout = kwargs.get("connection_timeout")
         self.read_timeout = kwargs.get("read_timeout")
 
-    def _headers(self, kwargs: dict) -> dict:
-        headers = dict(kwargs.get("headers") or {})
-        headers.setdefault(REQID_HEADER, kwargs.get("reqid") or request_id())
-        if kwargs.get("autocreate"):
-            headers[ACTION_MODE_HEADER] = "autocreate"
+    def _make_uri(self, target: str) -> str:
+        """A URL under the namespace, outside of this client's prefix."""
+        return (f"{self.proxy_scheme}://{self.proxy_netloc}/v3.0/{self.ns}/"
+                f"{target.lstrip('/')}")
+
+    def _headers(self, headers: dict | None, kwargs: dict,
+                 tmo: urllib3.Timeout) -> dict:
+        out = {k: str(v) for k, v in (headers or {}).items()}
         if self.admin_mode or kwargs.get("admin_mode"):
-            headers[ADMIN_HEADER] = "1"
+            out[ADMIN_HEADER] = "1"
+        if self.force_master or kwargs.get("force_master"):
+            out[FORCEMASTER_HEADER] = "1"
+        if kwargs.get("autocreate"):
+            out[ACTION_MODE_HEADER] = "autocreate"
+        if kwargs.get("tls"):
+            out[UPGRADE_TLS_HEADER] = str(kwargs["tls"])
+        if kwargs.get("perfdata") is not None:
+            out[PERFDATA_HEADER] = "enabled"
+        # The proxy gives up when the client would: 99 % of what is left.
+        out.setdefault(TIMEOUT_HEADER, str(int(tmo.read_timeout * 990_000)))
+        reqid = str(kwargs.get("reqid") or out.get(REQID_HEADER) or request_id())
+        out[REQID_HEADER] = reqid[:STRLEN_REQID]
+        out.setdefault("Connection", self.connection)
+        return out
+
+    def _timeout(self, kwargs: dict) -> urllib3.Timeout:
+        connect = kwargs.get("connection_timeout", self.connection_timeout)
+        read = kwargs.get("read_timeout", self.read_timeout)
         deadline = kwargs.get("deadline")
         if deadline is not None:
             left = deadline - monotonic_time()
             if left <= 0:
                 raise exc.DeadlineReached()
-            headers[TIMEOUT_HEADER] = str(int(left * 0.99 * 1_000_000))
-        return headers
+            read = min(left, read) if read else left
+        return timeout(connect, read)
 
-    def _direct_request(self, method: str, url: str, params: dict | None = None,
-                        data: bytes | None = None, json_body: Any = None,
-                        **kwargs: Any) -> tuple[urllib3.BaseHTTPResponse, Any]:
-        """One request; (response, decoded body) or an exception."""
-        headers = self._headers(kwargs)
+    def _direct_request(self, method: str, url: str, headers: dict | None = None,
+                        data: bytes | str | None = None, json: Any = None,
+                        params: dict | None = None,
+                        request_attempts: int | None = None,
+                        **kwargs: Any) -> tuple[Any, Any]:
+        """One request (retried on 503 up to `request_attempts` times):
+        (urllib3 response, body decoded from JSON when it is JSON).
+
+        `json=` (or `json_body=`) is serialized as the body."""
+        if json is None:
+            json = kwargs.pop("json_body", None)
+        attempts = int(request_attempts or self._request_attempts)
+        for attempt in range(attempts):
+            try:
+                return self._one_request(method, url, headers, data, json,
+                                         params, kwargs)
+            except exc.ServiceBusy:
+                if attempt + 1 >= attempts:
+                    raise
+                time.sleep(random.randrange(2 ** (attempt + 1)) * self._slot_time)
+            except exc.Conflict:
+                # A retried POST that conflicts most probably succeeded the
+                # first time, after we stopped waiting (7.2.0 behaviour).
+                if attempt > 0 and method == "POST":
+                    return None, None
+                raise
+        raise AssertionError("not reached")
+
+    def _one_request(self, method, url, headers, data, json, params, kwargs):
+        tmo = self._timeout(kwargs)
+        out_headers = self._headers(headers, kwargs, tmo)
+        if json is not None:
+            data = jsonlib.dumps(json, separators=(",", ":"))
+            out_headers["Content-Type"] = "application/json"
+        if isinstance(data, str):
+            data = data.encode("utf-8")
         if params:
-            url += "?" + urlencode({k: v for k, v in params.items()
-                                    if v is not None})
-        if json_body is not None:
-            data = json.dumps(json_body, separators=(",", ":")).encode()
-            headers.setdefault("Content-Type", "application/json")
-        tmo = timeout(kwargs.get("connection_timeout", self.connection_timeout),
-                      kwargs.get("read_timeout", self.read_timeout))
+            query = urlencode([(k, v) for k, v in params.items() if v is not None])
+            if query:
+                url += "?" + query
         try:
             resp = self.pool_manager.request(method, url, body=data,
-                                             headers=headers, timeout=tmo)
+                                             headers=out_headers, timeout=tmo,
+                                             retries=False)
         except urllib3.exceptions.HTTPError as err:
-            raise oio_exception(err, f"proxy {self.proxy_netloc}") from None
-        raw = resp.data
-        body: Any = None
-        if raw:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                body = raw
+            oio_exception_from_httperror(err, out_headers[REQID_HEADER], url)
+        body = _decode_body(resp.data)
         if resp.status >= 400:
-            raise exc.from_response(resp, raw)
+            raise exc.from_response(resp, body)
         return resp, body
 
-    def _request(self, method: str, action: str, **kwargs: Any):
-        url = f"{self.endpoint}/{action.lstrip('/')}" if action else self.endpoint
-        for attempt in range(self.request_attempts):
-            try:
-                return self._direct_request(method, url, **kwargs)
-            except exc.ServiceBusy:
-                if attempt + 1 >= self.request_attempts:
-                    raise
-                time.sleep(0.5 * (1 << attempt) * 0.5)
-        raise AssertionError("not reached")
+    def _request(self, method: str, url: str, endpoint: str | None = None,
+                 **kwargs: Any) -> tuple[Any, Any]:
+        """A request to `url` relative to this client's endpoint."""
+        base = (endpoint or self.endpoint).rstrip("/")
+        full = f"{base}/{url.lstrip('/')}" if url else base
+        return self._direct_request(method, full, **kwargs)

@@ -3,22 +3,50 @@ translation of urllib3 errors into oio exceptions."""
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import urllib3
 
 from oio.common import exceptions as exc
 from oio.common.constants import CONNECTION_TIMEOUT, READ_TIMEOUT
 
-DEFAULT_POOL_CONNECTIONS = 32
-DEFAULT_POOL_MAXSIZE = 32
+DEFAULT_POOLSIZE = 32
+DEFAULT_RETRIES = 0
+DEFAULT_BACKOFF = 0
+
+URLLIB3_REQUESTS_KWARGS = ("fields", "headers", "body", "retries", "redirect",
+                           "assert_same_host", "timeout", "pool_timeout",
+                           "release_conn", "chunked", "preload_content")
+URLLIB3_POOLMANAGER_KWARGS = ("socket_options", "source_address", "cert_reqs",
+                              "ca_certs")
 
 
-def get_pool_manager(pool_connections: int = DEFAULT_POOL_CONNECTIONS,
-                     pool_maxsize: int = DEFAULT_POOL_MAXSIZE,
-                     **kwargs) -> urllib3.PoolManager:
-    """A keep-alive pool: `pool_connections` hosts, `pool_maxsize`
-    connections kept per host."""
-    return urllib3.PoolManager(num_pools=pool_connections, maxsize=pool_maxsize,
-                               retries=False, **kwargs)
+class SafePoolManager(urllib3.PoolManager):
+    """A PoolManager whose request() drops keywords urllib3 does not know,
+    so that callers can pass their whole **kwargs."""
+
+    def request(self, method, url, *args, **kwargs):
+        kwargs = {k: v for k, v in kwargs.items() if k in URLLIB3_REQUESTS_KWARGS}
+        return super().request(method, url, *args, **kwargs)
+
+
+def get_pool_manager(pool_connections: int = DEFAULT_POOLSIZE,
+                     pool_maxsize: int = DEFAULT_POOLSIZE,
+                     max_retries: int = DEFAULT_RETRIES,
+                     backoff_factor: float = DEFAULT_BACKOFF,
+                     **kwargs) -> SafePoolManager:
+    """A keep-alive pool: `pool_connections` hosts, up to `pool_maxsize`
+    idle connections kept per host (more are opened when needed, never
+    blocking). No retry by default: callers decide what a failure means."""
+    if int(max_retries) == DEFAULT_RETRIES:
+        retries = urllib3.Retry(0, read=False)
+    else:
+        retries = urllib3.Retry(total=int(max_retries),
+                                backoff_factor=float(backoff_factor))
+    extra = {k: v for k, v in kwargs.items() if k in URLLIB3_POOLMANAGER_KWARGS}
+    return SafePoolManager(num_pools=int(pool_connections),
+                           maxsize=int(pool_maxsize), retries=retries,
+                           block=False, **extra)
 
 
 def timeout(connection_timeout: float | None = None,
@@ -28,16 +56,28 @@ def timeout(connection_timeout: float | None = None,
 
 
 def oio_exception(error: Exception, what: str = "") -> exc.OioException:
-    """The oio exception for a urllib3 transport error."""
+    """The oio exception for a urllib3 (or socket) transport error."""
     prefix = f"{what}: " if what else ""
-    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):
-        return exc.OioTimeout(f"{prefix}connection timeout: {error}")
-    if isinstance(error, (urllib3.exceptions.ReadTimeoutError,
-                          urllib3.exceptions.TimeoutError)):
-        return exc.OioTimeout(f"{prefix}read timeout: {error}")
+    if isinstance(error, urllib3.exceptions.MaxRetryError) and error.reason:
+        error = error.reason
+    # Before timeouts: urllib3 2 makes NewConnectionError a timeout error.
     if isinstance(error, (urllib3.exceptions.NewConnectionError,
-                          urllib3.exceptions.MaxRetryError)):
+                          ConnectionRefusedError)):
         return exc.OioConnectionException(f"{prefix}{error}")
+    if isinstance(error, (urllib3.exceptions.TimeoutError, TimeoutError)):
+        return exc.OioTimeout(f"{prefix}{error}")
     if isinstance(error, urllib3.exceptions.ProtocolError):
         return exc.OioProtocolError(f"{prefix}{error}")
     return exc.OioNetworkException(f"{prefix}{error}")
+
+
+def oio_exception_from_httperror(error: Exception, reqid: str | None = None,
+                                 url: str | None = None):
+    """Raise the oio exception for a urllib3 error, naming the request id
+    and the host."""
+    extra = []
+    if reqid:
+        extra.append(f"reqid={reqid}")
+    if url:
+        extra.append(f"host={urlparse(url).netloc}")
+    raise oio_exception(error, ", ".join(extra)) from error

@@ -1,14 +1,25 @@
-"""Chunk methods (naming.md §6.4): how an object is cut and written."""
+"""Chunk methods (naming.md §6.4, proxy-api.md §4.2): how an object is cut
+into metachunks and written.
+
+`STORAGE_METHODS.load("plain/nb_copy=3")` gives the object the writers and
+readers need (quorum, expected chunks, EC parameters). Parsing never needs
+pyeclib: EC objects are described here, encoded elsewhere.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from oio.common.exceptions import InvalidStorageMethod
+
+EC_SEGMENT_SIZE = 1048576
+# pyeclib reports 1 as the minimum parity needed by every backend it ships,
+# hence a write quorum of k + 1 fragments (naming.md §6.4).
+EC_MIN_PARITY_FRAGMENTS = 1
 
 
 def parse_chunk_method(chunk_method: str) -> tuple[str, dict[str, str]]:
-    """`ec/algo=x,k=6,m=3` → ("ec", {"algo": "x", "k": "6", "m": "3"})."""
+    """`ec/algo=x,k=6,m=3` → ("ec", {"algo": "x", "k": "6", "m": "3"}).
+
+    A bare parameter (`plain/weak`) is worth "1"."""
     kind, _, rest = (chunk_method or "").partition("/")
     params: dict[str, str] = {}
     for item in rest.split(","):
@@ -20,46 +31,154 @@ def parse_chunk_method(chunk_method: str) -> tuple[str, dict[str, str]]:
     return kind, params
 
 
-@dataclass
-class StorageMethod:
-    name: str
-    ec: bool = False
-    nb_copy: int = 1
-    ec_k: int = 0
-    ec_m: int = 0
-    algo: str = ""
-    params: dict = field(default_factory=dict)
+def guess_storage_method(url: str) -> str:
+    """The kind of storage a chunk URL points to (as upstream: by scheme)."""
+    if url.startswith(("b2", "backblaze")):
+        return "backblaze"
+    if url.startswith("kine"):
+        return "kplain"
+    return "plain"
 
-    @property
-    def expected_chunks(self) -> int:
-        return self.ec_k + self.ec_m if self.ec else self.nb_copy
+
+def _positive_int(value, what: str, minimum: int = 1) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidStorageMethod(f"Invalid {value!r} {what}") from None
+    if number < minimum:
+        raise InvalidStorageMethod(f"Invalid {value!r} {what}: below {minimum}")
+    return number
+
+
+class StorageMethod:
+    """What every method tells: its name and whether it is EC/backblaze."""
+
+    ec = False
+    backblaze = False
+
+    def __init__(self, name: str):
+        self.name = name
+        self.type: str | None = None   # the chunk method's kind, set by load()
 
     @property
     def quorum(self) -> int:
-        """Copies (or fragments) that must be written for an upload to count."""
-        return self.ec_k + 1 if self.ec else (self.nb_copy + 1) // 2
+        raise NotImplementedError
+
+    @property
+    def expected_chunks(self) -> int:
+        raise NotImplementedError
 
     @property
     def min_chunks_to_read(self) -> int:
-        return self.ec_k if self.ec else 1
+        raise NotImplementedError
 
 
-def guess_storage_method(chunk_method: str) -> StorageMethod:
-    kind, params = parse_chunk_method(chunk_method)
-    try:
-        if kind == "plain" or kind == "":
-            return StorageMethod("plain", nb_copy=max(1, int(params.get("nb_copy", 1))),
-                                 params=params)
-        if kind == "ec":
-            for key in ("algo", "k", "m"):
-                if key not in params:
-                    raise InvalidStorageMethod(f"{chunk_method}: missing {key}")
-            return StorageMethod("ec", ec=True, ec_k=int(params["k"]),
-                                 ec_m=int(params["m"]), algo=params["algo"],
-                                 params=params)
-        if kind == "backblaze":
-            return StorageMethod("backblaze", params=params)
-    except ValueError as err:
-        raise InvalidStorageMethod(f"{chunk_method}: {err}") from None
-    raise InvalidStorageMethod(f"Unknown chunk method {chunk_method!r}")
+class ReplicatedStorageMethod(StorageMethod):
+    """`plain/nb_copy=N`: N identical copies of each metachunk."""
 
+    def __init__(self, name: str, nb_copy):
+        super().__init__(name)
+        self.nb_copy = _positive_int(nb_copy, "nb_copy")
+
+    @classmethod
+    def build(cls, params: dict) -> ReplicatedStorageMethod:
+        return cls("repli", params.pop("nb_copy", 1))
+
+    @property
+    def quorum(self) -> int:
+        # 7.2.0: (nb_copy + 1) // 2, so 2 of 3, but 1 of 2.
+        return (self.nb_copy + 1) // 2
+
+    @property
+    def expected_chunks(self) -> int:
+        return self.nb_copy
+
+    @property
+    def min_chunks_to_read(self) -> int:
+        return 1
+
+
+class ECStorageMethod(StorageMethod):
+    """`ec/algo=A,k=K,m=M`: K data and M parity fragments per metachunk."""
+
+    ec = True
+
+    def __init__(self, name: str, ec_segment_size: int, ec_type: str,
+                 ec_nb_data, ec_nb_parity):
+        super().__init__(name)
+        if not ec_type:
+            raise InvalidStorageMethod("Missing EC algorithm (algo=)")
+        self.ec_segment_size = ec_segment_size
+        self.ec_type = ec_type
+        self.ec_nb_data = _positive_int(ec_nb_data, "ec_nb_data")
+        self.ec_nb_parity = _positive_int(ec_nb_parity, "ec_nb_parity",
+                                          minimum=0)
+
+    @classmethod
+    def build(cls, params: dict) -> ECStorageMethod:
+        try:
+            return cls("ec", EC_SEGMENT_SIZE, params.pop("algo"),
+                       params.pop("k"), params.pop("m"))
+        except KeyError as err:
+            raise InvalidStorageMethod(f"Missing EC parameter {err}") from None
+
+    @property
+    def quorum(self) -> int:
+        return self.ec_nb_data + min(EC_MIN_PARITY_FRAGMENTS, self.ec_nb_parity)
+
+    @property
+    def expected_chunks(self) -> int:
+        return self.ec_nb_data + self.ec_nb_parity
+
+    @property
+    def min_chunks_to_read(self) -> int:
+        return self.ec_nb_data
+
+
+class BackblazeStorageMethod(StorageMethod):
+    backblaze = True
+
+    def __init__(self, name: str, account_id: str, bucket_name: str):
+        super().__init__(name)
+        self.account_id = account_id
+        self.bucket_name = bucket_name
+
+    @classmethod
+    def build(cls, params: dict) -> BackblazeStorageMethod:
+        try:
+            return cls("backblaze", params.pop("account_id"),
+                       params.pop("bucket_name"))
+        except KeyError as err:
+            raise InvalidStorageMethod(f"Missing backblaze parameter {err}") \
+                from None
+
+
+class StorageMethods:
+    """Chunk method strings → StorageMethod objects, cached by string."""
+
+    def __init__(self, methods: dict[str, type[StorageMethod]]):
+        self.index = methods
+        self.cache: dict[str, StorageMethod] = {}
+
+    def load(self, chunk_method: str, **kwargs) -> StorageMethod:
+        method = self.cache.get(chunk_method)
+        if method is not None:
+            return method
+        kind, params = parse_chunk_method(chunk_method)
+        cls = self.index.get(kind)
+        if cls is None:
+            raise InvalidStorageMethod(f"Unknown chunk method {chunk_method!r}")
+        params.update(kwargs)
+        method = cls.build(params)
+        method.type = kind
+        self.cache[chunk_method] = method
+        return method
+
+
+def load_methods() -> StorageMethods:
+    return StorageMethods({"plain": ReplicatedStorageMethod,
+                           "ec": ECStorageMethod,
+                           "backblaze": BackblazeStorageMethod})
+
+
+STORAGE_METHODS = load_methods()

@@ -1,34 +1,36 @@
-"""ContainerClient: containers and contents through oio-proxy."""
+"""ContainerClient: containers and contents through oio-proxy
+(proxy-api.md §7.4, §7.5), with the 7.2 names, keywords and return shapes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import unquote
 
 from oio.common import exceptions as exc
 from oio.common.client import ProxyClient
 from oio.common.constants import OBJECT_METADATA_PREFIX
-from oio.common.utils import cid_from_name
+from oio.common.utils import true_value
 
-# Headers that become metadata fields; other x-oio-content-meta-* headers
-# are user properties.
-SYSTEM_META = {"id", "name", "version", "deleted", "ctime", "mtime", "size",
-               "length", "policy", "chunk-method", "mime-type", "hash",
-               "hash-method"}
+# Object metadata headers that are fields, not user properties (§3.2).
+SYSMETA_KEYS = ("chunk-method", "ctime", "mtime", "deleted", "hash",
+                "hash-method", "id", "length", "mime-type", "name", "policy",
+                "size", "version")
 
 
 def extract_content_headers_meta(headers) -> dict:
+    """`x-oio-content-meta-*` reply headers → {field: value, "properties":
+    {...}}, plus `chunk_size` from `x-oio-ns-chunk-size`."""
     meta: dict[str, Any] = {"properties": {}}
     for key, value in headers.items():
         key = key.lower()
         if not key.startswith(OBJECT_METADATA_PREFIX):
             continue
-        suffix = key[len(OBJECT_METADATA_PREFIX):]
-        value = unquote(value)
-        if suffix in SYSTEM_META:
-            meta[suffix.replace("-", "_")] = value
+        short = key[len(OBJECT_METADATA_PREFIX):]
+        if short.startswith("x-") or short not in SYSMETA_KEYS:
+            meta["properties"][short] = unquote(value)
         else:
-            meta["properties"][suffix] = value
+            meta[short.replace("-", "_")] = unquote(value)
     chunk_size = headers.get("x-oio-ns-chunk-size")
     if chunk_size:
         meta["chunk_size"] = int(chunk_size)
@@ -36,23 +38,26 @@ def extract_content_headers_meta(headers) -> dict:
 
 
 class ContainerClient(ProxyClient):
-    def __init__(self, conf: dict | None = None, **kwargs: Any):
-        super().__init__(conf, request_prefix="", **kwargs)
+    """Containers (`container/*`) and their contents (`content/*`)."""
+
+    def __init__(self, conf: dict, **kwargs: Any):
+        super().__init__(conf, request_prefix="/container", **kwargs)
 
     @staticmethod
-    def _params(account=None, reference=None, path=None, cid=None,
-                **extra) -> dict:
-        params: dict[str, Any] = {}
+    def _make_params(account=None, reference=None, path=None, cid=None,
+                     content=None, version=None, **_kwargs) -> dict:
         if cid:
-            params["cid"] = cid
+            params: dict[str, Any] = {"cid": cid}
+        elif account is None or reference is None:
+            raise ValueError("Expected account and reference, or cid")
         else:
-            if account is None or reference is None:
-                raise ValueError("Expected account and reference, or cid")
-            params["acct"] = account
-            params["ref"] = reference
-        if path is not None:
+            params = {"acct": account, "ref": reference}
+        if path:
             params["path"] = path
-        params.update({k: v for k, v in extra.items() if v is not None})
+        if content:
+            params["content"] = content
+        if version:
+            params["version"] = version
         return params
 
     # Containers ------------------------------------------------------------
@@ -60,156 +65,193 @@ class ContainerClient(ProxyClient):
                          properties: dict | None = None,
                          system: dict | None = None, **kwargs) -> bool:
         """True if created, False if it existed already."""
-        body = {"properties": properties or {}, "system": system or {}}
-        resp, _ = self._request("POST", "container/create",
-                                params=self._params(account, reference),
-                                json_body=body, **kwargs)
+        data = json.dumps({"properties": properties or {},
+                           "system": system or {}})
+        resp, _ = self._request("POST", "/create",
+                                params=self._make_params(account, reference),
+                                data=data, **kwargs)
         return resp.status == 201
+
+    def container_delete(self, account=None, reference=None, cid=None,
+                         **kwargs) -> None:
+        params = self._make_params(account, reference, cid=cid)
+        if kwargs.get("force"):
+            params["force"] = 1
+        try:
+            self._request("POST", "/destroy", params=params, **kwargs)
+        except exc.Conflict as err:
+            raise exc.ContainerNotEmpty(err) from None
 
     def container_show(self, account=None, reference=None, cid=None,
                        **kwargs) -> dict:
-        resp, body = self._request("GET", "container/show",
-                                   params=self._params(account, reference,
-                                                       cid=cid), **kwargs)
-        return body or {}
+        """{"properties": {...}, "system": {...}} (deprecated upstream in
+        favour of container_get_properties)."""
+        _, body = self._request("GET", "/show",
+                                params=self._make_params(account, reference,
+                                                         cid=cid), **kwargs)
+        return body
 
     def container_get_properties(self, account=None, reference=None,
                                  properties=None, cid=None, **kwargs) -> dict:
-        _, body = self._request("POST", "container/get_properties",
-                                params=self._params(account, reference, cid=cid),
-                                json_body=properties, **kwargs)
-        return body or {"properties": {}, "system": {}}
+        """{"properties": {user}, "system": {sys.*}}."""
+        _, body = self._request(
+            "POST", "/get_properties", data=json.dumps(list(properties or [])),
+            params=self._make_params(account, reference, cid=cid), **kwargs)
+        return body
 
     def container_set_properties(self, account=None, reference=None,
-                                 properties=None, clear=False, system=None,
-                                 cid=None, **kwargs) -> None:
-        params = self._params(account, reference, cid=cid)
+                                 properties=None, clear=False, cid=None,
+                                 system=None, **kwargs):
+        params = self._make_params(account, reference, cid=cid)
         if clear:
             params["flush"] = 1
-        self._request("POST", "container/set_properties", params=params,
-                      json_body={"properties": properties or {},
-                                 "system": system or {}}, **kwargs)
+        data = json.dumps({"properties": properties or {},
+                           "system": system or {}})
+        _, body = self._request("POST", "/set_properties", data=data,
+                                params=params, **kwargs)
+        return body
 
     def container_del_properties(self, account=None, reference=None,
-                                 properties=None, cid=None, **kwargs) -> None:
-        self._request("POST", "container/del_properties",
-                      params=self._params(account, reference, cid=cid),
-                      json_body=list(properties or []), **kwargs)
+                                 properties=None, cid=None, **kwargs):
+        _, body = self._request(
+            "POST", "/del_properties", data=json.dumps(list(properties or [])),
+            params=self._make_params(account, reference, cid=cid), **kwargs)
+        return body
 
-    def container_delete(self, account=None, reference=None, cid=None,
-                         force=False, **kwargs) -> None:
-        params = self._params(account, reference, cid=cid)
-        if force:
-            params["force"] = 1
-        try:
-            self._request("POST", "container/destroy", params=params, **kwargs)
-        except exc.Conflict as err:
-            raise exc.ContainerNotEmpty(err) from None
+    def container_touch(self, account=None, reference=None, cid=None,
+                        **kwargs) -> None:
+        self._request("POST", "/touch",
+                      params=self._make_params(account, reference, cid=cid),
+                      **kwargs)
+
+    def container_flush(self, account=None, reference=None, cid=None,
+                        **kwargs) -> dict:
+        resp, _ = self._request("POST", "/flush",
+                                params=self._make_params(account, reference,
+                                                         cid=cid), **kwargs)
+        return {"truncated": true_value(resp.headers.get("x-oio-truncated"))}
 
     def content_list(self, account=None, reference=None, limit=None,
                      marker=None, end_marker=None, prefix=None, delimiter=None,
                      properties=False, cid=None, versions=False, deleted=False,
-                     **kwargs) -> tuple[dict, dict]:
-        params = self._params(account, reference, cid=cid, max=limit,
-                              marker=marker, end_marker=end_marker,
-                              prefix=prefix, delimiter=delimiter,
-                              properties=properties)
+                     **kwargs) -> tuple[Any, dict]:
+        """(reply headers, {"objects", "prefixes", "properties", "system"})."""
+        params = self._make_params(account, reference, cid=cid)
+        params.update(max=limit, marker=marker, end_marker=end_marker,
+                      prefix=prefix, delimiter=delimiter, properties=properties)
         if versions:
-            params["all"] = 1
+            params["all"] = "1"
         if deleted:
             params["deleted"] = 1
-        resp, body = self._request("GET", "container/list", params=params,
-                                   **kwargs)
+        if kwargs.get("local"):
+            params["local"] = 1
+        resp, body = self._request("GET", "/list", params=params, **kwargs)
         return resp.headers, body
 
     # Contents --------------------------------------------------------------
     def content_prepare(self, account=None, reference=None, path=None,
-                        size=None, policy=None, cid=None, position=0,
-                        version=None, content_id=None, **kwargs):
-        """(metadata, chunks, properties) for the next metachunk(s)."""
-        body: dict[str, Any] = {"size": size, "position": position}
-        if policy:
-            body["policy"] = policy
-        params = self._params(account, reference, path, cid=cid,
-                              version=version, content=content_id)
-        resp, data = self._request("POST", "content/prepare2", params=params,
-                                   json_body=body, **kwargs)
+                        position=0, size=None, cid=None, stgpol=None,
+                        content_id=None, version=None, **kwargs):
+        """(object metadata, chunks) for the metachunk at `position`
+        (`content/prepare2`); the metadata carries `chunk_size` and the
+        chunk-quality `properties`."""
+        params = self._make_params(account, reference, path, cid=cid,
+                                   content=kwargs.pop("content", content_id),
+                                   version=version)
+        data: dict[str, Any] = {"size": size, "position": position}
+        if stgpol:
+            data["policy"] = stgpol
+        resp, body = self._direct_request(
+            "POST", self._make_uri("content/prepare2"), data=json.dumps(data),
+            params=params, **kwargs)
         meta = extract_content_headers_meta(resp.headers)
-        return meta, data.get("chunks") or [], data.get("properties") or {}
+        meta["properties"] = dict(body.get("properties") or {})
+        return meta, body["chunks"]
 
     def content_create(self, account=None, reference=None, path=None,
                        size=None, checksum=None, data=None, cid=None,
                        content_id=None, stgpol=None, version=None,
-                       mime_type=None, chunk_method=None, append=False,
-                       **kwargs) -> None:
-        headers = dict(kwargs.pop("headers", None) or {})
-        prefix = OBJECT_METADATA_PREFIX
-        headers[prefix + "length"] = str(size)
-        if checksum:
-            headers[prefix + "hash"] = checksum
-        if content_id:
-            headers[prefix + "id"] = content_id
-        if stgpol:
-            headers[prefix + "policy"] = stgpol
-        if version is not None:
-            headers[prefix + "version"] = str(version)
-        if chunk_method:
-            headers[prefix + "chunk-method"] = chunk_method
-        if mime_type:
-            headers[prefix + "mime-type"] = mime_type
-        params = self._params(account, reference, path, cid=cid)
+                       mime_type=None, chunk_method=None, headers=None,
+                       append=False, change_policy=False, **kwargs):
+        """Register an uploaded object: `data` = {"chunks": [...],
+        "properties": {...}, "container_properties": ...}. (resp, body)."""
+        params = self._make_params(account, reference, path, cid=cid)
         if append:
-            params["append"] = 1
-        self._request("POST", "content/create", params=params, json_body=data,
-                      headers=headers, **kwargs)
+            params["append"] = "1"
+        if change_policy:
+            params["change_policy"] = "1"
+        hdrs = {OBJECT_METADATA_PREFIX + "length": str(size)}
+        if checksum is not None:
+            hdrs[OBJECT_METADATA_PREFIX + "hash"] = checksum
+        hdrs.update(headers or {})
+        for suffix, value in (("id", content_id), ("policy", stgpol),
+                              ("version", version), ("mime-type", mime_type),
+                              ("chunk-method", chunk_method)):
+            if value is not None:
+                hdrs[OBJECT_METADATA_PREFIX + suffix] = str(value)
+        return self._direct_request(
+            "POST", self._make_uri("content/create"), data=json.dumps(data),
+            params=params, headers=hdrs, **kwargs)
+
+    def content_delete(self, account=None, reference=None, path=None, cid=None,
+                       version=None, **kwargs) -> bool:
+        """True if the object has been deleted (204)."""
+        resp, _ = self._direct_request(
+            "POST", self._make_uri("content/delete"),
+            params=self._make_params(account, reference, path, cid=cid,
+                                     version=version), **kwargs)
+        return resp.status == 204
 
     def content_locate(self, account=None, reference=None, path=None, cid=None,
                        content=None, version=None, properties=True, **kwargs):
-        """(metadata, chunks) of one version of an object."""
-        params = self._params(account, reference, path, cid=cid,
-                              content=content, version=version,
-                              properties=str(bool(properties)))
-        resp, chunks = self._request("GET", "content/locate", params=params,
-                                     **kwargs)
-        return extract_content_headers_meta(resp.headers), chunks or []
+        """(object metadata, chunk list) of one version of an object."""
+        params = self._make_params(account, reference, path, cid=cid,
+                                   content=content, version=version)
+        params["properties"] = bool(properties)
+        resp, chunks = self._direct_request(
+            "GET", self._make_uri("content/locate"), params=params, **kwargs)
+        return extract_content_headers_meta(resp.headers), chunks
 
     def content_get_properties(self, account=None, reference=None, path=None,
                                properties=None, cid=None, content=None,
                                version=None, **kwargs) -> dict:
-        params = self._params(account, reference, path, cid=cid,
-                              content=content, version=version)
-        resp, body = self._request("POST", "content/get_properties",
-                                   params=params, json_body=properties, **kwargs)
+        """The object metadata with its user `properties`."""
+        params = self._make_params(account, reference, path, cid=cid,
+                                   content=content, version=version)
+        data = json.dumps(properties) if properties else None
+        resp, body = self._direct_request(
+            "POST", self._make_uri("content/get_properties"), data=data,
+            params=params, **kwargs)
         meta = extract_content_headers_meta(resp.headers)
-        meta["properties"] = (body or {}).get("properties") or {}
+        meta.update(body or {})
         return meta
 
     def content_set_properties(self, account=None, reference=None, path=None,
                                properties=None, cid=None, version=None,
                                clear=False, **kwargs) -> None:
-        params = self._params(account, reference, path, cid=cid,
-                              version=version)
+        """`properties` is the request body: {"properties": {...}}."""
+        params = self._make_params(account, reference, path, cid=cid,
+                                   version=version)
         if clear:
             params["flush"] = 1
-        self._request("POST", "content/set_properties", params=params,
-                      json_body={"properties": properties or {}}, **kwargs)
+        self._direct_request(
+            "POST", self._make_uri("content/set_properties"),
+            data=json.dumps(properties or {}), params=params, **kwargs)
 
     def content_del_properties(self, account=None, reference=None, path=None,
                                properties=None, cid=None, version=None,
-                               **kwargs) -> None:
-        params = self._params(account, reference, path, cid=cid,
-                              version=version)
-        self._request("POST", "content/del_properties", params=params,
-                      json_body=list(properties or []), **kwargs)
-
-    def content_delete(self, account=None, reference=None, path=None, cid=None,
-                       version=None, **kwargs) -> bool:
-        params = self._params(account, reference, path, cid=cid,
-                              version=version)
-        resp, _ = self._request("POST", "content/delete", params=params,
-                                **kwargs)
+                               **kwargs) -> bool:
+        """True if deleted (204); `[]` deletes every property."""
+        params = self._make_params(account, reference, path, cid=cid,
+                                   version=version)
+        resp, _ = self._direct_request(
+            "POST", self._make_uri("content/del_properties"),
+            data=json.dumps(list(properties or [])), params=params, **kwargs)
         return resp.status == 204
 
-    @staticmethod
-    def cid_of(account: str, reference: str) -> str:
-        return cid_from_name(account, reference)
+    def content_touch(self, account=None, reference=None, path=None, cid=None,
+                      version=None, **kwargs) -> None:
+        self._direct_request(
+            "POST", self._make_uri("content/touch"),
+            params=self._make_params(account, reference, path, cid=cid,
+                                     version=version), **kwargs)

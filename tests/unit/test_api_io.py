@@ -1,23 +1,9 @@
-"""Chunk methods, metachunk planning and ranges on the client side."""
+"""Metachunk planning, ranges and upload sources on the client side."""
 
 import pytest
 
-from oio.api.io import group_metachunks, plan_reads, resolve_ranges
+from oio.api.io import Source, group_metachunks, plan_reads, resolve_ranges
 from oio.common import exceptions as exc
-from oio.common.storage_method import guess_storage_method, parse_chunk_method
-
-
-def test_chunk_methods():
-    plain = guess_storage_method("plain/nb_copy=3")
-    assert (plain.ec, plain.nb_copy, plain.quorum) == (False, 3, 2)
-    assert guess_storage_method("plain/nb_copy=2").quorum == 1
-    ec = guess_storage_method("ec/algo=liberasurecode_rs_vand,k=6,m=3")
-    assert (ec.ec, ec.ec_k, ec.ec_m, ec.quorum, ec.expected_chunks) == (
-        True, 6, 3, 7, 9)
-    assert parse_chunk_method("plain/ weak") == ("plain", {"weak": "1"})
-    for bad in ("ec/k=6", "magic/x=1", "plain/nb_copy=x"):
-        with pytest.raises(exc.InvalidStorageMethod):
-            guess_storage_method(bad)
 
 
 def chunks(sizes, copies=2):
@@ -53,3 +39,35 @@ def test_unsatisfiable_and_invalid_ranges():
         resolve_ranges([(23, 30)], 23)
     with pytest.raises(exc.BadRequest):
         resolve_ranges([(5, 2)], 23)
+
+
+@pytest.mark.parametrize("data", [
+    b"0123456789", "0123456789", bytearray(b"0123456789"),
+    [b"01", b"", "234", b"56789"], (b for b in [b"0123", b"456789"])])
+def test_source_reads_every_kind_into_buffers(data):
+    src = Source(data=data)
+    buf = bytearray(4)
+    out = []
+    while True:
+        n = src.readinto(memoryview(buf))
+        if not n:
+            break
+        out.append(bytes(buf[:n]))
+        if len(out) == 1:
+            assert src.at_eof() is False
+    assert b"".join(out) == b"0123456789"
+    assert src.at_eof() is True
+
+
+def test_source_file_path_and_remaining(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 10)
+    src = Source(str(path))
+    buf = bytearray(3)
+    assert src.remaining() == 10
+    assert src.readinto(memoryview(buf)) == 3
+    assert src.at_eof() is False and src.remaining() == 7
+    src.close()
+    assert Source(data=iter([b"a"])).remaining() is None
+    with pytest.raises(exc.MissingData):
+        Source()
