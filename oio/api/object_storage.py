@@ -13,7 +13,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from oio.api.io import Source, group_metachunks, object_stream, plan_reads
-from oio.api.replication import ReplicatedMetachunkWriter, sysmeta_for
+from oio.api.replication import (
+    WRITE_BUFFER_SIZE,
+    BufferRing,
+    ReplicatedMetachunkWriter,
+    sysmeta_for,
+)
 from oio.blob.client import BlobClient
 from oio.common import exceptions as exc
 from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
@@ -242,8 +247,15 @@ class ObjectStorageApi:
 
         algo = kwargs.get("chunk_checksum_algo", "md5")
         wkw = {k: kwargs[k] for k in ("connection_timeout", "write_timeout",
-                                      "read_timeout", "chunk_buffer_max")
+                                      "read_timeout")
                if kwargs.get(k) is not None}
+        # Small objects need small buffers: no zeroed megabytes for 4 KiB.
+        buffer_size = min(int(kwargs.get("chunk_buffer_max") or WRITE_BUFFER_SIZE),
+                          chunk_size)
+        left = source.remaining()
+        if left is not None:
+            buffer_size = max(1, min(buffer_size, left))
+        ring = BufferRing(buffer_size)
         written: list[dict] = []
         pending: list[ReplicatedMetachunkWriter] = []
         obj_md5 = None
@@ -261,7 +273,7 @@ class ObjectStorageApi:
                 writer = ReplicatedMetachunkWriter(
                     sysmeta, chunks, obj_md5, method, headers=pkw.get("headers"),
                     pool_manager=self.pool_manager, chunk_checksum_algo=algo,
-                    reqid=pkw["reqid"], logger=self.logger, **wkw)
+                    reqid=pkw["reqid"], logger=self.logger, buffers=ring, **wkw)
                 pending.append(writer)
                 got = writer.send(source, chunk_size)
                 if obj_md5 is None:
@@ -284,6 +296,8 @@ class ObjectStorageApi:
             self._delete_orphan_chunks(written, sysmeta["container_id"],
                                        reqid=pkw["reqid"])
             raise
+        finally:
+            ring.close()
         return written, size, obj_md5.hexdigest()
 
     def _delete_orphan_chunks(self, chunks: list[dict], cid: str,

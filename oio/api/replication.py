@@ -1,11 +1,12 @@
 """Writing one metachunk to its N replicas in parallel (naming.md §6.4,
 rawx.md §7.1, §10).
 
-The caller's thread reads the source into a small ring of reused buffers
+The caller's thread reads the source into a ring of reused buffers
 and hashes each byte once; every filled buffer is shared (never copied) by
 one sender thread per rawx through bounded queues, and goes back to the ring
 when the last sender has written it. Memory stays at `queue_depth + 2`
-buffers per metachunk whatever the object size.
+buffers per upload (BufferRing, shared by its metachunks) whatever the
+object size.
 """
 
 from __future__ import annotations
@@ -58,8 +59,35 @@ def sysmeta_for(obj_meta: dict, account: str, container: str, obj_name: str,
                                           obj_meta["version"], obj_meta["id"]))
 
 
+class BufferRing:
+    """`count` buffers of `size` bytes, reused across the metachunks of an
+    upload: taking one blocks while all are in flight (back-pressure)."""
+
+    def __init__(self, size: int = WRITE_BUFFER_SIZE,
+                 count: int = PUT_QUEUE_DEPTH + 2):
+        self.size = size
+        self._free: queue.Queue = queue.Queue()
+        for _ in range(count):
+            self._free.put(_Buffer(size, self._free))
+
+    def get(self) -> _Buffer:
+        return self._free.get()
+
+    def put(self, buf: _Buffer) -> None:
+        self._free.put(buf)
+
+    def close(self) -> None:
+        """Drop the free buffers (they point back to the ring: a cycle the
+        garbage collector would free late, holding megabytes)."""
+        while True:
+            try:
+                self._free.get_nowait()
+            except queue.Empty:
+                return
+
+
 class _Buffer:
-    """One reused buffer of the ring, shared by the consumers of a block."""
+    """One reused buffer of a ring, shared by the consumers of a block."""
 
     __slots__ = ("data", "view", "refs", "lock", "ring")
 
@@ -239,7 +267,7 @@ class ReplicatedMetachunkWriter:
                  chunk_checksum_algo: str | None = "md5",
                  chunk_buffer_max: int = WRITE_BUFFER_SIZE,
                  queue_depth: int = PUT_QUEUE_DEPTH, reqid: str | None = None,
-                 logger=None, **_kwargs):
+                 logger=None, buffers: BufferRing | None = None, **_kwargs):
         if pool_manager is None:
             raise ValueError("A pool manager is needed")
         self.sysmeta = sysmeta
@@ -256,8 +284,10 @@ class ReplicatedMetachunkWriter:
         self.reqid = self.headers.get(REQID_HEADER)
         self.pool_manager = pool_manager
         self.chunk_checksum_algo = chunk_checksum_algo
-        self.buffer_size = max(1, int(chunk_buffer_max))
         self.queue_depth = max(1, int(queue_depth))
+        self.buffers = buffers or BufferRing(max(1, int(chunk_buffer_max)),
+                                             self.queue_depth + 2)
+        self.buffer_size = self.buffers.size
         self.logger = logger or LOGGER
         self.chunk_checksum = (hashlib.new(chunk_checksum_algo)
                                if chunk_checksum_algo else None)
@@ -308,9 +338,7 @@ class ReplicatedMetachunkWriter:
         if self.checksum is not None and inline_hash is None:
             consumers.append(_HashConsumer(self.checksum, self.queue_depth))
         self._consumers = consumers
-        ring: queue.Queue = queue.Queue()
-        for _ in range(self.queue_depth + 2):
-            ring.put(_Buffer(self.buffer_size, ring))
+        ring = self.buffers
         for consumer in consumers:
             consumer.start()
         transferred = 0
