@@ -46,9 +46,16 @@ warn_dist=0
 targets=1,rawx-even;1,rawx-odd
 """
 
-SCORE_EXPR = ("((num stat.cpu)>0) * ((num stat.io)>0) * ((num stat.space)>1)"
-              " * root(3,((num stat.cpu)*(num stat.space)*(num stat.io)))")
-
+# OpenIO's sandbox scores are the cube root of cpu idle × io idle × free
+# space. Here every service shares one machine and one disk, so a busy disk
+# or busy cores would drop every rawx to 0 at once and refuse all writes
+# (seen under benchmarks). Ours keeps that weighting between 10 and 100 and
+# only a full volume (space < 1 %) scores 0.
+UPSTREAM_SCORE_EXPR = (
+    "((num stat.cpu)>0) * ((num stat.io)>0) * ((num stat.space)>1)"
+    " * root(3,((num stat.cpu)*(num stat.space)*(num stat.io)))")
+SCORE_EXPR = ("((num stat.space)>1) * (10 + ((9 * root(3,((num stat.cpu)"
+              "*(num stat.space)*(num stat.io)))) / 10))")
 BEANSTALKD_EXPR = ("root(3, (num stat.cpu) * (num stat.space) * "
                    "(100 - root(3, (num stat.jobs_ready))))")
 

@@ -3,15 +3,19 @@
 import pytest
 
 from oio.conscience.score_expr import ScoreExpr, ScoreExprError
-from oio.sandbox.bootstrap import BEANSTALKD_EXPR, SCORE_EXPR
+from oio.sandbox.bootstrap import BEANSTALKD_EXPR, SCORE_EXPR, UPSTREAM_SCORE_EXPR
 
 TAGS = {"stat.cpu": 90.0, "stat.io": 80.0, "stat.space": 50.0,
         "stat.jobs_ready": 8, "tag.loc": "abc"}
 
 
 def test_sandbox_expressions():
-    assert ScoreExpr(SCORE_EXPR).evaluate(TAGS) == pytest.approx(
+    assert ScoreExpr(UPSTREAM_SCORE_EXPR).evaluate(TAGS) == pytest.approx(
         (90 * 80 * 50) ** (1 / 3))
+    assert ScoreExpr(SCORE_EXPR).evaluate(TAGS) == pytest.approx(
+        10 + 0.9 * (90 * 80 * 50) ** (1 / 3))
+    # Saturated cores or disk: still selectable, at the lowest weight.
+    assert ScoreExpr(SCORE_EXPR).evaluate(dict(TAGS, **{"stat.io": 0})) == 10
     assert ScoreExpr(BEANSTALKD_EXPR).evaluate(TAGS) == pytest.approx(
         (90 * 50 * 98) ** (1 / 3))
     assert ScoreExpr(SCORE_EXPR).evaluate(dict(TAGS, **{"stat.space": 0.5})) == 0
