@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
+from oio.account.client import AccountClient
 from oio.api.io import Source, group_metachunks, object_stream, plan_reads
 from oio.api.replication import (
     WRITE_BUFFER_SIZE,
@@ -35,6 +36,16 @@ PROXY_KEYWORDS = ("headers", "connection_timeout", "read_timeout",
 
 def _proxy_kwargs(kwargs: dict) -> dict:
     return {k: kwargs[k] for k in PROXY_KEYWORDS if k in kwargs}
+
+
+def handle_account_not_found(func):
+    @functools.wraps(func)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return func(self, *args, **kwargs)
+        except exc.NotFound as err:
+            raise exc.NoSuchAccount(err) from None
+    return wrapper
 
 
 def handle_container_not_found(func):
@@ -87,6 +98,8 @@ class ObjectStorageApi:
         self.container = ContainerClient(conf, logger=self.logger,
                                          pool_manager=pool_manager, **kwargs)
         self.pool_manager = pool_manager
+        self.account = AccountClient(conf, logger=self.logger,
+                                     pool_manager=pool_manager, **kwargs)
         self.blob_client = BlobClient(conf, perfdata=perfdata, logger=self.logger,
                                       connection_pool=pool_manager)
         # Fetches the next metachunk's rawx while the current one streams.
@@ -143,11 +156,52 @@ class ObjectStorageApi:
         self.container.container_touch(account, container,
                                        **_proxy_kwargs(self._kw(kwargs)))
 
+    @handle_account_not_found
     def container_list(self, account: str, limit=None, marker=None,
                        end_marker=None, prefix=None, delimiter=None,
-                       s3_buckets_only=False, **kwargs):
-        raise exc.OioException(
-            "container_list needs the account service, not available yet")
+                       s3_buckets_only=False, **kwargs) -> list[list]:
+        """[name, objects, bytes, is_prefix, mtime] of the account's
+        containers, from the account service."""
+        body = self.account.container_list(
+            account, limit=limit, marker=marker, end_marker=end_marker,
+            prefix=prefix, delimiter=delimiter,
+            s3_buckets_only=s3_buckets_only, **_proxy_kwargs(kwargs))
+        return body["listing"]
+
+    # Accounts --------------------------------------------------------------
+    def account_create(self, account: str, **kwargs) -> bool:
+        return self.account.account_create(account, **_proxy_kwargs(kwargs))
+
+    @handle_account_not_found
+    def account_delete(self, account: str, **kwargs) -> None:
+        self.account.account_delete(account, **_proxy_kwargs(kwargs))
+
+    @handle_account_not_found
+    def account_show(self, account: str, **kwargs) -> dict:
+        return self.account.account_show(account, **_proxy_kwargs(kwargs))
+
+    def account_list(self, **kwargs) -> list[str]:
+        return self.account.account_list(**_proxy_kwargs(kwargs))
+
+    @handle_account_not_found
+    def account_get_properties(self, account: str, **kwargs) -> dict:
+        info = self.account.account_show(account, **_proxy_kwargs(kwargs))
+        info["properties"] = info.pop("metadata", {})
+        return info
+
+    def account_set_properties(self, account: str, properties: dict,
+                               **kwargs) -> None:
+        self.account.account_update(account, properties, None,
+                                    **_proxy_kwargs(kwargs))
+
+    def account_del_properties(self, account: str, properties: list,
+                               **kwargs) -> None:
+        self.account.account_update(account, None, list(properties),
+                                    **_proxy_kwargs(kwargs))
+
+    @handle_account_not_found
+    def account_flush(self, account: str, **kwargs) -> None:
+        self.account.account_flush(account, **_proxy_kwargs(kwargs))
 
     def resolve_cid(self, cid: str, **kwargs):
         raise exc.OioException(

@@ -133,7 +133,18 @@ class NamespaceRefresher:
 
 
 def build(config: Meta2Config) -> tuple[Meta2App, NamespaceRefresher]:
-    meta2 = Meta2(config.datadir, config.namespace,
+    events = None
+    if config.conscience:
+        # Until events go through beanstalkd, meta2 tells the account
+        # service itself (found through the conscience's load balancer).
+        from oio.account.client import AccountClient
+
+        from .account_updater import AccountUpdater
+        events = AccountUpdater(AccountClient(
+            {"namespace": config.namespace},
+            endpoint=f"http://{config.conscience[0]}",
+            connection_timeout=1.0, read_timeout=10.0))
+    meta2 = Meta2(config.datadir, config.namespace, events=events,
                   max_open=config.max_open_bases,
                   local_addr=f"{config.bind_addr}:{config.bind_port}")
     return Meta2App(meta2), NamespaceRefresher(meta2, config)

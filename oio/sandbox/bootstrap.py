@@ -234,6 +234,12 @@ class Bootstrap:
                 "grid_buffer_size 1024\n")
         _write(self.conf_path(spec), text)
 
+    def write_account(self, spec: ServiceSpec) -> None:
+        conf = self._base(spec)
+        conf["datadir"] = self.s.data_path(spec)
+        conf["autocreate"] = "true"
+        _write(self.conf_path(spec), _ini({"account-server": conf}))
+
     # Agent ----------------------------------------------------------------
     def _watch(self, spec: ServiceSpec) -> dict[str, object]:
         watch: dict[str, object] = {
@@ -260,6 +266,8 @@ class Bootstrap:
                               {"type": "system"}]
             if spec.type == "beanstalkd":
                 watch["stats"].append({"type": "beanstalkd"})
+            if spec.type == "account":
+                watch["stats"].append({"type": "http", "path": "/status"})
         return watch
 
     def write_agent(self) -> None:
@@ -291,7 +299,8 @@ class Bootstrap:
                     f"-l {self.s.ip} -p {spec.port} -b {binlog} -f 1000")
         entry = {"oioproxy": "oio-proxy", "conscience": "oio-conscience",
                  "meta0": "oio-meta0", "meta1": "oio-meta1",
-                 "meta2": "oio-meta2", "rawx": "oio-rawx"}[spec.type]
+                 "meta2": "oio-meta2", "rawx": "oio-rawx",
+                 "account": "oio-account"}[spec.type]
         return f"{script(entry)} {self.conf_path(spec)}"
 
     def write_supervisor(self) -> None:

@@ -69,6 +69,7 @@ class SandboxSettings:
         add("meta1", self.nb_meta1)
         add("meta2", self.nb_meta2)
         add("rawx", self.nb_rawx)
+        add("account", 1)
         return specs
 
     # Paths ----------------------------------------------------------------

@@ -18,7 +18,7 @@ from oio.sandbox.layout import SandboxSettings, ServiceSpec
 
 STATE_FILE = "sandbox.json"
 # Service types the conscience must score before the namespace is usable.
-SCORED_TYPES = ("meta0", "meta1", "meta2", "rawx")
+SCORED_TYPES = ("meta0", "meta1", "meta2", "rawx", "account")
 
 
 class SandboxError(Exception):

@@ -172,3 +172,39 @@ def test_autocreate_off(api):
     with pytest.raises(exc.NoSuchContainer):
         api.object_create("acct", _name("ct"), data=b"abc", obj_name="o",
                           autocreate=False)
+
+
+def test_container_list_follows_the_containers(api):
+    import time
+
+    account = _name("acct")
+    for name in ("alpha", "beta/1", "beta/2"):
+        api.object_create(account, name, data=b"12345", obj_name="o")
+    api.container_create(account, "empty")
+
+    def listing():
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                entries = api.container_list(account)
+            except exc.NoSuchAccount:
+                entries = []
+            if len(entries) == 4 and all(e[1] == 1 for e in entries
+                                         if e[0] != "empty"):
+                return entries
+            time.sleep(0.05)
+        raise AssertionError(f"account listing never caught up: {entries}")
+
+    entries = listing()
+    assert [e[0] for e in entries] == ["alpha", "beta/1", "beta/2", "empty"]
+    assert entries[0][:4] == ["alpha", 1, 5, 0]
+    assert [e[0] for e in api.container_list(account, delimiter="/")] == [
+        "alpha", "beta/", "empty"]
+    assert api.account_show(account)["bytes"] == 15
+    api.container_delete(account, "empty")
+    deadline = time.monotonic() + 10
+    while "empty" in [e[0] for e in api.container_list(account)]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    with pytest.raises(exc.NoSuchAccount):
+        api.container_list(_name("nobody"))

@@ -1,0 +1,148 @@
+"""HTTP routes of the account service (account.md §2, §4). Errors are plain
+text with the status, as the 7.2 service answers them."""
+
+from __future__ import annotations
+
+import json
+
+from oio.common.http_server import Request, Response, Router
+from oio.common.utils import parse_bool
+
+from .backend import AccountBackend, AccountError
+
+JSON = {"Content-Type": "text/json"}
+TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _json(obj, status: int = 200) -> Response:
+    return Response(status, json.dumps(obj), headers=JSON)
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except ValueError:
+        raise AccountError(400, f"Invalid integer {value!r}") from None
+
+
+def build_app(backend: AccountBackend) -> Router:
+    router = Router()
+
+    def route(methods: str, path: str):
+        def decorator(func):
+            async def handler(req: Request) -> Response:
+                try:
+                    return await func(req)
+                except AccountError as exc:
+                    return Response(exc.http_status, exc.message, headers=TEXT)
+            for method in methods.split(","):
+                router.add(method, path, handler)
+            return func
+        return decorator
+
+    def account_id(req: Request) -> str:
+        account = req.args.get("id")
+        if not account:
+            raise AccountError(400, "Missing account ID")
+        return account
+
+    async def body(req: Request) -> dict:
+        raw = await req.body(limit=1024 * 1024)
+        if not raw.strip():
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise AccountError(400, "Invalid JSON body") from None
+        if not isinstance(data, dict):
+            raise AccountError(400, "Expected a JSON object")
+        return data
+
+    @route("GET,HEAD,POST,PUT", "/status")
+    async def status(req: Request) -> Response:
+        return _json({"account_count": backend.count()})
+
+    @route("PUT", "/v1.0/account/create")
+    async def create(req: Request) -> Response:
+        account = account_id(req)
+        if backend.create_account(account):
+            return Response(201, account, headers=TEXT)
+        return Response(202, headers=TEXT)
+
+    @route("POST", "/v1.0/account/delete")
+    async def delete(req: Request) -> Response:
+        backend.delete_account(account_id(req))
+        return Response(204)
+
+    @route("GET", "/v1.0/account/list")
+    async def list_accounts(req: Request) -> Response:
+        return _json(backend.list_accounts())
+
+    @route("PUT,POST", "/v1.0/account/update")
+    async def update(req: Request) -> Response:
+        account = account_id(req)
+        data = await body(req)
+        backend.update_metadata(account, data.get("metadata"),
+                                data.get("to_delete"))
+        return Response(204)
+
+    @route("GET", "/v1.0/account/show")
+    async def show(req: Request) -> Response:
+        return _json(backend.show(account_id(req)))
+
+    @route("GET", "/v1.0/account/containers")
+    async def containers(req: Request) -> Response:
+        account = account_id(req)
+        info = backend.show(account)
+        info["listing"] = backend.list_containers(
+            account, limit=_int(req.args.get("limit"), 1000),
+            marker=req.args.get("marker", ""),
+            end_marker=req.args.get("end_marker", ""),
+            prefix=req.args.get("prefix", ""),
+            delimiter=req.args.get("delimiter", "")[:1])
+        if parse_bool(req.args.get("s3_buckets_only", "false")):
+            from .s3 import is_s3_bucket_name
+            info["listing"] = [e for e in info["listing"]
+                               if is_s3_bucket_name(e[0])]
+        return _json(info)
+
+    @route("POST", "/v1.0/account/refresh")
+    async def refresh(req: Request) -> Response:
+        backend.refresh(account_id(req))
+        return Response(204)
+
+    @route("POST", "/v1.0/account/flush")
+    async def flush(req: Request) -> Response:
+        backend.flush(account_id(req))
+        return Response(204)
+
+    @route("PUT,POST", "/v1.0/account/container/update")
+    async def container_update(req: Request) -> Response:
+        account = req.args.get("id")
+        data = await body(req)
+        name = data.get("name")
+        if not account or not isinstance(name, str) or not name:
+            raise AccountError(400, "Missing account or container")
+        backend.update_container(account, name, data)
+        return Response(200, json.dumps(name), headers=TEXT)
+
+    @route("PUT,POST", "/v1.0/account/container/reset")
+    async def container_reset(req: Request) -> Response:
+        account = account_id(req)
+        data = await body(req)
+        name = data.get("name")
+        if not isinstance(name, str) or not name:
+            raise AccountError(400, "Missing container ID")
+        backend.reset_container(account, name, data.get("mtime"))
+        return Response(204)
+
+    async def container_show(req: Request) -> Response:
+        account = account_id(req)
+        name = req.args.get("container")
+        if not name:
+            raise AccountError(400, "Missing container ID")
+        return _json(backend.show_container(account, name))
+
+    route("GET", "/v1.0/account/container/show")(container_show)
+    route("GET", "/v1.0/account/show-container")(container_show)
+    return router

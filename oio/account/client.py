@@ -1,0 +1,105 @@
+"""AccountClient: the account service, found through the proxy's load
+balancer (account.md §1, §6)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from oio.common import exceptions as exc
+from oio.common.client import ProxyClient
+
+
+class AccountClient(ProxyClient):
+    def __init__(self, conf: dict, refresh_delay: float = 3600.0, **kwargs: Any):
+        super().__init__(conf, request_prefix="", **kwargs)
+        self.refresh_delay = refresh_delay
+        self._account_url: str | None = None
+        self._found_at = 0.0
+
+    def _base_url(self, **kwargs) -> str:
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("params", "json")}
+        if self._account_url is None or \
+                time.monotonic() - self._found_at > self.refresh_delay:
+            _, body = self._request("GET", "lb/choose",
+                                    params={"type": "account", "size": 1},
+                                    **kwargs)
+            if not body:
+                raise exc.ServiceUnavailable("No account service available")
+            self._account_url = f"http://{body[0]['addr']}/v1.0"
+            self._found_at = time.monotonic()
+        return self._account_url
+
+    def _account_request(self, method: str, action: str, **kwargs):
+        url = f"{self._base_url(**kwargs)}/{action}"
+        try:
+            return self._direct_request(method, url, **kwargs)
+        except exc.OioNetworkException:
+            self._account_url = None    # look for it again next time
+            raise
+
+    @staticmethod
+    def _params(**params) -> dict:
+        out = {}
+        for key, value in params.items():
+            if value is None:
+                continue
+            out[key] = str(value) if isinstance(value, bool) else value
+        return out
+
+    def account_create(self, account: str, **kwargs) -> bool:
+        resp, _ = self._account_request("PUT", "account/create",
+                                        params={"id": account}, **kwargs)
+        return resp.status == 201
+
+    def account_delete(self, account: str, **kwargs) -> None:
+        self._account_request("POST", "account/delete", params={"id": account},
+                              **kwargs)
+
+    def account_list(self, **kwargs) -> list[str]:
+        return self._account_request("GET", "account/list", **kwargs)[1]
+
+    def account_show(self, account: str, **kwargs) -> dict:
+        return self._account_request("GET", "account/show",
+                                     params={"id": account}, **kwargs)[1]
+
+    def account_update(self, account: str, metadata: dict | None,
+                       to_delete: list | None, **kwargs) -> None:
+        self._account_request("PUT", "account/update", params={"id": account},
+                              json={"metadata": metadata, "to_delete": to_delete},
+                              **kwargs)
+
+    def account_refresh(self, account: str, **kwargs) -> None:
+        self._account_request("POST", "account/refresh", params={"id": account},
+                              **kwargs)
+
+    def account_flush(self, account: str, **kwargs) -> None:
+        self._account_request("POST", "account/flush", params={"id": account},
+                              **kwargs)
+
+    def container_list(self, account: str, limit=None, marker=None,
+                       end_marker=None, prefix=None, delimiter=None,
+                       s3_buckets_only=False, **kwargs) -> dict:
+        params = self._params(id=account, limit=limit, marker=marker,
+                              end_marker=end_marker, prefix=prefix,
+                              delimiter=delimiter,
+                              s3_buckets_only=s3_buckets_only)
+        return self._account_request("GET", "account/containers",
+                                     params=params, **kwargs)[1]
+
+    def container_show(self, account: str, container: str, **kwargs) -> dict:
+        return self._account_request(
+            "GET", "account/show-container",
+            params={"id": account, "container": container}, **kwargs)[1]
+
+    def container_update(self, account: str, container: str, metadata: dict,
+                         **kwargs) -> None:
+        self._account_request("PUT", "account/container/update",
+                              params={"id": account},
+                              json=dict(metadata, name=container), **kwargs)
+
+    def container_reset(self, account: str, container: str, mtime,
+                        **kwargs) -> None:
+        self._account_request("PUT", "account/container/reset",
+                              params={"id": account},
+                              json={"name": container, "mtime": mtime}, **kwargs)
