@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 HIDDEN_ACCOUNTS = ("_RDIR",)
 RETRY_DELAY = 1.0
+BATCH_INTERVAL = 0.1
 
 
 def account_update_of(event_type: str, payload: dict) -> tuple | None:
@@ -56,6 +57,7 @@ class AccountUpdater:
         self._pending: OrderedDict[tuple[str, str], dict] = OrderedDict()
         self._cond = threading.Condition()
         self._stopped = False
+        self._wakeup = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="account-updater")
         self._thread.start()
@@ -80,33 +82,42 @@ class AccountUpdater:
 
     def _run(self) -> None:
         failing = False
-        while True:
+        while not self._stopped:
             with self._cond:
                 while not self._pending and not self._stopped:
                     self._cond.wait()
-                if self._stopped:
-                    return
-                (account, name), body = self._pending.popitem(last=False)
-            try:
-                self.client.container_update(account, name, body)
-                if failing:
-                    logger.info("account service reachable again")
-                failing = False
-            except exc.Conflict:
-                pass          # older than what the account service has
-            except Exception as err:  # noqa: BLE001 - the thread must live
-                if not isinstance(err, exc.OioException):
-                    logger.exception("account update of %s/%s", account, name)
-                if not failing:
-                    logger.warning("account update of %s/%s failed, will "
-                                   "retry: %s", account, name, err)
-                failing = True
-                with self._cond:
-                    self._pending.setdefault((account, name), body)
-                    self._cond.wait(RETRY_DELAY)
+                batch = list(self._pending.items())
+                self._pending.clear()
+            for (account, name), body in batch:
+                if self._send(account, name, body, failing):
+                    if failing:
+                        logger.info("account service reachable again")
+                    failing = False
+                else:
+                    failing = True
+                    with self._cond:
+                        self._pending.setdefault((account, name), body)
+            # A busy container reports at most once per interval: its
+            # intermediate states are replaced by the latest one.
+            self._wakeup.wait(RETRY_DELAY if failing else BATCH_INTERVAL)
+
+    def _send(self, account: str, name: str, body: dict, failing: bool) -> bool:
+        try:
+            self.client.container_update(account, name, body)
+        except exc.Conflict:
+            pass          # older than what the account service has
+        except Exception as err:  # noqa: BLE001 - the thread must live
+            if not isinstance(err, exc.OioException):
+                logger.exception("account update of %s/%s", account, name)
+            elif not failing:
+                logger.warning("account update of %s/%s failed, will retry: "
+                               "%s", account, name, err)
+            return False
+        return True
 
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
             self._cond.notify()
+        self._wakeup.set()
         self._thread.join(5)
