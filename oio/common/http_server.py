@@ -851,11 +851,33 @@ class HttpServer:
                            duration, req.req_id)
 
 
+LOG_FLUSH_INTERVAL = 0.5
+
+
 def setup_logging(name: str, level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=getattr(logging, str(level).upper(), logging.INFO),
-        format=f"%(asctime)s {name}[%(process)d] %(levelname)s %(name)s: "
-               "%(message)s")
+    """Log to stderr through a buffer: one write per batch of records (or
+    at once for warnings and errors) instead of one per request, which cost
+    a sixth of a busy proxy's time in access logs."""
+    import logging.handlers
+    import threading
+
+    stream = logging.StreamHandler()
+    stream.setFormatter(logging.Formatter(
+        f"%(asctime)s {name}[%(process)d] %(levelname)s %(name)s: "
+        "%(message)s"))
+    buffered = logging.handlers.MemoryHandler(
+        capacity=512, flushLevel=logging.WARNING, target=stream)
+    root = logging.getLogger()
+    root.handlers[:] = [buffered]
+    root.setLevel(getattr(logging, str(level).upper(), logging.INFO))
+
+    def flush_periodically():
+        while True:
+            time.sleep(LOG_FLUSH_INTERVAL)
+            buffered.flush()
+
+    threading.Thread(target=flush_periodically, daemon=True,
+                     name="log-flush").start()
 
 
 def install_uvloop() -> None:
