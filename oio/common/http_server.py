@@ -352,7 +352,7 @@ class Router:
 
     def __init__(self, not_found: Handler | None = None):
         self._static: dict[tuple[str, str], Handler] = {}
-        self._patterns: list[tuple[str, list[str], Handler]] = []
+        self._buckets: dict[tuple, list[tuple[list[str], Handler]]] = {}
         self.not_found = not_found or self._default_not_found
 
     @staticmethod
@@ -362,7 +362,13 @@ class Router:
     def add(self, method: str, path: str, handler: Handler) -> None:
         path = self.normalize(path)
         if "{" in path:
-            self._patterns.append((method.upper(), path.split("/"), handler))
+            segments = path.split("/")
+            # Patterns are looked up by method, depth and last segment (when
+            # it is not a parameter), so that a request scans a few of them.
+            last = segments[-1]
+            key = (method.upper(), len(segments),
+                   None if last.startswith("{") else last)
+            self._buckets.setdefault(key, []).append((segments, handler))
         else:
             self._static[(method.upper(), path)] = handler
 
@@ -389,19 +395,19 @@ class Router:
         if handler is not None:
             return handler, {}
         segments = path.split("/")
-        for pmethod, psegments, phandler in self._patterns:
-            if pmethod != method and not (method == "HEAD" and pmethod == "GET"):
-                continue
-            if len(psegments) != len(segments):
-                continue
-            match = {}
-            for pseg, seg in zip(psegments, segments, strict=True):
-                if pseg.startswith("{") and pseg.endswith("}"):
-                    match[pseg[1:-1]] = seg
-                elif pseg != seg:
-                    break
-            else:
-                return phandler, match
+        methods = (method, "GET") if method == "HEAD" else (method,)
+        for candidate in methods:
+            for last in (segments[-1], None):
+                bucket = self._buckets.get((candidate, len(segments), last))
+                for psegments, phandler in bucket or ():
+                    match = {}
+                    for pseg, seg in zip(psegments, segments, strict=True):
+                        if pseg[:1] == "{":
+                            match[pseg[1:-1]] = seg
+                        elif pseg != seg:
+                            break
+                    else:
+                        return phandler, match
         return self.not_found, {}
 
     async def __call__(self, req: Request) -> Response:
