@@ -7,6 +7,7 @@ import functools
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -156,6 +157,62 @@ class ObjectStorageApi:
         self.container.container_touch(account, container,
                                        **_proxy_kwargs(self._kw(kwargs)))
 
+    def container_create_many(self, account: str, containers: list[str],
+                              properties: dict | None = None,
+                              **kwargs) -> list[tuple[str, bool]]:
+        """(name, created) for each name; created is False when it existed."""
+        return self.container.container_create_many(
+            account, containers, properties=properties,
+            system=kwargs.pop("system", None), **_proxy_kwargs(self._kw(kwargs)))
+
+    @handle_container_not_found
+    def container_flush(self, account: str, container: str, fast: bool = False,
+                        **kwargs) -> None:
+        """Delete every object of the container; `fast` lets meta2 drop them
+        by batches, else they are listed and deleted like object_delete."""
+        pkw = _proxy_kwargs(self._kw(kwargs))
+        if fast:
+            while self.container.container_flush(account, container,
+                                                 **pkw)["truncated"]:
+                pass
+            return
+        while True:
+            listing = self.object_list(account, container, **pkw)
+            names = [obj["name"] for obj in listing["objects"]]
+            if not names:
+                return
+            self.container.content_delete_many(account, container, names, **pkw)
+            if not listing.get("truncated"):
+                return
+
+    def container_update(self, account: str, container: str, metadata: dict,
+                         clear: bool = False, **kwargs) -> None:
+        """Deprecated: use container_set_properties."""
+        self.container_set_properties(account, container, properties=metadata,
+                                      clear=clear, **kwargs)
+
+    @handle_container_not_found
+    def container_refresh(self, account: str, container: str, **kwargs) -> None:
+        """Reset the container's statistics in the account service, then let
+        meta2 report them again."""
+        pkw = _proxy_kwargs(self._kw(kwargs))
+        for attempt in range(3):
+            try:
+                self.account.container_reset(account, container, time.time(),
+                                             **_proxy_kwargs(kwargs))
+                break
+            except exc.Conflict:
+                if attempt == 2:
+                    raise
+        try:
+            self.container.container_touch(account, container, **pkw)
+        except exc.ClientException as err:
+            if err.status not in (406, 431):
+                raise
+            self.account.container_update(account, container,
+                                          {"dtime": time.time()},
+                                          **_proxy_kwargs(kwargs))
+
     @handle_account_not_found
     def container_list(self, account: str, limit=None, marker=None,
                        end_marker=None, prefix=None, delimiter=None,
@@ -202,6 +259,34 @@ class ObjectStorageApi:
     @handle_account_not_found
     def account_flush(self, account: str, **kwargs) -> None:
         self.account.account_flush(account, **_proxy_kwargs(kwargs))
+
+    def account_refresh(self, account: str | None = None, **kwargs) -> None:
+        """Recompute an account's counters (every account when None), and
+        have each of its containers report its statistics again."""
+        accounts = [account] if account is not None else self.account_list(**kwargs)
+        for name in accounts:
+            try:
+                self.account.account_refresh(name, **_proxy_kwargs(kwargs))
+                marker = None
+                while True:
+                    page = self.container_list(name, marker=marker, **kwargs)
+                    for entry in page:
+                        if entry[3]:
+                            continue
+                        try:
+                            self.container_refresh(name, entry[0], **kwargs)
+                        except exc.NoSuchContainer:
+                            pass   # vanished meanwhile
+                    if not page:
+                        break
+                    marker = page[-1][0]
+            except (exc.NotFound, exc.NoSuchAccount):
+                if account is not None:
+                    raise exc.NoSuchAccount(f"Account {name} not found") from None
+
+    def all_accounts_refresh(self, **kwargs) -> None:
+        """Deprecated: call account_refresh(None)."""
+        self.account_refresh(None, **kwargs)
 
     def resolve_cid(self, cid: str, **kwargs):
         raise exc.OioException(
@@ -513,3 +598,26 @@ class ObjectStorageApi:
                      version=None, **kwargs) -> None:
         self.container.content_touch(account, container, obj, version=version,
                                      **_proxy_kwargs(self._kw(kwargs)))
+
+    def object_drain(self, account: str, container: str, obj: str,
+                     version=None, **kwargs) -> None:
+        """Remove the chunks of an object, keep its metadata."""
+        self.container.content_drain(account, container, obj, version=version,
+                                     **_proxy_kwargs(self._kw(kwargs)))
+
+    def object_delete_many(self, account: str, container: str, objs,
+                           **kwargs) -> list[tuple[str, bool]]:
+        """(name, deleted) for each object (its latest version)."""
+        return self.container.content_delete_many(
+            account, container, list(objs), **_proxy_kwargs(self._kw(kwargs)))
+
+    def object_update(self, account: str, container: str, obj: str,
+                      metadata: dict, version=None, clear: bool = False,
+                      **kwargs) -> None:
+        """Deprecated: use object_set_properties."""
+        self.object_set_properties(account, container, obj, metadata,
+                                   version=version, clear=clear, **kwargs)
+
+    def object_analyze(self, *args, **kwargs):
+        """Deprecated: use object_locate."""
+        return self.object_locate(*args, **kwargs)

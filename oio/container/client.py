@@ -17,6 +17,8 @@ SYSMETA_KEYS = ("chunk-method", "ctime", "mtime", "deleted", "hash",
                 "hash-method", "id", "length", "mime-type", "name", "policy",
                 "size", "version")
 
+BULK_MAX = 100   # proxy.bulk.max.create_many / delete_many
+
 
 def extract_content_headers_meta(headers) -> dict:
     """`x-oio-content-meta-*` reply headers → {field: value, "properties":
@@ -253,5 +255,60 @@ class ContainerClient(ProxyClient):
                       version=None, **kwargs) -> None:
         self._direct_request(
             "POST", self._make_uri("content/touch"),
+            params=self._make_params(account, reference, path, cid=cid,
+                                     version=version), **kwargs)
+
+    # Bulk operations (413 → halves, as the 7.2 client does) ------------------
+    def _bulk(self, items: list, send, status_ok: int) -> list[tuple[Any, bool]]:
+        """Send `items` in batches of 100, halving a batch the proxy finds
+        too large; (item, succeeded) pairs in order."""
+        out: list[tuple[Any, bool]] = []
+        pending = [items[i:i + BULK_MAX] for i in range(0, len(items), BULK_MAX)]
+        while pending:
+            batch = pending.pop(0)
+            try:
+                results = send(batch)
+            except exc.TooLarge:
+                if len(batch) == 1:
+                    raise
+                half = len(batch) // 2
+                pending[:0] = [batch[:half], batch[half:]]
+                continue
+            out.extend((item, res.get("status") == status_ok)
+                       for item, res in zip(batch, results, strict=False))
+        return out
+
+    def container_create_many(self, account: str, containers: list[str],
+                              properties: dict | None = None,
+                              system: dict | None = None,
+                              **kwargs) -> list[tuple[str, bool]]:
+        """(name, created) for each container."""
+        def send(batch):
+            body = {"containers": [{"name": name,
+                                    "properties": properties or {},
+                                    "system": system or {}} for name in batch]}
+            _, reply = self._direct_request(
+                "POST", self._make_uri("container/create_many"),
+                params={"acct": account}, json=body, **kwargs)
+            return (reply or {}).get("containers") or []
+        return self._bulk(list(containers), send, 201)
+
+    def content_delete_many(self, account=None, reference=None, paths=None,
+                            cid=None, **kwargs) -> list[tuple[str, bool]]:
+        """(name, deleted) for each object (latest versions)."""
+        params = self._make_params(account, reference, cid=cid)
+
+        def send(batch):
+            body = {"contents": [{"name": name} for name in batch]}
+            _, reply = self._direct_request(
+                "POST", self._make_uri("content/delete_many"), params=params,
+                json=body, **kwargs)
+            return (reply or {}).get("contents") or []
+        return self._bulk(list(paths or ()), send, 204)
+
+    def content_drain(self, account=None, reference=None, path=None, cid=None,
+                      version=None, **kwargs) -> None:
+        self._direct_request(
+            "POST", self._make_uri("content/drain"),
             params=self._make_params(account, reference, path, cid=cid,
                                      version=version), **kwargs)
