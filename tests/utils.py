@@ -75,3 +75,17 @@ class ServerThread:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def wait_until(condition, timeout: float = 20.0, interval: float = 0.05):
+    """Poll `condition` until it returns a truthy value (returned), or fail
+    the test after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError("condition not met in time")

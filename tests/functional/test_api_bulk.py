@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
 
 from oio.common import exceptions as exc
+from tests.utils import wait_until
 
 
 def _name(prefix: str) -> str:
@@ -17,16 +17,6 @@ def _name(prefix: str) -> str:
 @pytest.fixture(scope="module")
 def api(namespace):
     return namespace.api()
-
-
-def wait_until(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_container_create_many(api):

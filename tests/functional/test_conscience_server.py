@@ -15,6 +15,7 @@ import pytest
 from oio.conscience.agent import Agent
 from oio.sandbox.bootstrap import Bootstrap
 from oio.sandbox.layout import SandboxSettings, find_free_base_port
+from tests.utils import wait_until
 
 
 class Conscience:
@@ -32,16 +33,6 @@ class Conscience:
                 return resp.status, json.loads(raw) if raw else None, resp.headers
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read() or b"null"), err.headers
-
-
-def wait_until(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="module")
