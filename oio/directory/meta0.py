@@ -1,7 +1,10 @@
 """meta0: the 65,536 container-ID prefixes → the meta1 services in charge.
 
-One SQLite file. Every write goes through `_write`, the one place that will
-ship changes to replicas when meta bases get replicated.
+One SQLite file, `<datadir>/meta0.db` (WAL, `synchronous=FULL`: a write is on
+disk before it is answered). The whole map also lives in memory: it is small
+(65,536 short lists) and proxies download all of it. Every write goes
+through `Meta0._write`, the one place that will ship changes to replicas
+when meta bases get replicated.
 """
 
 from __future__ import annotations
@@ -14,13 +17,35 @@ import threading
 from .errors import already_initialized, bad_request, check_prefix
 
 NB_PREFIXES = 65536
+MAX_ADDR = 255
 
 
 def all_prefixes() -> list[str]:
     return [f"{i:04X}" for i in range(NB_PREFIXES)]
 
 
+def check_addr(addr: object) -> str:
+    """A meta1 address `host:port` (IPv6 in brackets), port 1-65535."""
+    if not isinstance(addr, str) or not addr or len(addr) > MAX_ADDR:
+        raise bad_request(f"Invalid meta1 address {addr!r}")
+    host, sep, port = addr.rpartition(":")
+    if not sep or not host or not port.isdigit() \
+            or not 0 < int(port) < 65536 \
+            or any(c.isspace() or c in ",/?#\"" for c in host):
+        raise bad_request(f"Invalid meta1 address {addr!r}: expected ip:port")
+    return addr
+
+
+def check_addrs(addrs: object, what: str) -> list[str]:
+    if not isinstance(addrs, list) or not addrs:
+        raise bad_request(f"Expected a non-empty list of addresses for {what}")
+    return [check_addr(a) for a in addrs]
+
+
 class Meta0:
+    """The prefix map on SQLite. Thread-safe: one lock around writes, and
+    readers only see the in-memory map, swapped after each commit."""
+
     def __init__(self, datadir: str, meta1_digits: int = 4):
         os.makedirs(datadir, exist_ok=True)
         self.path = os.path.join(datadir, "meta0.db")
@@ -31,61 +56,76 @@ class Meta0:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("CREATE TABLE IF NOT EXISTS prefixes "
-                        "(prefix TEXT PRIMARY KEY, addrs TEXT NOT NULL)")
+                        "(prefix TEXT PRIMARY KEY, addrs TEXT NOT NULL) "
+                        "WITHOUT ROWID")
         self._map: dict[str, list[str]] = {
             p: json.loads(a) for p, a in
             self.db.execute("SELECT prefix, addrs FROM prefixes")}
-        self._encoded: bytes | None = None
+        # (map, its JSON): tied to one map object, so a reader racing a
+        # write never caches the JSON of an older map as the current one.
+        self._encoded: tuple[dict, bytes] | None = None
 
     def close(self) -> None:
-        self.db.close()
+        with self._lock:
+            self.db.close()
 
     @property
     def initialized(self) -> bool:
         return len(self._map) == NB_PREFIXES
 
-    def _write(self, mapping: dict[str, list[str]]) -> None:
+    def _write(self, mapping: dict[str, list[str]],
+               check=None) -> None:
+        """The only write path: one durable transaction, then the memory
+        map. `check()` runs under the lock first (e.g. "not initialized")."""
         with self._lock:
+            if check is not None:
+                check()
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO prefixes (prefix, addrs) VALUES (?, ?)",
+                    "INSERT OR REPLACE INTO prefixes (prefix, addrs) "
+                    "VALUES (?, ?)",
                     [(p, json.dumps(a)) for p, a in mapping.items()])
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            self._map.update(mapping)
-            self._encoded = None
+            fresh = dict(self._map)
+            fresh.update(mapping)
+            self._map = fresh
 
-    def init(self, meta1: list[str], replicas: int = 1,
-             force: bool = False) -> None:
-        """Spread the prefixes round-robin over the meta1 services; prefixes
-        sharing their first `meta1_digits` digits share their meta1."""
-        if not meta1 or not all(isinstance(a, str) and ":" in a for a in meta1):
-            raise bad_request("Expected a list of meta1 addresses")
-        if not 1 <= replicas <= len(meta1):
-            raise bad_request(f"Invalid replicas {replicas} for "
-                              f"{len(meta1)} meta1 services")
-        if self._map and not force:
-            raise already_initialized()
-        addrs = sorted(set(meta1))
+    def spread(self, meta1: object, replicas: int = 1) -> dict[str, list[str]]:
+        """The map `init` would write: prefix groups (prefixes sharing their
+        first `meta1_digits` digits) round-robin over the sorted addresses,
+        `replicas` consecutive services each."""
+        addrs = sorted(set(check_addrs(meta1, "init")))
+        if isinstance(replicas, bool) or not isinstance(replicas, int) \
+                or not 1 <= replicas <= len(addrs):
+            raise bad_request(f"Invalid replicas {replicas!r} for "
+                              f"{len(addrs)} distinct meta1 services")
         mapping = {}
         for prefix in all_prefixes():
             group = int(prefix[:self.digits], 16) if self.digits else 0
             mapping[prefix] = [addrs[(group + j) % len(addrs)]
                                for j in range(replicas)]
-        self._write(mapping)
+        return mapping
+
+    def init(self, meta1: object, replicas: int = 1,
+             force: bool = False) -> None:
+        """Assign every prefix; 409/433 when already done unless `force`."""
+        mapping = self.spread(meta1, replicas)
+
+        def check() -> None:
+            if self._map and not force:
+                raise already_initialized()
+        self._write(mapping, check)
 
     def force(self, mapping: object) -> None:
+        """Replace the services of the given prefixes."""
         if not isinstance(mapping, dict) or not mapping:
-            raise bad_request("Expected {\"XXXX\": [\"ip:port\", ...]}")
-        clean = {}
-        for prefix, addrs in mapping.items():
-            if not isinstance(addrs, list) or not addrs or not all(
-                    isinstance(a, str) and ":" in a for a in addrs):
-                raise bad_request(f"Invalid addresses for prefix {prefix}")
-            clean[check_prefix(prefix)] = addrs
+            raise bad_request('Expected {"XXXX": ["ip:port", ...], ...}')
+        clean = {check_prefix(p): check_addrs(a, f"prefix {p}")
+                 for p, a in mapping.items()}
         self._write(clean)
 
     def get(self, prefix: str) -> list[str] | None:
@@ -96,7 +136,10 @@ class Meta0:
 
     def encoded_list(self) -> bytes:
         """The whole map as JSON, encoded once per change (proxies download
-        it on start and after each change)."""
-        if self._encoded is None:
-            self._encoded = json.dumps(self._map, separators=(",", ":")).encode()
-        return self._encoded
+        it at start and whenever a prefix is missing)."""
+        current, cached = self._map, self._encoded
+        if cached is not None and cached[0] is current:
+            return cached[1]
+        encoded = json.dumps(current, separators=(",", ":")).encode()
+        self._encoded = (current, encoded)
+        return encoded

@@ -1,16 +1,37 @@
-"""`oio-meta0 <conf>`: routes of docs/internal-protocol.md over Meta0."""
+"""`oio-meta0 <conf>`: the `/v1/meta0/*` routes of docs/internal-protocol.md
+over `Meta0`. Reads come from memory; writes (fsync'd) run in a worker
+thread."""
 
 from __future__ import annotations
 
 import sys
 
 from oio.common.constants import CODE_NOT_FOUND
-from oio.common.http_server import Request, Response, Router, json_response
+from oio.common.http_server import (
+    Request,
+    Response,
+    Router,
+    json_response,
+    run_blocking,
+)
 from oio.common.utils import parse_bool
 
 from .errors import DirectoryError, bad_request
 from .meta0 import Meta0
-from .service import DirectoryConfig, add_status_routes, guarded, serve
+from .service import (
+    DirectoryConfig,
+    add_status_routes,
+    guarded,
+    json_body,
+    serve,
+)
+
+# 65,536 prefixes × a few addresses: a few MiB at most.
+MAX_BODY = 16 << 20
+
+
+def not_found(message: str) -> DirectoryError:
+    return DirectoryError(CODE_NOT_FOUND, message, http_status=404)
 
 
 def build_app(meta0: Meta0, namespace: str) -> Router:
@@ -25,17 +46,15 @@ def build_app(meta0: Meta0, namespace: str) -> Router:
     @route("GET", "/v1/meta0/list")
     async def list_prefixes(req: Request) -> Response:
         if not meta0.initialized:
-            raise DirectoryError(CODE_NOT_FOUND, "meta0 not initialized",
-                                 http_status=404)
+            raise not_found("meta0 not initialized")
         return Response(200, meta0.encoded_list(),
                         headers={"Content-Type": "application/json"})
 
     @route("GET", "/v1/meta0/get")
     async def get_prefix(req: Request) -> Response:
-        addrs = meta0.get(req.args.get("prefix", ""))
+        addrs = meta0.get(req.args.get("prefix"))
         if addrs is None:
-            raise DirectoryError(CODE_NOT_FOUND, "Prefix not assigned",
-                                 http_status=404)
+            raise not_found("Prefix not assigned")
         return json_response(addrs)
 
     @route("POST", "/v1/meta0/init")
@@ -43,14 +62,16 @@ def build_app(meta0: Meta0, namespace: str) -> Router:
         try:
             replicas = int(req.args.get("replicas", "1"))
         except ValueError:
-            raise bad_request("Invalid replicas") from None
-        meta0.init(await req.json(), replicas,
-                   force=bool(parse_bool(req.args.get("force", "false"))))
+            raise bad_request("Invalid replicas: expected an integer") from None
+        force = bool(parse_bool(req.args.get("force", "false")))
+        addrs = json_body(await req.body(limit=MAX_BODY))
+        await run_blocking(meta0.init, addrs, replicas, force)
         return Response(204)
 
     @route("POST", "/v1/meta0/force")
     async def force(req: Request) -> Response:
-        meta0.force(await req.json())
+        mapping = json_body(await req.body(limit=MAX_BODY))
+        await run_blocking(meta0.force, mapping)
         return Response(204)
 
     add_status_routes(router, "meta0", namespace)

@@ -1,17 +1,26 @@
 """meta1: references (account, container) → linked services and properties.
 
-One SQLite base per prefix group (the first `meta1_digits` hex digits of
-the container ID), as the bases a meta0 assigns. Every write runs in one
-transaction through `Meta1._write`.
+Storage (`Meta1Base`, `BaseSet`): one SQLite file per prefix group, the
+first `meta1_digits` hex digits of the container ID, as meta0 assigns them
+(`<datadir>/meta1-<group>.db`, WAL, `synchronous=FULL`). Every write to a
+base is one transaction through `Meta1Base.write`, the place that will ship
+changes to replicas. `Meta1` holds the logic and only sees that interface.
+
+Each operation runs under its base's lock, so "read, then write" steps
+(create if missing, link if nothing is linked yet) are atomic: concurrent
+container creations converge on the first services linked.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 
 from oio.common.utils import cid_from_name
 
@@ -20,261 +29,380 @@ from .errors import already_linked, bad_request, check_cid, in_use, no_reference
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS refs (
     cid TEXT PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL,
-    ctime INTEGER NOT NULL);
+    ctime INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS services (
     cid TEXT NOT NULL, type TEXT NOT NULL, seq INTEGER NOT NULL,
     host TEXT NOT NULL, args TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (cid, type, seq, host));
+    PRIMARY KEY (cid, type, seq, host)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS props (
     cid TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (cid, key));
+    PRIMARY KEY (cid, key)) WITHOUT ROWID;
 """
-MAX_NAME = 1023
+MAX_NAME = 1023        # bytes of an account or reference name
 MAX_TYPE = 31
+MAX_HOST = 255
+MAX_ARGS = 1024
+MAX_PROP_KEY = 1024
+MAX_SEQ = 2 ** 31 - 1
+_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# An address (ip:port, [v6]:port) or a service ID.
+_HOST = re.compile(r"^[A-Za-z0-9_.:\[\]-]+$")
+
+Statement = tuple[str, tuple]
 
 
-def check_entry(entry: object, kind: str | None = None) -> dict:
-    """A service entry {"seq", "type", "host", "args"}, validated."""
-    if not isinstance(entry, dict):
-        raise bad_request("Expected a service entry object")
-    etype = entry.get("type", kind)
-    host = entry.get("host")
-    if not isinstance(etype, str) or not etype or len(etype) > MAX_TYPE:
-        raise bad_request("Invalid service type")
-    if kind is not None and etype != kind:
-        raise bad_request(f"Service type mismatch: {etype} != {kind}")
-    if not isinstance(host, str) or not host or len(host) > 255:
-        raise bad_request("Invalid service host")
+# -- validation ------------------------------------------------------------
+def _is_utf8(text: str) -> bool:
+    """False for strings holding lone surrogates (from JSON escapes)."""
     try:
-        seq = int(entry.get("seq", 1))
-    except (TypeError, ValueError):
-        raise bad_request("Invalid service seq") from None
-    args = entry.get("args") or ""
-    if not isinstance(args, str):
-        raise bad_request("Invalid service args")
-    return {"seq": seq, "type": etype, "host": host, "args": args}
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_type(kind: object) -> str:
-    if not isinstance(kind, str) or not kind or len(kind) > MAX_TYPE:
-        raise bad_request("Invalid or missing service type")
+    if not isinstance(kind, str) or not kind or len(kind) > MAX_TYPE \
+            or not _TYPE.match(kind):
+        raise bad_request(f"Invalid or missing service type {kind!r}")
     return kind
 
 
-class Meta1:
-    def __init__(self, datadir: str, meta1_digits: int = 4,
-                 clock: Callable[[], float] = time.time):
-        os.makedirs(datadir, exist_ok=True)
-        self.datadir = datadir
-        self.digits = max(0, min(4, meta1_digits))
-        self.clock = clock
-        self._bases: dict[str, sqlite3.Connection] = {}
-        self._lock = threading.RLock()
+def _check_host(host: str) -> str:
+    if not host or len(host) > MAX_HOST or not _HOST.match(host):
+        raise bad_request(f"Invalid service host {host!r}")
+    return host
+
+
+def check_entries(entry: object, kind: str) -> list[dict]:
+    """A directory entry {"seq", "type", "host", "args"} → one entry per
+    host (`host` may be a comma-separated list of replicas)."""
+    if not isinstance(entry, dict):
+        raise bad_request("Expected a service entry object")
+    etype = entry.get("type", kind)
+    if etype != kind:
+        raise bad_request(f"Service type mismatch: {etype!r} != {kind!r}")
+    seq = entry.get("seq", 1)
+    if isinstance(seq, bool) or not isinstance(seq, int) \
+            or not 0 <= seq <= MAX_SEQ:
+        raise bad_request("Invalid service seq: expected an integer")
+    args = entry.get("args") or ""
+    if not isinstance(args, str) or len(args) > MAX_ARGS \
+            or not _is_utf8(args):
+        raise bad_request("Invalid service args: expected a string")
+    host = entry.get("host")
+    if not isinstance(host, str):
+        raise bad_request("Invalid service host: expected a string")
+    return [{"seq": seq, "type": kind, "host": _check_host(h), "args": args}
+            for h in host.split(",")]
+
+
+def check_entry_list(entries: object, kind: str) -> list[dict]:
+    if isinstance(entries, dict):
+        entries = [entries]
+    if not isinstance(entries, list) or not entries:
+        raise bad_request("Expected a non-empty list of service entries")
+    return [e for entry in entries for e in check_entries(entry, kind)]
+
+
+def check_names(names: object) -> list[str] | None:
+    """A list of property names, or None."""
+    if names is None:
+        return None
+    if not isinstance(names, list) or not all(
+            isinstance(n, str) and _is_utf8(n) for n in names):
+        raise bad_request("Expected a list of property names")
+    return names
+
+
+def _props_statements(cid: str, props: object) -> list[Statement]:
+    if not isinstance(props, dict):
+        raise bad_request("Expected an object of properties")
+    out = []
+    for key, value in props.items():
+        if not key or len(key) > MAX_PROP_KEY or not _is_utf8(key):
+            raise bad_request("Invalid property name")
+        if value is None or value == "":     # deletes the property
+            out.append(("DELETE FROM props WHERE cid = ? AND key = ?",
+                        (cid, key)))
+        elif isinstance(value, str) and _is_utf8(value):
+            out.append(("INSERT OR REPLACE INTO props (cid, key, value) "
+                        "VALUES (?, ?, ?)", (cid, key, value)))
+        else:
+            raise bad_request(f"Invalid value of property {key!r}: "
+                              "expected a string")
+    return out
+
+
+# -- storage ---------------------------------------------------------------
+class Meta1Base:
+    """One SQLite file, the references of one prefix group. Callers hold
+    `lock` around every use."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.lock = threading.Lock()
+        self.closed = False
+        # Called after each commit with the statements; replication plugs in.
+        self.on_commit: Callable[[Meta1Base, list[Statement]], None] | None = None
+        self.db = sqlite3.connect(path, isolation_level=None,
+                                  check_same_thread=False)
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError:
+            self.db.close()
+            raise
+
+    def q(self, sql: str, args: tuple = ()) -> list:
+        return self.db.execute(sql, args).fetchall()
+
+    def write(self, statements: list[Statement]) -> None:
+        """The only write path: all statements in one durable transaction."""
+        if not statements:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, args in statements:
+                self.db.execute(sql, args)
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        if self.on_commit is not None:
+            self.on_commit(self, statements)
 
     def close(self) -> None:
-        for db in self._bases.values():
-            db.close()
-        self._bases.clear()
+        if not self.closed:
+            self.closed = True
+            self.db.close()
 
-    def _base(self, cid: str, create: bool = True) -> sqlite3.Connection | None:
-        group = cid[:self.digits] or "ALL"
-        db = self._bases.get(group)
-        if db is None:
-            path = os.path.join(self.datadir, f"meta1-{group}.db")
+
+class BaseSet:
+    """The bases of a meta1, opened on demand; at most `max_open` stay open
+    (least recently used closed first), since a namespace with 4 digits
+    has 65,536 of them."""
+
+    def __init__(self, datadir: str, digits: int, max_open: int = 256):
+        os.makedirs(datadir, exist_ok=True)
+        self.datadir = datadir
+        self.digits = digits
+        self.max_open = max(1, max_open)
+        self._open: OrderedDict[str, Meta1Base] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def group_of(self, cid: str) -> str:
+        return cid[:self.digits].upper() or "ALL"
+
+    def path_of(self, group: str) -> str:
+        return os.path.join(self.datadir, f"meta1-{group}.db")
+
+    def _get(self, group: str, create: bool) -> Meta1Base | None:
+        evicted = []
+        with self._lock:
+            base = self._open.get(group)
+            if base is not None:
+                self._open.move_to_end(group)
+                return base
+            path = self.path_of(group)
             if not create and not os.path.exists(path):
                 return None
-            db = sqlite3.connect(path, isolation_level=None,
-                                 check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(SCHEMA)
-            self._bases[group] = db
-        return db
+            base = Meta1Base(path)
+            self._open[group] = base
+            while len(self._open) > self.max_open:
+                evicted.append(self._open.popitem(last=False)[1])
+        for old in evicted:
+            with old.lock:
+                old.close()
+        return base
 
-    def _write(self, cid: str, statements: list[tuple[str, tuple]]) -> None:
-        db = self._base(cid)
+    @contextlib.contextmanager
+    def use(self, cid: str, create: bool = False) -> Iterator[Meta1Base | None]:
+        """The base of the CID's group, locked; None if it does not exist
+        and not `create`."""
+        group = self.group_of(cid)
+        while True:
+            base = self._get(group, create)
+            if base is None:
+                yield None
+                return
+            with base.lock:
+                if base.closed:      # evicted meanwhile: open it again
+                    continue
+                yield base
+                return
+
+    def close(self) -> None:
         with self._lock:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for sql, args in statements:
-                    db.execute(sql, args)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            bases = list(self._open.values())
+            self._open.clear()
+        for base in bases:
+            with base.lock:
+                base.close()
 
-    def _ref(self, cid: str) -> tuple[str, str] | None:
-        db = self._base(cid, create=False)
-        if db is None:
-            return None
-        return db.execute("SELECT account, name FROM refs WHERE cid = ?",
-                          (cid,)).fetchone()
 
-    def _require(self, cid: str) -> tuple[str, str]:
-        cid = check_cid(cid)
-        ref = self._ref(cid)
-        if ref is None:
-            raise no_reference(cid)
-        return ref
+# -- logic -----------------------------------------------------------------
+def _services(base: Meta1Base, cid: str, kind: str | None = None) -> list[dict]:
+    sql = "SELECT seq, type, host, args FROM services WHERE cid = ?"
+    args: tuple = (cid,)
+    if kind:
+        sql += " AND type = ?"
+        args += (kind,)
+    rows = base.q(sql + " ORDER BY type, seq, host", args)
+    return [{"seq": s, "type": t, "host": h, "args": a} for s, t, h, a in rows]
+
+
+def _insert_services(cid: str, entries: list[dict]) -> list[Statement]:
+    return [("INSERT OR REPLACE INTO services (cid, type, seq, host, args) "
+             "VALUES (?, ?, ?, ?, ?)",
+             (cid, e["type"], e["seq"], e["host"], e["args"])) for e in entries]
+
+
+class Meta1:
+    """References and their services. CIDs are validated here too (64 hex,
+    upper-cased), so the class is safe to call with raw input."""
+
+    def __init__(self, datadir: str, meta1_digits: int = 4,
+                 clock: Callable[[], float] = time.time, max_open: int = 256):
+        self.digits = max(0, min(4, meta1_digits))
+        self.bases = BaseSet(datadir, self.digits, max_open)
+        self.clock = clock
+
+    def close(self) -> None:
+        self.bases.close()
+
+    @contextlib.contextmanager
+    def _existing(self, cid: str) -> Iterator[tuple[Meta1Base, str, str]]:
+        """(base, account, name) of an existing reference, locked;
+        404/406 otherwise."""
+        with self.bases.use(cid) as base:
+            row = None if base is None else base.q(
+                "SELECT account, name FROM refs WHERE cid = ?", (cid,))
+            if not row:
+                raise no_reference(cid)
+            yield base, row[0][0], row[0][1]
 
     # References ------------------------------------------------------------
     def create(self, cid: str, account: object, name: object,
-               properties: dict | None = None) -> bool:
-        """True when created, False when it existed."""
+               properties: object = None) -> bool:
+        """True when created, False when it existed (properties are only
+        set on creation)."""
         cid = check_cid(cid)
         for what, value in (("account", account), ("reference", name)):
-            if not isinstance(value, str) or not value or \
-                    len(value.encode()) > MAX_NAME:
-                raise bad_request(f"Invalid {what} name")
+            if not isinstance(value, str) or not value:
+                raise bad_request(f"Missing {what} name")
+            if not _is_utf8(value):
+                raise bad_request(f"Invalid {what} name, not UTF-8")
+            if len(value.encode("utf-8")) > MAX_NAME:
+                raise bad_request(f"Invalid {what} name: too long")
         if cid_from_name(account, name) != cid:
             raise bad_request("The container ID does not match account "
                               "and reference")
-        if self._ref(cid) is not None:
-            return False
-        statements = [("INSERT OR IGNORE INTO refs (cid, account, name, ctime) "
-                       "VALUES (?, ?, ?, ?)", (cid, account, name,
-                                               int(self.clock())))]
-        statements += self._props_statements(cid, properties or {})
-        self._write(cid, statements)
+        statements = _props_statements(cid, properties or {})
+        with self.bases.use(cid, create=True) as base:
+            if base.q("SELECT 1 FROM refs WHERE cid = ?", (cid,)):
+                return False
+            base.write([("INSERT INTO refs (cid, account, name, ctime) "
+                         "VALUES (?, ?, ?, ?)",
+                         (cid, account, name, int(self.clock())))]
+                       + statements)
         return True
 
     def show(self, cid: str, kind: str | None = None) -> dict:
-        account, name = self._require(cid)
-        cid = cid.upper()
-        return {"cid": cid, "account": account, "name": name,
-                "srv": self.services(cid, kind)}
-
-    def services(self, cid: str, kind: str | None = None) -> list[dict]:
-        db = self._base(cid)
-        sql = "SELECT seq, type, host, args FROM services WHERE cid = ?"
-        args: tuple = (cid,)
-        if kind:
-            sql += " AND type = ?"
-            args += (kind,)
-        rows = db.execute(sql + " ORDER BY type, seq, host", args).fetchall()
-        return [{"seq": s, "type": t, "host": h, "args": a} for s, t, h, a in rows]
+        cid = check_cid(cid)
+        if kind is not None:
+            kind = check_type(kind)
+        with self._existing(cid) as (base, account, name):
+            return {"cid": cid, "account": account, "name": name,
+                    "srv": _services(base, cid, kind)}
 
     def destroy(self, cid: str, force: bool = False) -> None:
-        self._require(cid)
-        cid = cid.upper()
-        if self.services(cid) and not force:
-            raise in_use(cid)
-        self._write(cid, [(f"DELETE FROM {table} WHERE cid = ?", (cid,))
-                          for table in ("services", "props", "refs")])
+        """403/407 while services are linked, unless `force`."""
+        cid = check_cid(cid)
+        with self._existing(cid) as (base, _, _):
+            if not force and _services(base, cid):
+                raise in_use(cid)
+            base.write([(f"DELETE FROM {table} WHERE cid = ?", (cid,))
+                        for table in ("services", "props", "refs")])
 
-    def list(self, prefix: str) -> list[dict]:
-        """References whose container ID starts with `prefix` (admin)."""
+    def list(self, prefix: str, limit: int = 1000,
+             marker: str = "") -> list[dict]:
+        """References whose CID starts with the 4-digit `prefix`, sorted,
+        after `marker` (admin)."""
         prefix = prefix.upper()
-        if len(prefix) >= self.digits:
-            groups = [prefix[:self.digits] or "ALL"]
-        else:
-            groups = sorted(
-                name[len("meta1-"):-len(".db")]
-                for name in os.listdir(self.datadir)
-                if name.startswith("meta1-" + prefix) and name.endswith(".db"))
-        out = []
-        for group in groups:
-            base = self._base(group.ljust(self.digits, "0") if group != "ALL"
-                              else "", create=False)
+        with self.bases.use(prefix) as base:
             if base is None:
-                continue
-            for cid, account, name in base.execute(
-                    "SELECT cid, account, name FROM refs WHERE cid LIKE ? "
-                    "ORDER BY cid", (prefix + "%",)):
-                out.append({"cid": cid, "account": account, "name": name})
-        return out
+                return []
+            rows = base.q(
+                "SELECT cid, account, name FROM refs WHERE cid > ? AND "
+                "cid >= ? AND cid < ? ORDER BY cid LIMIT ?",
+                (marker.upper(), prefix, prefix + "G", max(0, limit)))
+        return [{"cid": c, "account": a, "name": n} for c, a, n in rows]
 
     # Services --------------------------------------------------------------
     def link(self, cid: str, kind: str, candidates: object) -> list[dict]:
-        """The services linked for `kind`: the existing ones, else the
-        candidates, now linked."""
-        self._require(cid)
-        cid, kind = cid.upper(), check_type(kind)
-        existing = self.services(cid, kind)
-        if existing:
-            return existing
-        if not isinstance(candidates, list) or not candidates:
-            raise bad_request("Expected a non-empty list of candidates")
-        entries = [check_entry(c, kind) for c in candidates]
-        self._write(cid, [
-            ("INSERT OR REPLACE INTO services (cid, type, seq, host, args) "
-             "VALUES (?, ?, ?, ?, ?)",
-             (cid, kind, e["seq"], e["host"], e["args"])) for e in entries])
-        return self.services(cid, kind)
+        """The services linked for `kind`: the existing ones if any (the
+        candidates are then ignored), else the candidates, now linked."""
+        cid, kind = check_cid(cid), check_type(kind)
+        entries = check_entry_list(candidates, kind)
+        with self._existing(cid) as (base, _, _):
+            existing = _services(base, cid, kind)
+            if existing:
+                return existing
+            base.write(_insert_services(cid, entries))
+            return _services(base, cid, kind)
 
     def force(self, cid: str, kind: str, entry: object,
               replace: bool = False) -> None:
-        self._require(cid)
-        cid, kind = cid.upper(), check_type(kind)
-        entries = entry if isinstance(entry, list) else [entry]
-        entries = [check_entry(e, kind) for e in entries]
-        if not entries:
-            raise bad_request("Expected a service entry")
-        if self.services(cid, kind) and not replace:
-            raise already_linked(kind)
-        statements = [("DELETE FROM services WHERE cid = ? AND type = ?",
-                       (cid, kind))]
-        statements += [
-            ("INSERT OR REPLACE INTO services (cid, type, seq, host, args) "
-             "VALUES (?, ?, ?, ?, ?)",
-             (cid, kind, e["seq"], e["host"], e["args"])) for e in entries]
-        self._write(cid, statements)
+        """Link exactly `entry` for `kind` (409/455 if something is linked
+        for `kind` and not `replace`; with `replace`, the old set goes)."""
+        cid, kind = check_cid(cid), check_type(kind)
+        entries = check_entry_list(entry, kind)
+        with self._existing(cid) as (base, _, _):
+            if not replace and _services(base, cid, kind):
+                raise already_linked(kind)
+            base.write([("DELETE FROM services WHERE cid = ? AND type = ?",
+                         (cid, kind))] + _insert_services(cid, entries))
 
     def unlink(self, cid: str, kind: str) -> None:
-        self._require(cid)
-        cid, kind = cid.upper(), check_type(kind)
-        self._write(cid, [("DELETE FROM services WHERE cid = ? AND type = ?",
-                           (cid, kind))])
+        cid, kind = check_cid(cid), check_type(kind)
+        with self._existing(cid) as (base, _, _):
+            base.write([("DELETE FROM services WHERE cid = ? AND type = ?",
+                         (cid, kind))])
 
     # Properties ------------------------------------------------------------
-    @staticmethod
-    def _props_statements(cid: str, props: object) -> list[tuple[str, tuple]]:
-        if not isinstance(props, dict):
-            raise bad_request("Expected an object of properties")
-        out = []
-        for key, value in props.items():
-            if not isinstance(key, str) or not key:
-                raise bad_request("Invalid property name")
-            if value is None or value == "":
-                out.append(("DELETE FROM props WHERE cid = ? AND key = ?",
-                            (cid, key)))
-            elif isinstance(value, str):
-                out.append(("INSERT OR REPLACE INTO props (cid, key, value) "
-                            "VALUES (?, ?, ?)", (cid, key, value)))
-            else:
-                raise bad_request(f"Invalid value of property {key}")
-        return out
-
-    def get_properties(self, cid: str, keys: object = None) -> dict:
-        self._require(cid)
-        cid = cid.upper()
-        rows = self._base(cid).execute(
-            "SELECT key, value FROM props WHERE cid = ?", (cid,)).fetchall()
-        props = dict(rows)
+    def get_properties(self, cid: str, keys: object = None) -> dict[str, str]:
+        """Every property, or those named in `keys` (None or [] for all)."""
+        cid = check_cid(cid)
+        keys = check_names(keys)
+        with self._existing(cid) as (base, _, _):
+            rows = base.q("SELECT key, value FROM props WHERE cid = ? "
+                          "ORDER BY key", (cid,))
         if keys:
-            if not isinstance(keys, list):
-                raise bad_request("Expected a list of property names")
-            props = {k: v for k, v in props.items() if k in keys}
-        return props
+            wanted = set(keys)
+            rows = [(k, v) for k, v in rows if k in wanted]
+        return dict(rows)
 
-    def set_properties(self, cid: str, props: object, flush: bool = False) -> None:
-        self._require(cid)
-        cid = cid.upper()
-        statements = []
+    def set_properties(self, cid: str, props: object,
+                       flush: bool = False) -> None:
+        """Set properties (a value of "" or null deletes one); `flush`
+        deletes every other property first."""
+        cid = check_cid(cid)
+        statements = _props_statements(cid, props)
         if flush:
-            statements.append(("DELETE FROM props WHERE cid = ?", (cid,)))
-        statements += self._props_statements(cid, props)
-        self._write(cid, statements)
+            statements.insert(0, ("DELETE FROM props WHERE cid = ?", (cid,)))
+        with self._existing(cid) as (base, _, _):
+            base.write(statements)
 
     def del_properties(self, cid: str, keys: object) -> None:
-        self._require(cid)
-        cid = cid.upper()
-        if keys is None:
-            keys = []
-        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
-            raise bad_request("Expected a list of property names")
-        if not keys:   # no name: every property
-            self._write(cid, [("DELETE FROM props WHERE cid = ?", (cid,))])
-            return
-        self._write(cid, [("DELETE FROM props WHERE cid = ? AND key = ?",
-                           (cid, k)) for k in keys])
+        """Delete the named properties; None or [] deletes them all."""
+        cid = check_cid(cid)
+        keys = check_names(keys)
+        if keys:
+            statements = [("DELETE FROM props WHERE cid = ? AND key = ?",
+                           (cid, k)) for k in keys]
+        else:
+            statements = [("DELETE FROM props WHERE cid = ?", (cid,))]
+        with self._existing(cid) as (base, _, _):
+            base.write(statements)

@@ -1,15 +1,51 @@
-"""`oio-meta1 <conf>`: routes of docs/internal-protocol.md over Meta1."""
+"""`oio-meta1 <conf>`: the `/v1/reference/*` routes of
+docs/internal-protocol.md over `Meta1`.
+
+Handlers validate the query and JSON bodies, then run the blocking SQLite
+work (fsync'd commits) in a worker thread, never on the event loop.
+"""
 
 from __future__ import annotations
 
 import sys
 
-from oio.common.http_server import Request, Response, Router, json_response
+from oio.common.http_server import (
+    Request,
+    Response,
+    Router,
+    json_response,
+    run_blocking,
+)
 from oio.common.utils import parse_bool
 
 from .errors import bad_request, check_cid, check_prefix
-from .meta1 import Meta1
-from .service import DirectoryConfig, add_status_routes, guarded, serve
+from .meta1 import Meta1, check_type
+from .service import (
+    DirectoryConfig,
+    add_status_routes,
+    guarded,
+    json_body,
+    serve,
+)
+
+MAX_BODY = 1 << 20
+
+
+def _flag(req: Request, name: str) -> bool:
+    return bool(parse_bool(req.args.get(name, "false")))
+
+
+def _kind(req: Request) -> str:
+    kind = req.args.get("type")
+    if not kind:
+        raise bad_request("No service type provided")
+    return check_type(kind)
+
+
+async def _json(req: Request):
+    """The JSON body (None when empty); 400 when malformed, 413 beyond
+    MAX_BODY bytes."""
+    return json_body(await req.body(limit=MAX_BODY))
 
 
 def build_app(meta1: Meta1, namespace: str) -> Router:
@@ -24,74 +60,86 @@ def build_app(meta1: Meta1, namespace: str) -> Router:
     def cid_of(req: Request) -> str:
         return check_cid(req.args.get("cid"))
 
-    def flag(req: Request, name: str) -> bool:
-        return bool(parse_bool(req.args.get(name, "false")))
-
-    def kind_of(req: Request) -> str:
-        kind = req.args.get("type")
-        if not kind:
-            raise bad_request("Missing service type")
-        return kind
-
     @route("POST", "create")
     async def create(req: Request) -> Response:
-        body = await req.json() or {}
-        if not isinstance(body, dict):
-            raise bad_request("Expected a JSON object")
-        created = meta1.create(cid_of(req), req.args.get("acct"),
-                               req.args.get("ref"), body.get("properties"))
+        cid = cid_of(req)
+        body = await _json(req)
+        if body is not None and not isinstance(body, dict):
+            raise bad_request("Expected {\"properties\": {...}} or no body")
+        created = await run_blocking(
+            meta1.create, cid, req.args.get("acct"), req.args.get("ref"),
+            (body or {}).get("properties"))
         return Response(201 if created else 202)
 
     @route("GET", "show")
     async def show(req: Request) -> Response:
-        return json_response(meta1.show(cid_of(req), req.args.get("type")))
+        cid = cid_of(req)
+        kind = _kind(req) if "type" in req.args else None
+        return json_response(await run_blocking(meta1.show, cid, kind))
 
     @route("POST", "destroy")
     async def destroy(req: Request) -> Response:
-        meta1.destroy(cid_of(req), force=flag(req, "force"))
+        await run_blocking(meta1.destroy, cid_of(req), _flag(req, "force"))
         return Response(204)
 
     @route("POST", "link")
     async def link(req: Request) -> Response:
-        return json_response(meta1.link(cid_of(req), kind_of(req),
-                                        await req.json()))
+        cid, kind = cid_of(req), _kind(req)
+        linked = await run_blocking(meta1.link, cid, kind, await _json(req))
+        return json_response(linked)
 
     @route("POST", "force")
     async def force(req: Request) -> Response:
-        meta1.force(cid_of(req), kind_of(req), await req.json(),
-                    replace=flag(req, "replace"))
+        cid, kind = cid_of(req), _kind(req)
+        body = await _json(req)
+        if not isinstance(body, dict):
+            raise bad_request("Expected a service entry "
+                              "{\"seq\", \"type\", \"host\", \"args\"}")
+        await run_blocking(meta1.force, cid, kind, body, _flag(req, "replace"))
         return Response(204)
 
     @route("POST", "unlink")
     async def unlink(req: Request) -> Response:
-        meta1.unlink(cid_of(req), kind_of(req))
+        await run_blocking(meta1.unlink, cid_of(req), _kind(req))
         return Response(204)
 
     @route("POST", "get_properties")
     async def get_properties(req: Request) -> Response:
-        props = meta1.get_properties(cid_of(req), await req.json())
+        cid = cid_of(req)
+        props = await run_blocking(meta1.get_properties, cid, await _json(req))
         return json_response({"properties": props})
 
     @route("POST", "set_properties")
     async def set_properties(req: Request) -> Response:
-        body = await req.json()
-        if not isinstance(body, dict):
+        cid = cid_of(req)
+        body = await _json(req)
+        if not isinstance(body, dict) or not isinstance(
+                body.get("properties"), dict):
             raise bad_request("Expected {\"properties\": {...}}")
-        meta1.set_properties(cid_of(req), body.get("properties") or {},
-                             flush=flag(req, "flush"))
+        await run_blocking(meta1.set_properties, cid, body["properties"],
+                           _flag(req, "flush"))
         return Response(204)
 
     @route("POST", "del_properties")
     async def del_properties(req: Request) -> Response:
-        meta1.del_properties(cid_of(req), await req.json())
+        cid = cid_of(req)
+        await run_blocking(meta1.del_properties, cid, await _json(req))
         return Response(204)
 
     @route("GET", "list")
     async def list_refs(req: Request) -> Response:
-        prefix = req.args.get("prefix", "")
-        if prefix:
-            prefix = check_prefix(prefix)
-        return json_response(meta1.list(prefix))
+        prefix = check_prefix(req.args.get("prefix"))
+        try:
+            limit = int(req.args.get("limit", "1000"))
+        except ValueError:
+            raise bad_request("Invalid limit") from None
+        if not 0 < limit <= 10000:
+            raise bad_request("Invalid limit: 1 to 10000")
+        marker = req.args.get("marker", "")
+        if marker:
+            marker = check_cid(marker)
+        return json_response(await run_blocking(meta1.list, prefix, limit,
+                                                marker))
 
     add_status_routes(router, "meta1", namespace)
     return router

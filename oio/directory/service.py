@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from oio.common.configuration import Config, read_conf
 from oio.common.exceptions import ConfigurationException
@@ -18,7 +20,7 @@ from oio.common.http_server import (
     run_service,
 )
 
-from .errors import DirectoryError
+from .errors import DirectoryError, bad_request
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -32,6 +34,9 @@ class DirectoryConfig:
     bind_port: int = 6001
     meta1_digits: int = 4
     log_level: str = "INFO"
+    # Conscience addresses (comma-separated). Not used yet: the
+    # conscience-agent registers these services; kept for the election work.
+    conscience: str = ""
 
     @classmethod
     def from_file(cls, path: str, kind: str) -> DirectoryConfig:
@@ -39,12 +44,28 @@ class DirectoryConfig:
         for key in ("namespace", "datadir", "bind_port"):
             if not conf.get_str(key):
                 raise ConfigurationException(f"[{kind}] needs '{key}'")
+        digits = conf.get_int("meta1_digits", 4)
+        if not 0 <= digits <= 4:
+            raise ConfigurationException(
+                f"[{kind}] meta1_digits must be 0 to 4, not {digits}")
         return cls(kind=kind, namespace=conf.get_str("namespace"),
                    datadir=conf.get_str("datadir"),
                    bind_addr=conf.get_str("bind_addr", "127.0.0.1"),
                    bind_port=conf.get_int("bind_port"),
-                   meta1_digits=conf.get_int("meta1_digits", 4),
-                   log_level=conf.get_str("log_level", "INFO"))
+                   meta1_digits=digits,
+                   log_level=conf.get_str("log_level", "INFO"),
+                   conscience=conf.get_str("conscience", ""))
+
+
+def json_body(raw: bytes) -> Any:
+    """A request body parsed as JSON: None when empty, 400 when it is not
+    JSON (or nests too deep to parse)."""
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise bad_request(f"Invalid JSON body: {exc}") from None
 
 
 def guarded(handler: Handler) -> Handler:
