@@ -24,6 +24,7 @@ from oio.api.replication import (
 from oio.blob.client import BlobClient
 from oio.common import exceptions as exc
 from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
+from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import get_pool_manager
 from oio.common.storage_method import STORAGE_METHODS
 from oio.common.utils import cid_from_name, request_id, true_value
@@ -456,6 +457,7 @@ class ObjectStorageApi:
         generator adding what each rawx says of its chunk."""
         meta, chunks = self.container.content_locate(
             account, container, obj, version=version, properties=properties,
+            content=kwargs.pop("content", None),
             **_proxy_kwargs(self._kw(kwargs)))
         if not chunk_info:
             return meta, chunks
@@ -598,6 +600,62 @@ class ObjectStorageApi:
                      version=None, **kwargs) -> None:
         self.container.content_touch(account, container, obj, version=version,
                                      **_proxy_kwargs(self._kw(kwargs)))
+
+    def object_link(self, target_account: str, target_container: str,
+                    target_obj: str, link_account: str, link_container: str,
+                    link_obj: str, target_version=None, target_content_id=None,
+                    link_content_id=None, properties_directive: str = "COPY",
+                    **kwargs) -> dict:
+        """Make a shallow copy of an object (its chunks hard-linked by the
+        rawx), across accounts and containers; the link's metadata."""
+        pkw = _proxy_kwargs(self._kw(kwargs))
+        target_meta, chunks = self.object_locate(
+            target_account, target_container, target_obj,
+            version=target_version, content=target_content_id, **pkw)
+        link_meta, _ = self.container.content_prepare(
+            link_account, link_container, link_obj, size=1,
+            stgpol=target_meta["policy"], content_id=link_content_id,
+            **dict(pkw, autocreate=True))
+        fullpath = encode_fullpath(link_account, link_container, link_obj,
+                                   link_meta["version"], link_meta["id"])
+        links: list[dict] = []
+        try:
+            for chunk in chunks:
+                _, url = self.blob_client.chunk_link(
+                    chunk["url"], None, fullpath,
+                    real_url=chunk.get("real_url"))
+                real = chunk.get("real_url")
+                links.append(dict(chunk, url=url, real_url=(
+                    real[:real.rfind("/") + 1] + url.rsplit("/", 1)[-1]
+                    if real else url)))
+            if properties_directive == "REPLACE":
+                properties = kwargs.get("properties") or {}
+            else:
+                properties = target_meta.get("properties") or {}
+            self.container.content_create(
+                link_account, link_container, link_obj,
+                size=target_meta["length"], checksum=target_meta.get("hash"),
+                data={"chunks": [{k: c[k] for k in ("url", "pos", "size", "hash")}
+                                 for c in links],
+                      "properties": properties, "container_properties": None},
+                content_id=link_meta["id"], stgpol=target_meta["policy"],
+                version=link_meta["version"],
+                mime_type=target_meta.get("mime_type"),
+                chunk_method=target_meta["chunk_method"],
+                **dict(pkw, autocreate=True))
+        except BaseException:
+            for link in links:
+                try:
+                    self.blob_client.chunk_delete(link["real_url"])
+                except exc.OioException:
+                    pass
+            raise
+        link_meta.update(size=target_meta["length"], properties=properties)
+        return link_meta
+
+    def object_fastcopy(self, *args, **kwargs):
+        """Deprecated: use object_link."""
+        return self.object_link(*args, **kwargs)
 
     def object_drain(self, account: str, container: str, obj: str,
                      version=None, **kwargs) -> None:

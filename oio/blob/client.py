@@ -26,7 +26,7 @@ from oio.common.http_urllib3 import (
     timeout,
 )
 from oio.common.storage_method import STORAGE_METHODS
-from oio.common.utils import request_id
+from oio.common.utils import generate_chunk_id, request_id
 
 READ_BUFFER_SIZE = 1024 * 1024
 PARALLEL_CHUNKS_DELETE = 3
@@ -158,6 +158,24 @@ class BlobClient:
             finally:
                 resp.release_conn()
         return meta, stream()
+
+    def chunk_link(self, target: str, link: str | None, fullpath: str,
+                   headers: dict | None = None, **kwargs):
+        """Hard-link the chunk at `target` under a new chunk ID (rawx COPY):
+        `link` is a full URL, a bare chunk ID, or None for a random one.
+        (reply, link URL). The COPY goes to `real_url` when given."""
+        if link is None:
+            link = generate_chunk_id()
+        if not link.startswith("http://"):
+            link = target[:target.rfind("/") + 1] + link
+        hdrs = dict(headers or {})
+        hdrs["Destination"] = link
+        hdrs[CHUNK_HEADERS["full_path"]] = fullpath
+        resp = self._request("COPY", kwargs.pop("real_url", None) or target,
+                             hdrs, **kwargs)
+        if resp.status != 201:
+            raise exc.from_response(resp, resp.data)
+        return resp, link
 
     def chunk_head(self, url: str, **kwargs) -> dict:
         """Chunk metadata of a HEAD (empty when `xattr=False`);

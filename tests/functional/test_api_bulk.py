@@ -100,3 +100,30 @@ def test_refresh_restores_account_counters(api):
     wait_until(counted)
     with pytest.raises(exc.NoSuchAccount):
         api.account_refresh(_name("nobody"))
+
+
+def test_object_link_shares_the_chunks(api, namespace):
+    account, container = _name("acct"), _name("ct")
+    data = b"linked data " * 100000     # over 1 MiB: two metachunks
+    api.object_create(account, container, data=data, obj_name="target",
+                      properties={"p": "1"})
+    meta = api.object_link(account, container, "target", "other", container,
+                           "link")
+    assert meta["name"] == "link"
+    _, stream = api.object_fetch("other", container, "link")
+    assert b"".join(stream) == data
+    assert api.object_get_properties("other", container, "link")[
+        "properties"] == {"p": "1"}
+    _, target_chunks = api.object_locate(account, container, "target")
+    _, link_chunks = api.object_locate("other", container, "link")
+    assert {c["url"] for c in target_chunks}.isdisjoint(
+        {c["url"] for c in link_chunks})
+    # The link survives the deletion of its target.
+    api.object_delete(account, container, "target")
+    assert b"".join(api.object_fetch("other", container, "link")[1]) == data
+    replaced = api.object_link("other", container, "link", "other", container,
+                               "link2", properties_directive="REPLACE",
+                               properties={"q": "2"})
+    assert replaced["properties"] == {"q": "2"}
+    with pytest.raises(exc.NoSuchObject):
+        api.object_link(account, container, "missing", "other", container, "x")
