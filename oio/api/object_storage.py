@@ -339,9 +339,11 @@ class ObjectStorageApi:
         pkw.setdefault("reqid", request_id("create-"))
         pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
         cid = cid_from_name(account, container).upper()
+        # object_change_policy rewrites an existing version in place.
+        keep_version = kwargs.get("change_policy_version")
         meta, chunks = self.container.content_prepare(
             account, container, obj_name, size=1, stgpol=policy, position=0,
-            **pkw)
+            version=keep_version, **pkw)
         chunk_size = int(meta.get("chunk_size") or 0)
         if chunk_size <= 0:
             raise exc.OioException("The proxy did not give a chunk size")
@@ -365,7 +367,8 @@ class ObjectStorageApi:
                 account, container, obj_name, size=size, checksum=md5,
                 data=body, content_id=meta["id"], stgpol=meta["policy"],
                 version=meta["version"], mime_type=mime_type,
-                chunk_method=meta["chunk_method"], append=append, **pkw)
+                chunk_method=meta["chunk_method"], append=append,
+                change_policy=keep_version is not None, **pkw)
         except BaseException:
             self._delete_orphan_chunks(uploaded, cid, reqid=pkw["reqid"])
             raise
@@ -652,6 +655,25 @@ class ObjectStorageApi:
             raise
         link_meta.update(size=target_meta["length"], properties=properties)
         return link_meta
+
+    @handle_object_not_found
+    def object_change_policy(self, account: str, container: str, obj: str,
+                             policy: str, version=None, **kwargs):
+        """Rewrite an object's data with another storage policy, keeping its
+        version: (chunks, size, md5, metadata) as object_create_ext."""
+        meta, stream = self.object_fetch(account, container, obj,
+                                         version=version, **kwargs)
+        if meta.get("policy") == policy:
+            stream.close()
+            raise exc.Conflict(message=f"Object already stored with {policy}")
+        source = Source(data=stream)
+        try:
+            return self._object_create(
+                account, container, obj, source, None, meta.get("mime_type"),
+                policy, {}, False, change_policy_version=meta["version"],
+                **kwargs)
+        finally:
+            stream.close()
 
     def object_fastcopy(self, *args, **kwargs):
         """Deprecated: use object_link."""

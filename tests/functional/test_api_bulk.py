@@ -127,3 +127,23 @@ def test_object_link_shares_the_chunks(api, namespace):
     assert replaced["properties"] == {"q": "2"}
     with pytest.raises(exc.NoSuchObject):
         api.object_link(account, container, "missing", "other", container, "x")
+
+
+def test_object_change_policy(api):
+    account, container, obj = _name("acct"), _name("ct"), "doc"
+    data = b"0123456789" * 150000        # 1.5 MB: two metachunks
+    api.object_create(account, container, data=data, obj_name=obj,
+                      policy="SINGLE", properties={"k": "v"})
+    before, chunks = api.object_locate(account, container, obj)
+    assert len(chunks) == 2
+    api.object_change_policy(account, container, obj, "THREECOPIES")
+    after, chunks = api.object_locate(account, container, obj)
+    assert after["policy"] == "THREECOPIES" and len(chunks) == 6
+    assert after["version"] == before["version"]
+    assert after["hash"] == before["hash"]
+    assert after["properties"] == {"k": "v"}
+    assert b"".join(api.object_fetch(account, container, obj)[1]) == data
+    with pytest.raises(exc.Conflict):
+        api.object_change_policy(account, container, obj, "THREECOPIES")
+    with pytest.raises(exc.NoSuchObject):
+        api.object_change_policy(account, container, "missing", "SINGLE")
