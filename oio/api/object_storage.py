@@ -675,6 +675,68 @@ class ObjectStorageApi:
         finally:
             stream.close()
 
+    @handle_object_not_found
+    def object_truncate(self, account: str, container: str, obj: str,
+                        version=None, size=None, **kwargs) -> None:
+        """Shrink an object to `size` bytes. A metachunk cut in the middle
+        is downloaded up to `size` and written again before meta2 drops
+        what lies beyond."""
+        if size is None or int(size) < 0:
+            raise exc.OioException("object_truncate needs a size >= 0")
+        size = int(size)
+        pkw = _proxy_kwargs(self._kw(kwargs))
+        pkw.setdefault("reqid", request_id("truncate-"))
+        meta, chunks = self.container.content_locate(
+            account, container, obj, version=version, properties=False, **pkw)
+        groups = group_metachunks(chunks)
+        target = next((g for g in groups
+                       if g["offset"] <= size <= g["offset"] + g["size"]), None)
+        if target is None:
+            raise exc.OioException(f"Cannot truncate {obj} at {size} bytes: "
+                                   f"the object is smaller")
+        # meta2 always keeps metachunk 0: emptying an object rewrites it.
+        if size != target["offset"] or (size == 0 and target["size"]):
+            self._rewrite_metachunk(account, container, obj, meta, target,
+                                    size - target["offset"], pkw)
+        self.container.content_truncate(account, container, obj, size=size,
+                                        version=version, **pkw)
+
+    def _rewrite_metachunk(self, account, container, obj, meta, target,
+                           keep: int, pkw) -> None:
+        """Write the first `keep` bytes of metachunk `target` to new chunks
+        at the same position (content/update)."""
+        cid = cid_from_name(account, container).upper()
+        plan = [(target, 0, keep - 1)] if keep else []
+        stream = object_stream(self.pool_manager, plan, pkw["reqid"])
+        new_meta, chunks = self.container.content_prepare(
+            account, container, obj, size=1, content_id=meta["id"], **pkw)
+        for chunk in chunks:
+            chunk["pos"] = str(target["pos"])
+        sysmeta = sysmeta_for(new_meta, account, container, obj, cid)
+        sysmeta["oio_version"] = sysmeta.get("oio_version") or OIO_VERSION
+        method = STORAGE_METHODS.load(new_meta["chunk_method"])
+        ring = BufferRing(min(WRITE_BUFFER_SIZE, max(keep, 1)))
+        writer = ReplicatedMetachunkWriter(
+            sysmeta, chunks, None, method, pool_manager=self.pool_manager,
+            reqid=pkw["reqid"], logger=self.logger, buffers=ring)
+        written: list[dict] = []
+        try:
+            writer.send(Source(data=stream), int(new_meta["chunk_size"]))
+            written = writer.wait()[2]
+            self.container.content_update(
+                account, container, obj, size=meta["length"], chunks=written,
+                content_id=meta["id"], stgpol=new_meta["policy"],
+                version=new_meta["version"],
+                chunk_method=new_meta["chunk_method"], **pkw)
+        except BaseException:
+            writer.abort()
+            self._delete_orphan_chunks(written or writer.uploaded(), cid,
+                                       reqid=pkw["reqid"])
+            raise
+        finally:
+            stream.close()
+            ring.close()
+
     def object_fastcopy(self, *args, **kwargs):
         """Deprecated: use object_link."""
         return self.object_link(*args, **kwargs)

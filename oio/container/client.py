@@ -312,3 +312,31 @@ class ContainerClient(ProxyClient):
             "POST", self._make_uri("content/drain"),
             params=self._make_params(account, reference, path, cid=cid,
                                      version=version), **kwargs)
+
+    def content_update(self, account=None, reference=None, path=None,
+                       size=None, chunks=None, content_id=None, cid=None,
+                       stgpol=None, version=None, chunk_method=None,
+                       **kwargs) -> None:
+        """Replace the chunks of some metachunks of a content (the bare
+        chunk array of content/update)."""
+        params = self._make_params(account, reference, path, cid=cid)
+        if content_id:
+            params["id"] = content_id
+        hdrs = {OBJECT_METADATA_PREFIX + "length": str(size)}
+        for suffix, value in (("id", content_id), ("policy", stgpol),
+                              ("version", version),
+                              ("chunk-method", chunk_method)):
+            if value is not None:
+                hdrs[OBJECT_METADATA_PREFIX + suffix] = str(value)
+        hdrs.update(kwargs.pop("headers", None) or {})
+        self._direct_request("POST", self._make_uri("content/update"),
+                             params=params, headers=hdrs,
+                             data=json.dumps(chunks or []), **kwargs)
+
+    def content_truncate(self, account=None, reference=None, path=None,
+                         size=None, cid=None, version=None, **kwargs) -> None:
+        params = self._make_params(account, reference, path, cid=cid,
+                                   version=version)
+        params["size"] = size
+        self._direct_request("POST", self._make_uri("content/truncate"),
+                             params=params, **kwargs)

@@ -147,3 +147,24 @@ def test_object_change_policy(api):
         api.object_change_policy(account, container, obj, "THREECOPIES")
     with pytest.raises(exc.NoSuchObject):
         api.object_change_policy(account, container, "missing", "SINGLE")
+
+
+@pytest.mark.parametrize("new_size", [0, 10, 1024 * 1024, 1024 * 1024 + 7,
+                                      2 * 1024 * 1024 + 100])
+def test_object_truncate(api, new_size):
+    account, container, obj = _name("acct"), _name("ct"), "doc"
+    data = bytes(range(256)) * (10 * 1024)       # 2.5 MiB: three metachunks
+    api.object_create(account, container, data=data, obj_name=obj)
+    api.object_truncate(account, container, obj, size=new_size)
+    meta, stream = api.object_fetch(account, container, obj)
+    assert b"".join(stream) == data[:new_size]
+    assert int(meta["length"]) == new_size
+
+
+def test_object_truncate_errors(api):
+    account, container, obj = _name("acct"), _name("ct"), "doc"
+    api.object_create(account, container, data=b"abc", obj_name=obj)
+    with pytest.raises(exc.OioException):
+        api.object_truncate(account, container, obj, size=4)     # growing
+    with pytest.raises(exc.NoSuchObject):
+        api.object_truncate(account, container, "missing", size=0)
