@@ -3,6 +3,7 @@ and DirectoryClient through a real proxy in front of them."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -196,6 +197,17 @@ def test_meta1_bad_input(servers, method, path, raw):
     _, m1 = servers
     status, reply = call(m1, method, path, raw=raw)
     assert (status, reply["status"]) == (400, 400), reply
+
+
+def test_meta1_body_too_large(servers):
+    _, m1 = servers
+    host, port = m1.rsplit(":", 1)
+    # The server answers before reading the body: send only the headers.
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"POST /v1/reference/set_properties?cid={CID} HTTP/1.1\r\n"
+                     f"Host: x\r\nContent-Length: {2 << 20}\r\n\r\n".encode())
+        reply = sock.makefile("rb").readline()
+    assert reply.split()[1] == b"413"
 
 
 @pytest.mark.parametrize("module", ["meta0", "meta1"])
