@@ -29,6 +29,7 @@ from oio.common.http_urllib3 import get_pool_manager
 from oio.common.storage_method import STORAGE_METHODS
 from oio.common.utils import cid_from_name, request_id, true_value
 from oio.container.client import ContainerClient
+from oio.directory.client import DirectoryClient
 
 # Keywords every proxy request understands; others are the API's own.
 PROXY_KEYWORDS = ("headers", "connection_timeout", "read_timeout",
@@ -102,6 +103,8 @@ class ObjectStorageApi:
         self.pool_manager = pool_manager
         self.account = AccountClient(conf, logger=self.logger,
                                      pool_manager=pool_manager, **kwargs)
+        self.directory = DirectoryClient(conf, logger=self.logger,
+                                         pool_manager=pool_manager, **kwargs)
         self.blob_client = BlobClient(conf, perfdata=perfdata, logger=self.logger,
                                       connection_pool=pool_manager)
         # Fetches the next metachunk's rawx while the current one streams.
@@ -289,9 +292,10 @@ class ObjectStorageApi:
         """Deprecated: call account_refresh(None)."""
         self.account_refresh(None, **kwargs)
 
-    def resolve_cid(self, cid: str, **kwargs):
-        raise exc.OioException(
-            "resolve_cid needs the directory client, not available yet")
+    def resolve_cid(self, cid: str, **kwargs) -> tuple[str, str]:
+        """(account, container) of a container ID, from the directory."""
+        info = self.directory.list(cid=cid, **_proxy_kwargs(self._kw(kwargs)))
+        return info["account"], info["name"]
 
     # Objects: writes -------------------------------------------------------
     def object_create(self, account: str, container: str, *args, **kwargs):

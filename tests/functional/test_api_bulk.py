@@ -168,3 +168,14 @@ def test_object_truncate_errors(api):
         api.object_truncate(account, container, obj, size=4)     # growing
     with pytest.raises(exc.NoSuchObject):
         api.object_truncate(account, container, "missing", size=0)
+
+
+def test_resolve_cid(api):
+    from oio.common.utils import cid_from_name
+
+    account, container = _name("acct"), _name("ct ü/x")
+    api.container_create(account, container)
+    assert api.resolve_cid(cid_from_name(account, container)) == (account,
+                                                                  container)
+    with pytest.raises(exc.NotFound):
+        api.resolve_cid(cid_from_name(account, "never-created"))
