@@ -136,13 +136,11 @@ def _props_statements(cid: str, props: object) -> list[Statement]:
 
 # -- storage ---------------------------------------------------------------
 class Meta1Base:
-    """One SQLite file, the references of one prefix group. Callers hold
-    `lock` around every use."""
+    """One SQLite file, the references of one prefix group. Not thread-safe
+    by itself: `BaseSet.use` hands it out under its group's lock."""
 
     def __init__(self, path: str):
         self.path = path
-        self.lock = threading.Lock()
-        self.closed = False
         # Called after each commit with the statements; replication plugs in.
         self.on_commit: Callable[[Meta1Base, list[Statement]], None] | None = None
         self.db = sqlite3.connect(path, isolation_level=None,
@@ -174,15 +172,17 @@ class Meta1Base:
             self.on_commit(self, statements)
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.db.close()
+        self.db.close()
 
 
 class BaseSet:
-    """The bases of a meta1, opened on demand; at most `max_open` stay open
-    (least recently used closed first), since a namespace with 4 digits
-    has 65,536 of them."""
+    """The bases of a meta1, opened on demand. At most about `max_open`
+    stay open (idle ones closed, least recently used first), since a
+    namespace with 4 digits has 65,536 of them.
+
+    Each group has a lock that outlives its connection: an operation holds
+    it from its first read to its commit, and a base is only closed under
+    it, so two threads never work on one group through two connections."""
 
     def __init__(self, datadir: str, digits: int, max_open: int = 256):
         os.makedirs(datadir, exist_ok=True)
@@ -190,7 +190,8 @@ class BaseSet:
         self.digits = digits
         self.max_open = max(1, max_open)
         self._open: OrderedDict[str, Meta1Base] = OrderedDict()
-        self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()      # guards the two dicts
 
     def group_of(self, cid: str) -> str:
         return cid[:self.digits].upper() or "ALL"
@@ -198,48 +199,61 @@ class BaseSet:
     def path_of(self, group: str) -> str:
         return os.path.join(self.datadir, f"meta1-{group}.db")
 
-    def _get(self, group: str, create: bool) -> Meta1Base | None:
-        evicted = []
+    def _group_lock(self, group: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(group, threading.Lock())
+
+    def _open_base(self, group: str, create: bool) -> Meta1Base | None:
+        """Called under the group's lock."""
         with self._lock:
             base = self._open.get(group)
             if base is not None:
                 self._open.move_to_end(group)
                 return base
-            path = self.path_of(group)
-            if not create and not os.path.exists(path):
-                return None
-            base = Meta1Base(path)
+        path = self.path_of(group)
+        if not create and not os.path.exists(path):
+            return None
+        base = Meta1Base(path)
+        with self._lock:
             self._open[group] = base
-            while len(self._open) > self.max_open:
-                evicted.append(self._open.popitem(last=False)[1])
-        for old in evicted:
-            with old.lock:
-                old.close()
         return base
+
+    def _evict(self, keep: str) -> None:
+        """Close the oldest bases beyond `max_open`, skipping busy ones
+        (never waiting for a lock: no deadlock between two evictors)."""
+        with self._lock:
+            excess = len(self._open) - self.max_open
+            victims = [g for g in self._open if g != keep][:max(0, excess)]
+        for group in victims:
+            lock = self._group_lock(group)
+            if not lock.acquire(blocking=False):
+                continue
+            try:
+                with self._lock:
+                    base = self._open.pop(group, None)
+                if base is not None:
+                    base.close()
+            finally:
+                lock.release()
 
     @contextlib.contextmanager
     def use(self, cid: str, create: bool = False) -> Iterator[Meta1Base | None]:
-        """The base of the CID's group, locked; None if it does not exist
-        and not `create`."""
+        """The base of the CID's group, locked for the whole block; None if
+        it does not exist and not `create`."""
         group = self.group_of(cid)
-        while True:
-            base = self._get(group, create)
-            if base is None:
-                yield None
-                return
-            with base.lock:
-                if base.closed:      # evicted meanwhile: open it again
-                    continue
-                yield base
-                return
+        with self._group_lock(group):
+            yield self._open_base(group, create)
+        self._evict(keep=group)
 
     def close(self) -> None:
         with self._lock:
-            bases = list(self._open.values())
-            self._open.clear()
-        for base in bases:
-            with base.lock:
-                base.close()
+            groups = list(self._open)
+        for group in groups:
+            with self._group_lock(group):
+                with self._lock:
+                    base = self._open.pop(group, None)
+                if base is not None:
+                    base.close()
 
 
 # -- logic -----------------------------------------------------------------

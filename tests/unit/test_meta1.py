@@ -197,3 +197,32 @@ def test_create_validates(meta1, cid, account, name):
 ])
 def test_bad_input(ref, call):
     assert error_of(lambda: call(ref)) == (400, 400)
+
+
+def test_eviction_under_concurrent_use(tmp_path):
+    """Threads on many groups with 2 open bases at most: no operation sees
+    a closed base, every link converges."""
+    meta1 = Meta1(str(tmp_path), meta1_digits=2, max_open=2)
+    cids = [cid_from_name("a", f"n{n}") for n in range(16)]
+    for n, cid in enumerate(cids):
+        meta1.create(cid, "a", f"n{n}")
+    errors, barrier = [], threading.Barrier(6)
+
+    def work(t):
+        barrier.wait()
+        try:
+            for cid in cids * 2:
+                meta1.link(cid, "meta2", [dict(M2, host=f"10.0.0.{t}:1")])
+                meta1.set_properties(cid, {f"t{t}": "x"})
+        except Exception as exc:   # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    for cid in cids:
+        assert len(meta1.show(cid)["srv"]) == 1
+        assert len(meta1.get_properties(cid)) == 6
