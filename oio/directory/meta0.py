@@ -42,6 +42,11 @@ def check_addrs(addrs: object, what: str) -> list[str]:
     return [check_addr(a) for a in addrs]
 
 
+def _decode(addrs: str) -> list[str]:
+    # Bases written before the text format hold a JSON list.
+    return json.loads(addrs) if addrs.startswith("[") else addrs.split(",")
+
+
 class Meta0:
     """The prefix map on SQLite. Thread-safe: one lock around writes, and
     readers only see the in-memory map, swapped after each commit."""
@@ -62,7 +67,7 @@ class Meta0:
         # 65,536 rows load and save several times faster than as JSON.
         lists: dict[str, list[str]] = {}
         self._map: dict[str, list[str]] = {
-            p: lists.get(a) or lists.setdefault(a, a.split(",")) for p, a in
+            p: lists.get(a) or lists.setdefault(a, _decode(a)) for p, a in
             self.db.execute("SELECT prefix, addrs FROM prefixes")}
         # (map, its JSON): tied to one map object, so a reader racing a
         # write never caches the JSON of an older map as the current one.

@@ -112,3 +112,12 @@ def test_failed_force_writes_nothing(tmp_path):
     with pytest.raises(DirectoryError):
         meta0.force({"0000": [B], "0001": ["bad"]})
     assert meta0.get("0000") == [A]
+
+
+def test_reads_bases_of_the_json_format(tmp_path):
+    Meta0(str(tmp_path)).close()
+    db = sqlite3.connect(tmp_path / "meta0.db")
+    db.execute("INSERT INTO prefixes VALUES ('0000', ?)", (json.dumps([A, B]),))
+    db.commit()
+    db.close()
+    assert Meta0(str(tmp_path)).get("0000") == [A, B]
