@@ -189,6 +189,48 @@ class ObjectStorageApi:
             if not listing.get("truncated"):
                 return
 
+    @handle_container_not_found
+    def container_purge(self, account: str, container: str, maxvers=None,
+                        **kwargs) -> None:
+        """Delete the versions of each object beyond the `maxvers` most
+        recent (default: the container's, else the namespace's max
+        versions; 0 counts as 1, negative keeps everything)."""
+        if maxvers is None:
+            system = self.container_get_properties(account, container,
+                                                   **kwargs)["system"]
+            maxvers = system.get("sys.m2.policy.version")
+            if maxvers is None:
+                _, config = self.container._direct_request(
+                    "GET", f"{self.container.proxy_scheme}://"
+                    f"{self.container.proxy_netloc}/v3.0/config")
+                maxvers = (config or {}).get("meta2.max_versions", 1)
+        maxvers = int(maxvers)
+        if maxvers < 0:
+            return
+        maxvers = max(maxvers, 1)
+        versions: dict[str, list[int]] = {}
+        marker = None
+        while True:
+            page = self.object_list(account, container, versions=True,
+                                    marker=marker, **kwargs)
+            for obj in page["objects"]:
+                if not obj.get("deleted"):
+                    versions.setdefault(obj["name"], []).append(
+                        int(obj["version"]))
+            # Names are complete once the listing has moved past them.
+            if page.get("truncated"):
+                marker = page.get("next_marker")
+                done = [n for n in versions if marker is None or n <= marker]
+            else:
+                done = list(versions)
+            for name in done:
+                for version in sorted(versions.pop(name), reverse=True)[maxvers:]:
+                    self.container.content_delete(
+                        account, container, name, version=version,
+                        **_proxy_kwargs(self._kw(kwargs)))
+            if not page.get("truncated") or marker is None:
+                break
+
     def container_update(self, account: str, container: str, metadata: dict,
                          clear: bool = False, **kwargs) -> None:
         """Deprecated: use container_set_properties."""

@@ -78,3 +78,25 @@ def test_limited_versions(api, delete_exceeding, kept):
         api.object_create(account, container, data=body, obj_name=obj)
     assert len(versions_of(api, account, container, obj)) == kept
     assert b"".join(api.object_fetch(account, container, obj)[1]) == b"3"
+
+
+def test_container_purge(api):
+    account, container = _name("acct"), _name("ct")
+    api.container_create(account, container,
+                         system={"sys.m2.policy.version": "-1"})
+    for body in (b"1", b"2", b"3", b"4"):
+        api.object_create(account, container, data=body, obj_name="a")
+    for body in (b"1", b"2"):
+        api.object_create(account, container, data=body, obj_name="b")
+    api.container_purge(account, container)          # -1: keeps everything
+    assert len(versions_of(api, account, container, "a")) == 4
+    api.container_purge(account, container, maxvers=2)
+    assert len(versions_of(api, account, container, "a")) == 2
+    assert len(versions_of(api, account, container, "b")) == 2
+    assert b"".join(api.object_fetch(account, container, "a")[1]) == b"4"
+    api.container_set_properties(account, container,
+                                 system={"sys.m2.policy.version": "1"})
+    api.container_purge(account, container)
+    assert len(versions_of(api, account, container, "a")) == 1
+    with pytest.raises(exc.NoSuchContainer):
+        api.container_purge(account, _name("missing"))
