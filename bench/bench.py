@@ -154,6 +154,46 @@ def big_object(api, policy: str, size: int, name: str) -> tuple[float, float]:
     return put, get
 
 
+def listing(api, count: int) -> dict:
+    """Seconds to list a container of `count` objects page by page (1,000 a
+    page), and with a delimiter. The objects are registered in meta2 with
+    fake chunk URLs (no data): listing only reads meta2."""
+    from oio.common.utils import generate_chunk_id, generate_content_id
+
+    container = "listing"
+    api.container_create("bench", container)
+    empty_md5 = "d41d8cd98f00b204e9800998ecf8427e"
+
+    def create(i):
+        content = generate_content_id()
+        chunk = {"url": f"http://127.0.0.1:1/{generate_chunk_id()}",
+                 "pos": "0", "size": 0, "hash": empty_md5}
+        api.container.content_create(
+            "bench", container, f"dir{i % 100:02d}/obj{i:07d}", size=0,
+            checksum=empty_md5, data={"chunks": [chunk]}, content_id=content,
+            stgpol="SINGLE", version=int(time.time() * 1e6),
+            chunk_method="plain/nb_copy=1")
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(create, range(count)))
+    started = time.perf_counter()
+    marker, pages, seen = None, 0, 0
+    while True:
+        page = api.object_list("bench", container, limit=1000, marker=marker)
+        pages += 1
+        seen += len(page["objects"])
+        if not page["truncated"]:
+            break
+        marker = page["next_marker"]
+    paged = time.perf_counter() - started
+    started = time.perf_counter()
+    prefixes = api.object_list("bench", container, delimiter="/")["prefixes"]
+    delimited = time.perf_counter() - started
+    assert seen == count, (seen, count)
+    return {"objects": count, "pages": pages, "paged_s": paged,
+            "delimiter_s": delimited, "prefixes": len(prefixes)}
+
+
 def small_objects(api, policy: str, count: int, concurrency: int) -> dict:
     """ops/s and latencies of 4 KiB PUT, GET, HEAD, DELETE."""
     container = f"small-{policy}-{concurrency}"
@@ -254,6 +294,13 @@ def main() -> int:
                 print(f"4 KiB THREECOPIES c={concurrency:<2} {label:<6} "
                       f"{r['ops']:7.1f} ops/s  p50 {r['p50_ms']:6.2f} ms  "
                       f"p99 {r['p99_ms']:6.2f} ms")
+
+        count = 10000 if args.quick else 100000
+        res = listing(api, count)
+        report["listing"] = res
+        print(f"listing {count} objects: {res['pages']} pages of 1,000 in "
+              f"{res['paged_s']:.2f} s; with a delimiter ({res['prefixes']} "
+              f"prefixes) in {res['delimiter_s']:.2f} s")
 
         # Peak memory while moving one big object through the whole stack.
         for pid in [me] + [p for plist in pids.values() for p in plist]:
