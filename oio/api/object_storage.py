@@ -735,15 +735,18 @@ class ObjectStorageApi:
         meta, chunks = self.container.content_locate(
             account, container, obj, version=version, properties=False, **pkw)
         groups = group_metachunks(chunks)
-        target = next((g for g in groups
-                       if g["offset"] <= size <= g["offset"] + g["size"]), None)
-        if target is None:
+        if size > sum(g["size"] for g in groups):
             raise exc.OioException(f"Cannot truncate {obj} at {size} bytes: "
                                    f"the object is smaller")
-        # meta2 always keeps metachunk 0: emptying an object rewrites it.
-        if size != target["offset"] or (size == 0 and target["size"]):
-            self._rewrite_metachunk(account, container, obj, meta, target,
-                                    size - target["offset"], pkw)
+        # Only a metachunk cut strictly inside needs rewriting; meta2 always
+        # keeps metachunk 0, so emptying an object rewrites that one.
+        cut = next((g for g in groups
+                    if g["offset"] < size < g["offset"] + g["size"]), None)
+        if cut is None and size == 0 and groups and groups[0]["size"]:
+            cut = groups[0]
+        if cut is not None:
+            self._rewrite_metachunk(account, container, obj, meta, cut,
+                                    size - cut["offset"], pkw)
         self.container.content_truncate(account, container, obj, size=size,
                                         version=version, **pkw)
 

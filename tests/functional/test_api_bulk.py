@@ -149,7 +149,7 @@ def test_object_change_policy(api):
         api.object_change_policy(account, container, "missing", "SINGLE")
 
 
-@pytest.mark.parametrize("new_size", [0, 10, 1024 * 1024, 1024 * 1024 + 7,
+@pytest.mark.parametrize("new_size", [0, 10, 1024 * 1024, 1024 * 1024 + 7, 2621440,
                                       2 * 1024 * 1024 + 100])
 def test_object_truncate(api, new_size):
     account, container, obj = _name("acct"), _name("ct"), "doc"
