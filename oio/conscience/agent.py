@@ -2,7 +2,8 @@
 them with their tags and stats through the proxy (conscience.md §7).
 
 One thread per watched service, so that a slow service never delays the
-registration of the others.
+registration of the others (checks and stats of one service run in turn,
+each bounded by its timeout).
 """
 
 from __future__ import annotations
@@ -16,23 +17,33 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
 
 import urllib3
 
-from .stats import build_check, build_stat
+from .checks import build_check
+from .stats import build_stat
 
 logger = logging.getLogger("oio.conscience.agent")
 
 
 def load_file(path: str) -> dict:
+    """A YAML (or JSON) mapping; ValueError when it is not one."""
     with open(path, encoding="utf-8") as src:
         text = src.read()
     try:
         import yaml
     except ImportError:  # JSON is valid YAML: the sandbox writes JSON
-        return json.loads(text)
-    return yaml.safe_load(text) or {}
+        data = json.loads(text)
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping")
+    return data
 
 
 class Watcher:
@@ -47,44 +58,34 @@ class Watcher:
         self.interval = float(conf.get("check_interval", agent.interval))
         self.rise = int(conf.get("rise", agent.rise))
         self.fall = int(conf.get("fall", agent.fall))
-        self.checks = [build_check(c, self.host, self.port)
+        self.checks = [build_check(c, self.host, self.port, self.rise,
+                                   self.fall)
                        for c in conf.get("checks") or ()]
+        self.deregister_on_exit = bool(conf.get("deregister_on_exit", False))
         self.stats = [s for s in (build_stat(c, self.host, self.port)
                                   for c in conf.get("stats") or ()) if s]
         self.static_tags: dict[str, object] = {}
         if conf.get("location"):
             self.static_tags["tag.loc"] = str(conf["location"])
         if conf.get("slots"):
-            self.static_tags["tag.slots"] = ",".join(conf["slots"])
+            slots = conf["slots"]
+            self.static_tags["tag.slots"] = slots if isinstance(slots, str) \
+                else ",".join(str(x) for x in slots)
         if conf.get("service_id"):
             self.static_tags["tag.service_id"] = str(conf["service_id"])
         if conf.get("tls"):
             self.static_tags["tag.tls"] = str(conf["tls"])
-        self.history: deque[bool] = deque(maxlen=max(self.rise, self.fall))
-        self.up = False
         self.tags: dict[str, object] = {}
 
     @property
     def addr(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def _update_state(self, ok: bool) -> None:
-        if not self.history:
-            self.history.extend([ok] * self.history.maxlen)
-        else:
-            self.history.append(ok)
-        recent = list(self.history)
-        if self.up and not any(recent[-self.fall:]):
-            self.up = False
-        elif not self.up and all(recent[-self.rise:]):
-            self.up = True
-
     def check_once(self) -> dict:
         """Run checks and stats; the description to register."""
         http = self.agent.http
-        ok = all(check(http) for check in self.checks)
-        self._update_state(ok)
-        up = self.up
+        # every check runs, to keep each rise/fall history going
+        up = all([check(http) for check in self.checks])
         if up:
             for stat in self.stats:
                 try:
@@ -93,10 +94,15 @@ class Watcher:
                     logger.warning("%s: stat %s failed: %s", self.name,
                                    type(stat).__name__, exc)
                     up = False
+        return self.description(up)
+
+    def description(self, up: bool) -> dict:
+        """What is registered: score -1 lets the conscience compute it (any
+        score is ignored there anyway), 0 says down."""
         tags = dict(self.tags, **self.static_tags)
         tags["tag.up"] = up
         return {"ns": self.agent.namespace, "type": self.type,
-                "addr": self.addr, "score": 0, "tags": tags}
+                "addr": self.addr, "score": -1 if up else 0, "tags": tags}
 
     def run(self, stop: threading.Event) -> None:
         was_up = None
@@ -112,6 +118,8 @@ class Watcher:
             except Exception:  # noqa: BLE001 - keep watching whatever happens
                 logger.exception("%s: watch round failed", self.name)
             stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        if self.deregister_on_exit:
+            self.agent.register(self.description(False))
 
 
 class Agent:
@@ -138,7 +146,10 @@ class Agent:
             for path in sorted(glob.glob(os.path.join(folder, "*"))):
                 base, ext = os.path.splitext(os.path.basename(path))
                 if ext in (".yml", ".yaml", ".json"):
-                    defs[base] = load_file(path)
+                    try:
+                        defs[base] = load_file(path)
+                    except (OSError, ValueError) as exc:
+                        logger.error("watch %s ignored: %s", path, exc)
         watchers, seen = [], {}
         for name, wconf in defs.items():
             try:

@@ -36,6 +36,25 @@ def _lb_error(exc: LbError) -> HttpError:
     return HttpError(http, exc.message, status=exc.status)
 
 
+def _locations(body: dict, key: str) -> list[int]:
+    values = body.get(key) or []
+    if not isinstance(values, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and
+            0 <= v < 1 << 64 for v in values):
+        raise HttpError(400, f"[{key}] must be a list of locations (integers)",
+                        status=400)
+    return values
+
+
+def _keys(body: dict, key: str) -> list[str]:
+    values = body.get(key) or []
+    if not isinstance(values, list) or not all(
+            isinstance(v, str) for v in values):
+        raise HttpError(400, f"[{key}] must be a list of service IDs",
+                        status=400)
+    return values
+
+
 def build_app(registry: Registry) -> Router:
     router = Router()
     ns_name = registry.ns_info.name
@@ -59,10 +78,10 @@ def build_app(registry: Registry) -> Router:
             return func
         return decorator
 
-    def required(req: Request, name: str) -> str:
+    def required(req: Request, name: str, http: int = 400) -> str:
         value = req.args.get(name)
         if not value:
-            raise HttpError(400, f"Missing parameter [{name}]", status=400)
+            raise HttpError(http, f"Missing {name}", status=400)
         return value
 
     @route("GET", "conscience/info")
@@ -99,13 +118,20 @@ def build_app(registry: Registry) -> Router:
 
     @route("GET", "conscience/resolve")
     async def resolve(req: Request) -> Response:
-        srv = registry.find(required(req, "type"), required(req, "service_id"))
-        return json_response({"addr": srv.addr})
+        try:
+            addr = registry.resolve(required(req, "type"),
+                                    required(req, "service_id"))
+        except RegistryError as exc:
+            if exc.http_status != 503:
+                raise
+            raise HttpError(503, exc.message, status=exc.status,
+                            headers={"Retry-After": "1"}) from None
+        return json_response({"addr": addr})
 
     @route("GET", "conscience/score")
     async def score(req: Request) -> Response:
-        srv = registry.find(required(req, "type"), required(req, "service_id"))
-        return json_response({"addr": srv.addr, "score": srv.score})
+        return json_response(registry.score(required(req, "type"),
+                                            required(req, "service_id")))
 
     @route("GET", "lb/choose")
     async def choose(req: Request) -> Response:
@@ -122,36 +148,51 @@ def build_app(registry: Registry) -> Router:
 
     @route("POST", "lb/poll")
     async def poll(req: Request) -> Response:
-        body = await req.json() or {}
+        body = await req.json()
+        body = {} if body is None else body
         if not isinstance(body, dict):
-            raise HttpError(400, "Expected a JSON object", status=400)
-        avoid = [str(x) for x in body.get("avoid") or ()]
-        known = [str(x) for x in body.get("known") or ()]
+            raise HttpError(400, "Expected: json object", status=400)
+        avoid, known = _keys(body, "avoid"), _keys(body, "known")
+        avoid_locs = _locations(body, "avoid_locations")
+        known_locs = _locations(body, "known_locations")
+        lb = registry.lb
         if req.args.get("policy"):
             try:
                 policy = registry.ns_info.get_policy(req.args["policy"])
             except PolicyNotSupported as exc:
-                raise HttpError(400, str(exc), status=480) from None
-            sels = registry.lb.poll_policy(policy, avoid, known)
+                raise HttpError(500, str(exc), status=481) from None
+            pool = registry.ns_info.pool_for_policy(policy)
         else:
-            sels = registry.lb.poll(required(req, "pool"), avoid, known)
-        return _lb_reply(registry, None, sels)
+            name = required(req, "pool", http=404)
+            pool = registry.ns_info.pools.get(name)
+            if pool is None:
+                if not lb.known_type(name):   # the rdir client then creates it
+                    raise HttpError(400, f"pool [{name}] not found", status=400)
+                pool = Pool(name, [(1, [name])])
+        return _lb_reply(registry, None, lb.poll_pool(
+            pool, avoid, known, avoid_locs, known_locs))
 
     @route("POST", "lb/create_pool")
     async def create_pool(req: Request) -> Response:
         name = required(req, "name")
-        body = await req.json() or {}
+        if len(name) > 64 or not name.isprintable():
+            raise HttpError(400, "Invalid pool name", status=400)
+        body = await req.json()
+        body = {} if body is None else body
         if not isinstance(body, dict) or not isinstance(body.get("targets"), str):
             raise HttpError(400, "Expected {\"targets\": \"...\"}", status=400)
         options = body.get("options") or {}
         if not isinstance(options, dict) or any(
                 isinstance(v, (dict, list)) for v in options.values()):
             raise HttpError(400, "Option values must be scalars", status=400)
+        pool = Pool.parse(name, body["targets"],
+                          {k: str(v) for k, v in options.items()})
+        if not pool.targets:
+            raise HttpError(400, "No target in the pool", status=400)
         exists = name in registry.ns_info.pools
         if exists and not parse_bool(req.args.get("force", "false")):
-            raise HttpError(409, f"Pool [{name}] already exists", status=409)
-        registry.ns_info.pools[name] = Pool.parse(
-            name, body["targets"], {k: str(v) for k, v in options.items()})
+            raise HttpError(409, f"Pool [{name}] already exists", status=421)
+        registry.ns_info.pools[name] = pool
         return Response(201)
 
     @route("POST", "lb/reload")

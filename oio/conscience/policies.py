@@ -166,6 +166,9 @@ class NamespaceInfo:
     policies: dict[str, StoragePolicy] = field(default_factory=dict)
     data_security: dict[str, DataSecurity] = field(default_factory=dict)
     pools: dict[str, Pool] = field(default_factory=dict)
+    # pools made for policies naming an undeclared one, made once
+    _auto_pools: dict[str, Pool] = field(default_factory=dict, repr=False,
+                                         compare=False)
 
     # Building --------------------------------------------------------------
     def add_data_security(self, name: str, text: str) -> None:
@@ -240,10 +243,16 @@ class NamespaceInfo:
         pool = self.pools.get(policy.pool)
         if pool is not None:
             return pool
-        ds = policy.data_security
-        options = {k: ds.params[k] for k in ("min_dist", "warn_dist")
-                   if k in ds.params}
-        return Pool.parse(policy.pool, f"{policy.nb_chunks()},rawx", options)
+        key = f"{policy.pool}|{policy.text}"
+        pool = self._auto_pools.get(key)
+        if pool is None:
+            ds = policy.data_security
+            options = {k: ds.params[k] for k in ("min_dist", "warn_dist")
+                       if k in ds.params}
+            pool = Pool.parse(policy.pool, f"{policy.nb_chunks()},rawx",
+                              options)
+            self._auto_pools[key] = pool
+        return pool
 
 
 # Configuration files (conscience side) ------------------------------------

@@ -14,9 +14,12 @@ from .policies import NamespaceInfo, ServiceType
 from .score_expr import ScoreExpr, ScoreExprError
 
 CODE_BAD_REQUEST = 400
-CODE_NOT_FOUND = 420
+CODE_NOT_FOUND = 404
 CODE_TYPE_NOT_MANAGED = 453
 CODE_SERVICE_NOT_FOUND = 503
+MAX_TYPE_LEN = 31
+MAX_TAG_KEY = 256
+MAX_TAG_VALUE = 4096
 
 
 class RegistryError(Exception):
@@ -59,14 +62,20 @@ def check_addr(addr: object) -> str:
 
 
 def clean_tags(tags: object) -> dict:
-    """Keep `tag.*` and `stat.*`; other JSON types become false."""
+    """Keep `tag.*` and `stat.*`; other JSON types become false, floats
+    keep 6 decimals (as 7.2 prints them), overlong strings are cut."""
     if not isinstance(tags, dict):
         return {}
     out = {}
     for key, value in tags.items():
-        if not isinstance(key, str) or not key.startswith(("tag.", "stat.")):
+        if not isinstance(key, str) or not key.startswith(("tag.", "stat.")) \
+                or len(key) > MAX_TAG_KEY:
             continue
-        if not isinstance(value, (bool, int, float, str)):
+        if isinstance(value, float):
+            value = round(value, 6) if math.isfinite(value) else False
+        elif isinstance(value, str):
+            value = value[:MAX_TAG_VALUE]
+        elif not isinstance(value, (bool, int)):
             value = False
         out[key] = value
     return out
@@ -85,7 +94,12 @@ class Registry:
 
     # Validation --------------------------------------------------------------
     def check_type(self, kind: object) -> str:
+        if kind is None or kind == "":
+            raise RegistryError(400, CODE_BAD_REQUEST,
+                                "Service type not specified")
         if not isinstance(kind, str) or kind not in self.types:
+            if isinstance(kind, str) and len(kind) > MAX_TYPE_LEN:
+                kind = kind[:MAX_TYPE_LEN] + "..."
             raise RegistryError(404, CODE_TYPE_NOT_MANAGED,
                                 f"Service type [{kind}] not managed")
         return kind
@@ -96,7 +110,7 @@ class Registry:
         for item in items:
             if not isinstance(item, dict):
                 raise RegistryError(400, CODE_BAD_REQUEST,
-                                    "Expected a service description")
+                                    "Expected: json object")
             ns = item.get("ns")
             if ns and ns != self.ns_info.name:
                 continue   # another namespace's service: ignored
@@ -125,15 +139,13 @@ class Registry:
             is_new = srv is None
             if is_new:
                 srv = table[addr] = Service(kind, addr)
-            if tags:
-                srv.tags.update(tags)
-                srv.score_ts = now
+            self._merge(srv, tags, now)
             if is_new and first and self.types[kind].lock_at_first_register:
                 srv.locked = True
                 srv.score = 0
             elif not srv.locked:
                 self._compute(srv)
-                if srv.tags.get("tag.up") is False:
+                if tags.get("tag.up") is False:   # the received one only
                     srv.score = 0
             srv.tags["tag.lock"] = srv.locked
             self._dirty.add(kind)
@@ -148,6 +160,7 @@ class Registry:
                 score = int(score)
             except (TypeError, ValueError):
                 score = 0
+            self._merge(srv, clean_tags(item.get("tags")), now)
             srv.locked = True
             srv.score = max(0, min(100, score))
             srv.score_ts = now
@@ -159,6 +172,8 @@ class Registry:
             srv = self.services[item["type"]].get(item["addr"])
             if srv is None:
                 continue   # unlocking creates nothing
+            # `openio cluster wait` sends listings back: tags merge again
+            self._merge(srv, clean_tags(item.get("tags")), self.clock())
             srv.locked = False
             srv.tags["tag.lock"] = False
             srv.score = max(srv.score, 0)
@@ -174,6 +189,14 @@ class Registry:
         kind = self.check_type(kind)
         self.services[kind].clear()
         self._dirty.add(kind)
+
+    @staticmethod
+    def _merge(srv: Service, tags: dict, now: float) -> None:
+        tags.pop("tag.1", None)
+        tags.pop("tag.lock", None)     # the lock state is ours
+        if tags:
+            srv.tags.update(tags)
+            srv.score_ts = now
 
     def _compute(self, srv: Service) -> None:
         expr = self._expr(srv.type)
@@ -216,13 +239,30 @@ class Registry:
         return {"info": self.ns_info.to_dict(),
                 "services": {k: self.list(k, full=True) for k in self.types}}
 
-    def find(self, kind: object, ident: str) -> Service:
+    def find(self, kind: object, ident: str) -> Service | None:
+        """A service by ID or address, None if unknown."""
         kind = self.check_type(kind)
-        for srv in self.services[kind].values():
-            if ident in (srv.addr, srv.tags.get("tag.service_id")):
+        table = self.services[kind]
+        if ident in table:
+            return table[ident]
+        for srv in table.values():
+            if srv.tags.get("tag.service_id") == ident:
                 return srv
-        raise RegistryError(503, CODE_SERVICE_NOT_FOUND,
-                            f"Service ID [{ident}] not found")
+        return None
+
+    def resolve(self, kind: object, ident: str) -> str:
+        """The address of a service ID (503 if unknown, as 7.2 answers)."""
+        srv = self.find(kind, ident)
+        if srv is None:
+            raise RegistryError(503, CODE_SERVICE_NOT_FOUND,
+                                f"Service ID [{ident}] not found")
+        return srv.addr
+
+    def score(self, kind: object, ident: str) -> dict:
+        srv = self.find(kind, ident)
+        if srv is None:
+            raise RegistryError(404, CODE_NOT_FOUND, "No such item")
+        return {"addr": srv.addr, "score": srv.score}
 
     @property
     def lb(self) -> LoadBalancer:

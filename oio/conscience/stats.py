@@ -1,9 +1,10 @@
-"""Health checks and stat collectors of the conscience agent
-(conscience.md §7.3, §7.4). Each is a small object with one method called
-once per round; collectors keep their previous sample to compute rates."""
+"""Stat collectors of the conscience agent (conscience.md §7.4). Each is a
+small callable run once per round, returning tags; collectors keep their
+previous sample to compute rates."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -11,34 +12,7 @@ import time
 import urllib3
 
 CHECK_TIMEOUT = 5.0
-HTTP_TIMEOUT = urllib3.Timeout(connect=1.0, read=CHECK_TIMEOUT)
-
-
-class TcpCheck:
-    def __init__(self, host: str, port: int, timeout: float = CHECK_TIMEOUT):
-        self.addr = (host, port)
-        self.timeout = timeout
-
-    def __call__(self, http: urllib3.PoolManager) -> bool:
-        try:
-            with socket.create_connection(self.addr, timeout=self.timeout):
-                return True
-        except OSError:
-            return False
-
-
-class HttpCheck:
-    def __init__(self, host: str, port: int, uri: str):
-        self.url = f"http://{host}:{port}/{uri.lstrip('/')}"
-
-    def __call__(self, http: urllib3.PoolManager) -> bool:
-        try:
-            resp = http.request("GET", self.url, timeout=HTTP_TIMEOUT,
-                                retries=False,
-                                headers={"x-oio-req-id": f"chk-{time.time_ns()}"})
-            return resp.status == 200
-        except urllib3.exceptions.HTTPError:
-            return False
+HTTP_TIMEOUT = urllib3.Timeout(connect=1.0, read=10.0)
 
 
 def _cpu_times() -> tuple[int, int]:
@@ -133,24 +107,67 @@ class RawxStat:
         return out
 
 
-class HttpJsonStat:
-    """Every top-level key of a JSON status page as `stat.<key>`."""
+def _scalar(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
-    def __init__(self, host: str, port: int, path: str):
+
+class HttpJsonStat:
+    """A status page: with the `json` parser every top-level key as
+    `stat.<key>` (`uuid` as `tag.uuid`); with `lines`, each line split at
+    its last blank into a key (kept verbatim) and a value."""
+
+    def __init__(self, host: str, port: int, path: str, parser: str = "json"):
         self.url = f"http://{host}:{port}/{path.lstrip('/')}"
+        if parser not in ("json", "lines"):
+            raise ValueError(f"unknown http stat parser {parser!r}")
+        self.parser = parser
 
     def __call__(self, http: urllib3.PoolManager) -> dict:
-        import json
-
-        resp = http.request("GET", self.url, timeout=HTTP_TIMEOUT, retries=False)
+        resp = http.request("GET", self.url, timeout=HTTP_TIMEOUT, retries=False,
+                            headers={"Connection": "close"})
         if resp.status != 200:
             raise OSError(f"{self.url}: HTTP {resp.status}")
-        out = {}
-        for key, value in (json.loads(resp.data) or {}).items():
+        out: dict = {}
+        if self.parser == "lines":
+            for line in resp.data.decode("utf-8", "replace").splitlines():
+                parts = line.rsplit(None, 1)
+                if len(parts) == 2:
+                    out[parts[0].strip()] = _scalar(parts[1])
+            return out
+        data = json.loads(resp.data)
+        if not isinstance(data, dict):
+            raise ValueError(f"{self.url}: not a JSON object")
+        for key, value in data.items():
             if key == "uuid":
                 out["tag.uuid"] = value
             elif isinstance(value, (int, float, str, bool)):
                 out[f"stat.{key}"] = value
+        return out
+
+
+class ProxyStat:
+    """`gauge <name> <value>` lines of the proxy's `/v3.0/status`."""
+
+    def __init__(self, host: str, port: int):
+        self.url = f"http://{host}:{port}/v3.0/status"
+
+    def __call__(self, http: urllib3.PoolManager) -> dict:
+        resp = http.request("GET", self.url, timeout=HTTP_TIMEOUT, retries=False)
+        if resp.status != 200:
+            raise OSError(f"{self.url}: HTTP {resp.status}")
+        out: dict[str, float] = {}
+        for line in resp.data.decode("utf-8", "replace").splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[0] == "gauge":
+                try:
+                    out[f"stat.{parts[1]}"] = float(parts[-1])
+                except ValueError:
+                    continue
         return out
 
 
@@ -194,19 +211,6 @@ class BeanstalkdStat:
         return out
 
 
-def build_check(conf: dict, host: str, port: int):
-    kind = conf.get("type")
-    host = conf.get("host", host)
-    port = int(conf.get("port", port))
-    if kind == "http":
-        if not conf.get("uri"):
-            raise ValueError("http check needs 'uri'")
-        return HttpCheck(host, port, conf["uri"])
-    if kind in ("tcp", "asn1"):
-        return TcpCheck(host, port, float(conf.get("timeout", CHECK_TIMEOUT)))
-    raise ValueError(f"unknown check type {kind!r}")
-
-
 def build_stat(conf: dict, host: str, port: int):
     kind = conf.get("type")
     if kind == "system":
@@ -216,7 +220,10 @@ def build_stat(conf: dict, host: str, port: int):
     if kind == "rawx":
         return RawxStat(host, port, conf.get("path", "/stat"))
     if kind == "http":
-        return HttpJsonStat(host, port, conf.get("path", "/status"))
+        return HttpJsonStat(host, port, conf.get("path", "/status"),
+                            conf.get("parser", "json"))
     if kind == "beanstalkd":
         return BeanstalkdStat(host, port)
+    if kind == "oioproxy":
+        return ProxyStat(host, port)
     return None   # collectors of other services: not needed for scores

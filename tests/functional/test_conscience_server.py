@@ -1,18 +1,17 @@
-"""The conscience over real sockets, and the agent registering through it."""
+"""The conscience server over real sockets: the proxy's conscience and lb
+routes, dump, errors, and the Python client."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from oio.conscience.agent import Agent
 from oio.sandbox.bootstrap import Bootstrap
 from oio.sandbox.layout import SandboxSettings, find_free_base_port
 from tests.utils import wait_until
@@ -144,49 +143,25 @@ def test_silent_services_expire(conscience):
 @pytest.mark.parametrize("path, body, http, status", [
     ("/conscience/register", {"type": "nope", "addr": "127.0.0.1:1"}, 404, 453),
     ("/conscience/register", {"type": "rawx", "addr": "nowhere"}, 400, 400),
+    ("/conscience/register", {"type": "rawx", "addr": "1.2.3.4:99999"}, 400, 400),
+    ("/conscience/register", {"addr": "127.0.0.1:1"}, 400, 400),
     ("/conscience/register", "garbage", 400, 400),
-    ("/lb/poll?pool=nope", {}, 404, 453),
-    ("/lb/poll?policy=NOPE", {}, 400, 480),
+    ("/conscience/register", [1, 2], 400, 400),
+    ("/conscience/lock", {"type": "x" * 5000, "addr": "127.0.0.1:1"}, 404, 453),
+    ("/conscience/flush", None, 400, 400),
+    ("/lb/poll?pool=nope", {}, 400, 400),
+    ("/lb/poll", {}, 404, 400),
+    ("/lb/poll?policy=NOPE", {}, 500, 481),
+    ("/lb/poll?pool=rawx3", {"avoid": "x"}, 400, 400),
+    ("/lb/poll?pool=rawx3", {"avoid_locations": ["x"]}, 400, 400),
+    ("/lb/poll?pool=rawx3", [], 400, 400),
+    ("/lb/create_pool?name=p", {"targets": 3}, 400, 400),
+    ("/lb/create_pool?name=p", {"targets": "1,rawx", "options": {"a": []}},
+     400, 400),
 ])
 def test_bad_requests(conscience, path, body, http, status):
     got, reply, _ = conscience.req("POST", path, body)
     assert (got, reply["status"]) == (http, status)
-
-
-def test_agent_registers_and_scores(conscience, tmp_path):
-    host, port = conscience.addr.split(":")
-    watch = tmp_path / "watch"
-    watch.mkdir()
-    (watch / "meta1-1.yml").write_text(json.dumps({
-        "host": host, "port": int(port), "type": "meta1",
-        "location": "rack.a.1", "slots": ["meta1"],
-        "checks": [{"type": "http", "uri": "/status"}],
-        "stats": [{"type": "volume", "path": str(tmp_path)}, {"type": "system"}]}))
-    (watch / "meta1-2.yml").write_text(json.dumps({
-        "host": "127.0.0.1", "port": 1, "type": "meta1",
-        "checks": [{"type": "tcp"}], "stats": [{"type": "system"}]}))
-    agent = Agent({"namespace": "OPENIO", "proxy": conscience.addr,
-                   "check_interval": 0.2, "include_dir": str(watch)})
-    stop = threading.Event()
-    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        def scored():
-            _, listed, _ = conscience.req("GET", "/conscience/list?type=meta1&full=1")
-            by_addr = {s["addr"]: s for s in listed}
-            alive = by_addr.get(conscience.addr)
-            dead = by_addr.get("127.0.0.1:1")
-            return alive and dead and alive["score"] > 0 and by_addr
-        by_addr = wait_until(scored)
-        alive = by_addr[conscience.addr]
-        assert alive["tags"]["tag.loc"] == "rack.a.1"
-        assert alive["tags"]["tag.vol"] == str(tmp_path)
-        assert 0 <= alive["tags"]["stat.space"] <= 100
-        assert by_addr["127.0.0.1:1"]["score"] == 0
-        assert by_addr["127.0.0.1:1"]["tags"]["tag.up"] is False
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def test_python_client(conscience):
@@ -201,7 +176,91 @@ def test_python_client(conscience):
                               "tag.up": True}})
     ids = [s["id"] for s in client.all_services("rawx")]
     assert "127.0.0.1:7200" in ids
-    assert client.resolve("rawx", "127.0.0.1:7200") == "127.0.0.1:7200"
+    client.register({"type": "rawx", "addr": "127.0.0.1:7201",
+                     "tags": {"tag.service_id": "OPENIO-rawx-7201"}})
+    assert client.resolve("rawx", "OPENIO-rawx-7201") == {
+        "addr": "127.0.0.1:7201"}
+    assert client.resolve_url("rawx", "http://OPENIO-rawx-7201/AB") == \
+        "http://127.0.0.1:7201/AB"
+    assert client.resolve_service_id("rawx", "127.0.0.1:1") == "127.0.0.1:1"
+    with pytest.raises(exc.ServiceBusy):
+        client.resolve("rawx", "OPENIO-rawx-none")
     assert len(client.next_instances("rawx", size=2)) == 2
+    assert client.next_instance("rawx")["id"].startswith("OPENIO|rawx|")
+    client.lb.create_pool("client_pool", [(1, "rawx")], force=True)
+    with pytest.raises(exc.Conflict):
+        client.lb.create_pool("client_pool", [(1, "rawx")])
+    assert len(client.poll("client_pool")) == 1
     with pytest.raises(exc.NotFound):
         client.all_services("nope")
+    client.deregister({"type": "rawx", "addr": "127.0.0.1:7201"})
+    assert "127.0.0.1:7201" not in [s["addr"] for s in
+                                    client.all_services("rawx")]
+
+
+def test_status_info_and_dump_shape(conscience):
+    with urllib.request.urlopen(f"http://{conscience.addr}/status",
+                                timeout=5) as resp:
+        assert json.loads(resp.read())["ns"] == "OPENIO"
+    with urllib.request.urlopen(f"http://{conscience.addr}/info",
+                                timeout=5) as resp:
+        assert resp.read().startswith(b"conscience")
+    _, dump, _ = conscience.req("GET", "/conscience/dump")
+    assert set(dump) == {"info", "services"}
+    assert set(dump["services"]) >= {"rawx", "meta2", "echo"}
+    info = dump["info"]
+    assert info["chunksize"] > 0
+    assert info["service_pools"]["rawx3"].startswith(
+        "1,rawx-even,rawx;1,rawx-odd,rawx;1,rawx;max_dist=2")
+    assert info["data_security"]["EC"].startswith("ec/")
+
+
+def test_resolve_score_flush_and_deregister(conscience):
+    item = {"type": "rdir", "addr": "127.0.0.1:7300",
+            "tags": {"tag.service_id": "rdir-x", "tag.up": True,
+                     "stat.cpu": 50, "stat.io": 50, "stat.space": 50}}
+    conscience.req("POST", "/conscience/register", item)
+    status, body, _ = conscience.req(
+        "GET", "/conscience/resolve?type=rdir&service_id=rdir-x")
+    assert (status, body) == (200, {"addr": "127.0.0.1:7300"})
+    status, body, headers = conscience.req(
+        "GET", "/conscience/resolve?type=rdir&service_id=nope")
+    assert (status, body["status"]) == (503, 503) and headers["Retry-After"]
+    status, body, _ = conscience.req(
+        "GET", "/conscience/score?type=rdir&service_id=nope")
+    assert (status, body["status"]) == (404, 404)
+    status, body, _ = conscience.req("GET", "/conscience/list")
+    assert status == 400
+    assert conscience.req("POST", "/conscience/flush?type=rdir")[0] == 204
+    assert conscience.req("GET", "/conscience/list?type=rdir")[1] == []
+    conscience.req("POST", "/conscience/register", item)
+    assert conscience.req("POST", "/conscience/deregister",
+                          [{"type": "rdir", "addr": "127.0.0.1:7300"}])[0] == 204
+    assert conscience.req("GET", "/conscience/list?type=rdir")[1] == []
+
+
+def test_create_pool_and_poll_with_known(conscience):
+    for p in range(7400, 7404):
+        conscience.req("POST", "/conscience/register",
+                       rawx(p, **{"tag.1": False}))
+    conscience.req("POST", "/conscience/unlock",
+                   [{"type": "rawx", "addr": f"127.0.0.1:{p}"}
+                    for p in range(7400, 7404)])
+    body = {"targets": "2,rawx", "options": {"min_dist": 1}}
+    assert conscience.req("POST", "/lb/create_pool?name=two", body)[0] == 201
+    status, reply, _ = conscience.req("POST", "/lb/create_pool?name=two", body)
+    assert (status, reply["status"]) == (409, 421)
+    assert conscience.req("POST", "/lb/create_pool?name=two&force=True",
+                          body)[0] == 201
+    status, sels, _ = conscience.req(
+        "POST", "/lb/poll?pool=two", {"known": ["OPENIO|rawx|127.0.0.1:7400"],
+                                      "unrelated": 1})
+    assert status == 200 and len(sels) == 1
+    assert sels[0]["addr"] != "127.0.0.1:7400"
+    status, reply, _ = conscience.req(
+        "POST", "/lb/poll?pool=two",
+        {"known": ["OPENIO|rawx|127.0.0.1:7400", "OPENIO|rawx|127.0.0.1:7401"]})
+    assert (status, reply["status"]) == (400, 400)
+    _, info, _ = conscience.req("GET", "/conscience/info")
+    assert info["service_pools"]["two"] == "2,rawx"
+    assert conscience.req("POST", "/lb/reload")[0] == 204

@@ -7,7 +7,7 @@ import pytest
 
 from oio.conscience.lb import LbError, LoadBalancer
 from oio.conscience.location import distance, location_from_string, too_close
-from oio.conscience.policies import NamespaceInfo, load_policies, load_services
+from oio.conscience.policies import NamespaceInfo, Pool, load_policies, load_services
 from oio.sandbox.bootstrap import POLICIES, POOLS
 
 
@@ -99,3 +99,78 @@ def test_unknown_type_and_choose(ns):
     assert err.value.status == 453
     odd = lb.choose("rawx", 2, "odd")
     assert {int(s.service["addr"][-1]) % 2 for s in odd} == {1}
+
+
+def test_one_per_host_when_hosts_allow_it(ns):
+    """3 hosts of 4 rawx: THREECOPIES takes one rawx on each host."""
+    lb = LoadBalancer(ns, random.Random(3))
+    lb.update_services("rawx", [
+        rawx(n, loc=f"dc.host{n % 3}.vol{n}") for n in range(12)])
+    for _ in range(50):
+        sels = lb.poll_policy(ns.get_policy("THREECOPIES"))
+        hosts = {s.service["tags"]["tag.loc"].split(".")[1] for s in sels}
+        assert len(hosts) == 3
+        assert {s.quality["final_dist"] for s in sels} == {2}
+
+
+def test_distance_bypass_and_popularity_for_ec(ns):
+    """9 fragments over 3 hosts of 4 rawx: 3 per host, never more."""
+    lb = LoadBalancer(ns, random.Random(4))
+    lb.update_services("rawx", [
+        rawx(n, loc=f"dc.host{n % 3}.vol{n}") for n in range(12)])
+    for _ in range(30):
+        sels = lb.poll_policy(ns.get_policy("EC"))
+        assert len({s.service["addr"] for s in sels}) == 9
+        hosts = Counter(s.service["tags"]["tag.loc"].split(".")[1] for s in sels)
+        assert set(hosts.values()) == {3}
+        assert not any(s.flawed for s in sels)
+
+
+def test_known_and_avoid_locations(ns):
+    lb = LoadBalancer(ns, random.Random(5))
+    lb.update_services("rawx", [rawx(n) for n in range(1, 5)])
+    loc1 = location_from_string("rack.127-0-0-1.1")
+    for _ in range(10):
+        sels = lb.poll_pool(ns.pools["rawx2"], avoid_locations=[loc1],
+                            known_locations=[location_from_string(
+                                "rack.127-0-0-1.2")])
+        assert [s.service["addr"] for s in sels] == ["127.0.0.1:6003"]
+
+
+def test_nearby_mode_and_min_dist(ns):
+    lb = LoadBalancer(ns, random.Random(6))
+    lb.update_services("rawx", [
+        rawx(n, loc=f"dc.host{n % 2}.vol{n}") for n in range(6)])
+    for _ in range(20):
+        sels = lb.poll_pool(Pool("near", [(3, ["rawx"])], nearby_mode=True))
+        hosts = {s.service["tags"]["tag.loc"].split(".")[1] for s in sels}
+        assert len(hosts) == 1          # all on one host
+    far = Pool("far", [(3, ["rawx"])], min_dist=2)
+    with pytest.raises(LbError) as err:    # only 2 hosts
+        lb.poll_pool(far)
+    assert err.value.status == 481
+
+
+def test_any_slot_joker_and_fallback_known(ns):
+    lb = LoadBalancer(ns, random.Random(7))
+    lb.update_services("rawx", [rawx(n) for n in range(1, 4)])
+    lb.update_services("rdir", [{"addr": "127.0.0.1:7000", "score": 10,
+                                 "tags": {"tag.loc": "rack.x.1"}}])
+    pool = Pool("rawx_rdir", [(1, ["__any_slot"]), (1, ["rdir"])])
+    sels = lb.poll_pool(pool, known=["OPENIO|rawx|127.0.0.1:6001"])
+    assert [s.service["addr"] for s in sels] == ["127.0.0.1:7000"]
+
+
+def test_poll_speed(ns):
+    """A THREECOPIES poll among 100 rawx stays far below a millisecond."""
+    import time
+
+    lb = LoadBalancer(ns, random.Random(8))
+    lb.update_services("rawx", [
+        rawx(n, score=1 + n % 100, loc=f"dc.host{n % 5}.vol{n}")
+        for n in range(100)])
+    policy = ns.get_policy("THREECOPIES")
+    started = time.perf_counter()
+    for _ in range(200):
+        lb.poll_policy(policy)
+    assert (time.perf_counter() - started) / 200 < 0.001

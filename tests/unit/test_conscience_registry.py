@@ -99,3 +99,68 @@ def test_deregister_flush_and_lb_view(reg):
     assert [s["addr"] for s in reg.list("rawx")] == ["127.0.0.1:6001"]
     reg.flush("rawx")
     assert reg.list("rawx") == []
+
+
+def test_score_variation_is_bounded_upwards_only(reg):
+    reg.register(desc("meta1", **{"stat.cpu": 40}))
+    assert score(reg, "meta1") == 40          # first computation: no bound
+    reg.register(desc("meta1", **{"stat.cpu": 90}))
+    assert score(reg, "meta1") == 45          # +5 at most
+    reg.register(desc("meta1", **{"stat.cpu": 10}))
+    assert score(reg, "meta1") == 10          # drops at once
+
+
+def test_missing_tag_leaves_the_score_and_nan_is_zero(reg):
+    reg.register(desc("meta1", **{"stat.cpu": 30}))
+    reg.services["meta1"]["127.0.0.1:6000"].tags.pop("stat.cpu")
+    reg.register({"type": "meta1", "addr": "127.0.0.1:6000",
+                  "tags": {"tag.up": True}})
+    assert score(reg, "meta1") == 30
+
+
+def test_only_a_received_down_forces_zero(reg):
+    reg.register(desc("meta1"))
+    reg.register(desc("meta1", **{"tag.up": False}))
+    assert score(reg, "meta1") == 0
+    # a register without tag.up recomputes: the stored false is no order
+    reg.register({"type": "meta1", "addr": "127.0.0.1:6000",
+                  "tags": {"stat.cpu": 100}})
+    assert score(reg, "meta1") == 5
+
+
+def test_locked_scores_do_not_move_nor_expire(reg):
+    reg.register(desc())
+    reg.lock({"type": "rawx", "addr": "127.0.0.1:6000", "score": 42})
+    reg.register(desc(**{"stat.cpu": 1}))
+    assert score(reg) == 42
+    reg.clock_ref.now += 1000
+    assert reg.expire() == []
+    assert score(reg) == 42
+    reg.unlock({"type": "rawx", "addr": "127.0.0.1:6000",
+                "tags": {"tag.lock": True, "stat.cpu": 100}})
+    assert reg.list("rawx")[0]["tags"]["tag.lock"] is False
+    assert score(reg) == 47
+
+
+def test_tag_values_are_cleaned(reg):
+    reg.register(desc("meta1", **{"stat.x": 1.123456789, "tag.obj": {"a": 1},
+                                  "other": 1, "stat.nan": float("nan")}))
+    tags = reg.list("meta1", full=True)[0]["tags"]
+    assert tags["stat.x"] == 1.123457 and tags["tag.obj"] is False
+    assert "other" not in tags and tags["stat.nan"] is False
+
+
+def test_missing_type_and_lookups(reg):
+    with pytest.raises(RegistryError) as err:
+        reg.register({"addr": "127.0.0.1:6000"})
+    assert (err.value.http_status, err.value.status) == (400, 400)
+    reg.register(desc(**{"tag.service_id": "OPENIO-rawx-1"}))
+    assert reg.resolve("rawx", "OPENIO-rawx-1") == "127.0.0.1:6000"
+    assert reg.score("rawx", "127.0.0.1:6000")["score"] == 100
+    with pytest.raises(RegistryError) as err:
+        reg.resolve("rawx", "nope")
+    assert (err.value.http_status, err.value.status) == (503, 503)
+    with pytest.raises(RegistryError) as err:
+        reg.score("rawx", "nope")
+    assert (err.value.http_status, err.value.status) == (404, 404)
+    assert reg.dump()["services"]["rawx"][0]["tags"]["stat.cpu"] == 100

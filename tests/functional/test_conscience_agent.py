@@ -1,0 +1,192 @@
+"""The conscience agent registering real services in a real conscience (the
+agent's `proxy` points at the conscience, which serves the same paths)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from oio.conscience.agent import Agent, main
+from oio.conscience.checks import ASN1_PING, Checker, build_check
+from oio.sandbox.bootstrap import Bootstrap
+from oio.sandbox.layout import SandboxSettings, find_free_base_port
+from tests.utils import free_port, wait_until
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return json.loads(resp.read())
+
+
+@pytest.fixture(scope="module")
+def conscience(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("csa"))
+    settings = SandboxSettings(root=root, base_port=find_free_base_port(20),
+                               user_conf=False)
+    boot = Bootstrap(settings)
+    boot.write_conscience_conf()
+    spec = settings.one("conscience")
+    proc = subprocess.Popen([sys.executable, "-m", "oio.conscience.server",
+                             boot.conf_path(spec)], stderr=subprocess.DEVNULL)
+
+    def up():
+        try:
+            return _get(f"http://{spec.addr}/status")
+        except OSError:
+            return False
+    try:
+        wait_until(up)
+        yield spec.addr
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def listing(addr, kind):
+    services = _get(f"http://{addr}/v3.0/OPENIO/conscience/list?type={kind}&full=1")
+    return {s["addr"]: s for s in services}
+
+
+class SlowServer:
+    """A TCP server that accepts and never answers: an HTTP check on it
+    lasts until its timeout."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        self.sock.close()
+        for conn in self.conns:
+            conn.close()
+
+
+def test_agent_registers_scores_and_is_not_slowed(conscience, tmp_path):
+    host, port = conscience.split(":")
+    slow = SlowServer()
+    watch = tmp_path / "watch"
+    watch.mkdir()
+    (watch / "meta1-1.yml").write_text(json.dumps({
+        "host": host, "port": int(port), "type": "meta1",
+        "location": "rack.a.1", "slots": ["meta1", "meta1-x"],
+        "service_id": "OPENIO-meta1-1",
+        "checks": [{"type": "http", "uri": "/status"}],
+        "stats": [{"type": "volume", "path": str(tmp_path)}, {"type": "system"},
+                  {"type": "http", "path": "/status"}]}))
+    (watch / "meta1-2.yml").write_text(json.dumps({
+        "host": "127.0.0.1", "port": free_port(), "type": "meta1",
+        "checks": [{"type": "tcp"}], "stats": [{"type": "system"}]}))
+    (watch / "meta1-slow.yml").write_text(
+        f"host: 127.0.0.1\nport: {slow.port}\ntype: meta1\n"
+        "checks:\n  - {type: http, uri: /status, timeout: 30}\n")
+    (watch / "broken.yml").write_text("host: [unclosed\n")
+    (watch / "notes.txt").write_text("ignored")
+    agent = Agent({"namespace": "OPENIO", "proxy": conscience,
+                   "check_interval": 0.2, "include_dir": str(watch)})
+    assert sorted(w.name for w in agent.watchers) == [
+        "meta1-1", "meta1-2", "meta1-slow"]
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        dead_addr = [w.addr for w in agent.watchers if w.name == "meta1-2"][0]
+
+        def scored():
+            by_addr = listing(conscience, "meta1")
+            alive = by_addr.get(conscience)
+            return alive and dead_addr in by_addr and \
+                alive["score"] > 0 and by_addr
+        by_addr = wait_until(scored, timeout=10)
+        # the slow service (30 s check timeout) held back nobody
+        assert time.monotonic() - started < 5
+        alive = by_addr[conscience]
+        tags = alive["tags"]
+        assert tags["tag.loc"] == "rack.a.1"
+        assert tags["tag.slots"] == "meta1,meta1-x"
+        assert tags["tag.service_id"] == "OPENIO-meta1-1"
+        assert tags["tag.vol"] == str(tmp_path) and tags["tag.up"] is True
+        assert 0 <= tags["stat.space"] <= 100 and 0 <= tags["stat.cpu"] <= 100
+        assert tags["stat.io"] >= 0
+        assert tags["stat.ns"] == "OPENIO"       # from the JSON /status
+        assert by_addr[dead_addr]["score"] == 0
+        assert by_addr[dead_addr]["tags"]["tag.up"] is False
+        # the slow one is still being checked: not registered yet
+        assert f"127.0.0.1:{slow.port}" not in by_addr
+    finally:
+        stop.set()
+        slow.close()
+        thread.join(10)
+
+
+def test_duplicates_and_deregister_on_exit(conscience, tmp_path):
+    host, port = conscience.split(":")
+    base = {"host": host, "port": int(port), "type": "meta0",
+            "checks": [{"type": "tcp"}]}
+    agent = Agent({"namespace": "OPENIO", "proxy": conscience,
+                   "services": {"a": base, "b": base}})
+    assert agent.watchers == []          # both ignored, as upstream does
+    agent = Agent({"namespace": "OPENIO", "proxy": conscience,
+                   "check_interval": 0.1,
+                   "services": {"a": dict(base, deregister_on_exit=True)}})
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: listing(conscience, "meta0").get(conscience, {})
+                   .get("tags", {}).get("tag.up") is True)
+    finally:
+        stop.set()
+        thread.join(10)
+    last = listing(conscience, "meta0")[conscience]
+    assert last["tags"]["tag.up"] is False and last["score"] == 0
+
+
+def test_checks_rise_fall_and_asn1():
+    results = iter([True, False, False, True, True, True])
+    checker = Checker(lambda http: next(results), rise=2, fall=2)
+    assert [checker(None) for _ in range(6)] == [
+        True, True, False, False, True, True]
+    assert len(ASN1_PING) == 52 and ASN1_PING[8:40] == \
+        b"80863FD712DC4234D7BA684CE2DEC00A"
+    server = socket.create_server(("127.0.0.1", 0))
+    received = []
+
+    def serve():
+        conn, _ = server.accept()
+        received.append(conn.recv(100))
+        conn.sendall(b"\x00\x00\x00\x02ok")
+        conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    check = build_check({"type": "asn1"}, "127.0.0.1",
+                        server.getsockname()[1])
+    assert check(None) is True and received == [ASN1_PING]
+    server.close()
+    assert build_check({"type": "tcp", "timeout": 1}, "127.0.0.1",
+                       free_port())(None) is False
+    with pytest.raises(ValueError):
+        build_check({"type": "http"}, "127.0.0.1", 1)
+
+
+def test_main_rejects_bad_config(tmp_path, capsys):
+    conf = tmp_path / "agent.yml"
+    conf.write_text("- not a mapping\n")
+    assert main([str(conf)]) == 2
+    assert main([str(tmp_path / "missing.yml")]) == 2
+    assert "oio-conscience-agent" in capsys.readouterr().err
