@@ -166,10 +166,13 @@ class ScoreExpr:
 
     def __init__(self, text: str):
         self.text = text
-        self._node = _Parser(text).parse()
+        try:
+            self._node = _Parser(text).parse()
+        except RecursionError:
+            raise ScoreExprError("expression nested too deeply") from None
 
     def evaluate(self, tags: Tags) -> float:
         try:
             return _num(self._node(tags))
-        except (ArithmeticError, TypeError) as exc:
+        except (ArithmeticError, TypeError, RecursionError) as exc:
             raise ScoreExprError(str(exc)) from exc

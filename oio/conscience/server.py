@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import configparser
 import logging
 import sys
 
@@ -14,6 +15,7 @@ from oio.common.http_server import run_service
 from .app import build_app
 from .policies import NamespaceInfo, ServiceType, load_policies, load_services
 from .registry import Registry
+from .score_expr import ScoreExpr, ScoreExprError
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +38,13 @@ def load_namespace(conf: Config) -> tuple[NamespaceInfo, dict[str, ServiceType]]
         if conf.get_str("policies"):
             load_policies(ns, conf.get_str("policies"))
         types = load_services(ns, conf.get_str("services") or "")
-    except (OSError, ValueError) as exc:
+        for stype in types.values():   # a bad expression fails here, not later
+            try:
+                ScoreExpr(stype.score_expr)
+            except ScoreExprError as exc:
+                raise ValueError(f"[type:{stype.name}] score_expr: {exc}") \
+                    from None
+    except (OSError, ValueError, configparser.Error) as exc:
         raise ConfigurationException(f"conscience configuration: {exc}") from exc
     return ns, types
 

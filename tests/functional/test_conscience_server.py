@@ -264,3 +264,18 @@ def test_create_pool_and_poll_with_known(conscience):
     _, info, _ = conscience.req("GET", "/conscience/info")
     assert info["service_pools"]["two"] == "2,rawx"
     assert conscience.req("POST", "/lb/reload")[0] == 204
+
+
+def test_bad_configurations_exit_2(tmp_path, capsys):
+    from oio.conscience.server import main
+
+    types = tmp_path / "NS-service-types.conf"
+    types.write_text("[type:rawx]\nscore_expr=root(3, (num stat.cpu)\n")
+    conf = tmp_path / "cs.conf"
+    conf.write_text(f"[conscience]\nnamespace=NS\nservices={tmp_path}/NS-service-*.conf\n")
+    assert main([str(conf)]) == 2
+    assert "score_expr" in capsys.readouterr().err
+    conf.write_text("[conscience]\nbind_port=1\n")
+    assert main([str(conf)]) == 2
+    conf.write_text(f"[conscience]\nnamespace=NS\npolicies={tmp_path}/none.conf\n")
+    assert main([str(conf)]) == 2

@@ -48,3 +48,8 @@ def test_syntax_errors(expr):
 def test_missing_tag_is_an_error():
     with pytest.raises(ScoreExprError):
         ScoreExpr("(num stat.nope)").evaluate(TAGS)
+
+
+def test_deep_nesting_is_a_clean_error():
+    with pytest.raises(ScoreExprError):
+        ScoreExpr("(" * 5000 + "1" + ")" * 5000)
