@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -15,8 +13,7 @@ import pytest
 
 from oio.conscience.agent import Agent, main
 from oio.conscience.checks import ASN1_PING, Checker, build_check
-from oio.sandbox.bootstrap import Bootstrap
-from oio.sandbox.layout import SandboxSettings, find_free_base_port
+from tests.functional.conscience_process import running_conscience
 from tests.utils import free_port, wait_until
 
 
@@ -27,26 +24,8 @@ def _get(url):
 
 @pytest.fixture(scope="module")
 def conscience(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("csa"))
-    settings = SandboxSettings(root=root, base_port=find_free_base_port(20),
-                               user_conf=False)
-    boot = Bootstrap(settings)
-    boot.write_conscience_conf()
-    spec = settings.one("conscience")
-    proc = subprocess.Popen([sys.executable, "-m", "oio.conscience.server",
-                             boot.conf_path(spec)], stderr=subprocess.DEVNULL)
-
-    def up():
-        try:
-            return _get(f"http://{spec.addr}/status")
-        except OSError:
-            return False
-    try:
-        wait_until(up)
-        yield spec.addr
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with running_conscience(str(tmp_path_factory.mktemp("csa"))) as addr:
+        yield addr
 
 
 def listing(addr, kind):

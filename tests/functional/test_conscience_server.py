@@ -4,16 +4,13 @@ routes, dump, errors, and the Python client."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
 import pytest
 
-from oio.sandbox.bootstrap import Bootstrap
-from oio.sandbox.layout import SandboxSettings, find_free_base_port
+from tests.functional.conscience_process import running_conscience
 from tests.utils import wait_until
 
 
@@ -36,34 +33,13 @@ class Conscience:
 
 @pytest.fixture(scope="module")
 def conscience(tmp_path_factory):
-    root = str(tmp_path_factory.mktemp("cs"))
-    settings = SandboxSettings(root=root, base_port=find_free_base_port(20),
-                               user_conf=False)
-    boot = Bootstrap(settings)
-    boot.write_conscience_conf()
-    spec = settings.one("conscience")
-    with open(boot.conf_path(spec), "a") as conf:
-        conf.write("expire_interval = 0.1\n")
     # A type with a short score timeout, to watch expiry happen.
-    prefix = f"{settings.conf_dir}/{settings.namespace}"
-    with open(f"{prefix}-service-test.conf", "w") as conf:
-        conf.write("[type:echo]\nscore_expr=(num stat.cpu)\nscore_timeout=1\n"
-                   "lock_at_first_register=false\n")
-    proc = subprocess.Popen([sys.executable, "-m", "oio.conscience.server",
-                             boot.conf_path(spec)], stderr=subprocess.DEVNULL)
-    cs = Conscience(spec.addr)
-
-    def up():
-        try:
-            return cs.req("GET", "/conscience/info")[0] == 200
-        except OSError:
-            return False
-    try:
-        wait_until(up)
-        yield cs
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    echo = ("[type:echo]\nscore_expr=(num stat.cpu)\nscore_timeout=1\n"
+            "lock_at_first_register=false\n")
+    with running_conscience(str(tmp_path_factory.mktemp("cs")),
+                            extra_conf="expire_interval = 0.1\n",
+                            extra_service_conf=echo) as addr:
+        yield Conscience(addr)
 
 
 def rawx(port, **tags):
