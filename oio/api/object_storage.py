@@ -27,7 +27,12 @@ from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
 from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import get_pool_manager
 from oio.common.storage_method import STORAGE_METHODS
-from oio.common.utils import cid_from_name, request_id, true_value
+from oio.common.utils import (
+    cid_from_name,
+    compute_chunk_id,
+    request_id,
+    true_value,
+)
 from oio.container.client import ContainerClient
 from oio.directory.client import DirectoryClient
 
@@ -230,6 +235,98 @@ class ObjectStorageApi:
                         **_proxy_kwargs(self._kw(kwargs)))
             if not page.get("truncated") or marker is None:
                 break
+
+    @handle_container_not_found
+    def container_snapshot(self, account: str, container: str,
+                           dst_account: str, dst_container: str,
+                           batch_size: int = 100, **kwargs) -> None:
+        """Copy a container into `dst_account`/`dst_container`: its base,
+        and every chunk hard-linked on its rawx. The source is frozen during
+        the capture; the snapshot stays frozen (read-only)."""
+        pkw = _proxy_kwargs(self._kw(kwargs))
+        self.container.container_freeze(account, container, **pkw)
+        try:
+            self.container.container_snapshot(
+                account, container, dst_account, dst_container, **pkw)
+            try:
+                self._link_snapshot_chunks(account, container, dst_account,
+                                           dst_container, batch_size, pkw)
+            except BaseException:
+                # No half-made snapshot: its base goes (the source's chunks
+                # are untouched: they still belong to the source).
+                try:
+                    self.container.container_delete(
+                        dst_account, dst_container, force=True, **pkw)
+                except exc.OioException as err:
+                    self.logger.warning("snapshot %s/%s left behind: %s",
+                                        dst_account, dst_container, err)
+                raise
+            self.container.container_touch(dst_account, dst_container, **pkw)
+        finally:
+            self.container.container_enable(account, container, **pkw)
+
+    def _link_snapshot_chunks(self, account, container, dst_account,
+                              dst_container, batch_size, pkw) -> None:
+        """Hard-link each chunk of the snapshot under its own chunk ID and
+        point the snapshot's records at the links, by batches."""
+        dst_cid = cid_from_name(dst_account, dst_container)
+        old_beans: list[dict] = []
+        new_beans: list[dict] = []
+        links: list[str] = []
+
+        def flush() -> None:
+            self.container.container_raw_update(
+                old_beans, new_beans, dst_account, dst_container, frozen=True,
+                **pkw)
+            old_beans.clear()
+            new_beans.clear()
+
+        try:
+            for obj in self._iter_objects(dst_account, dst_container,
+                                          versions=True, **pkw):
+                if obj.get("deleted"):
+                    continue  # a delete marker has no chunk
+                _, chunks = self.container.content_locate(
+                    account, container, obj["name"], version=obj["version"],
+                    properties=False, **pkw)
+                fullpath = encode_fullpath(dst_account, dst_container,
+                                           obj["name"], obj["version"],
+                                           obj["content"])
+                for chunk in chunks:
+                    chunk_id = compute_chunk_id(
+                        dst_cid, obj["name"], obj["version"], chunk["pos"],
+                        obj["policy"])
+                    _, url = self.blob_client.chunk_link(
+                        chunk["url"], chunk_id, fullpath,
+                        real_url=chunk.get("real_url"))
+                    links.append(url)
+                    bean = {"type": "chunk", "hash": chunk["hash"],
+                            "size": int(chunk["size"]), "pos": chunk["pos"],
+                            "content": obj["content"]}
+                    old_beans.append(dict(bean, id=chunk["url"]))
+                    new_beans.append(dict(bean, id=url))
+                if len(old_beans) >= batch_size:
+                    flush()
+            if old_beans:
+                flush()
+        except BaseException:
+            for url in links:  # the snapshot's base goes with them
+                try:
+                    self.blob_client.chunk_delete(url)
+                except exc.OioException:
+                    pass
+            raise
+
+    def _iter_objects(self, account: str, container: str, **kwargs):
+        """Every entry of a container listing, page after page."""
+        marker = None
+        while True:
+            page = self.object_list(account, container, marker=marker,
+                                    **kwargs)
+            yield from page["objects"]
+            marker = page.get("next_marker")
+            if not page.get("truncated") or not marker:
+                return
 
     def container_update(self, account: str, container: str, metadata: dict,
                          clear: bool = False, **kwargs) -> None:

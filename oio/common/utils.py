@@ -109,3 +109,12 @@ __all__ = [
     "generate_chunk_id", "quote", "unquote", "is_hexa", "true_value",
     "parse_bool", "monotonic_time", "timestamp_us",
 ]
+
+
+def fsync_path(path: str) -> None:
+    """Make a file's data, or a directory's entries, durable by path."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

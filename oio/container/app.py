@@ -28,6 +28,7 @@ from oio.common.constants import (
     SIMULATEVERSIONING_HEADER,
 )
 from oio.common.http_server import (
+    FileResponse,
     HttpError,
     Request,
     Response,
@@ -49,6 +50,7 @@ from .meta2 import (
     Versioning,
     parse_chunk_beans,
 )
+from .snapshot import Snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -222,6 +224,7 @@ class Meta2App:
     def __init__(self, meta2: Meta2, service_type: str = "meta2"):
         self.meta2 = meta2
         self.service_type = service_type
+        self.snapshots = Snapshots(meta2)
         self.router = Router()
         self._register()
 
@@ -255,6 +258,7 @@ class Meta2App:
         add("GET", "/v1/content/locate", self.content_locate)
         add("GET", "/v1/content/show", self.content_locate)
         add("POST", "/v1/admin/{action}", self.admin)
+        add("GET", "/v1/admin/dump", self.admin_dump)
 
     @staticmethod
     def _guard(handler):
@@ -575,4 +579,35 @@ class Meta2App:
             return await self.container_set_properties(req)
         if action == "del_properties":
             return await self.container_del_properties(req)
+        if action == "snapshot":
+            return await self.admin_snapshot(req, cid)
         raise Meta2Error(501, f"admin/{action} not implemented by meta2")
+
+    async def admin_snapshot(self, req: Request, cid: str) -> Response:
+        """Create this container as a copy of `source_cid` (hosted by the
+        meta2 at `source`), named `account`/`container`."""
+        body = await req.json()
+        if not isinstance(body, dict):
+            raise bad_request("Invalid body: expected an object")
+        fields = {}
+        for key in ("account", "container", "source", "source_cid"):
+            value = body.get(key)
+            if not isinstance(value, str) or not value:
+                raise bad_request(f"Missing or invalid '{key}'")
+            fields[key] = value
+        source_cid = fields["source_cid"].upper()
+        if len(source_cid) != 64 or not all(c in _HEX for c in source_cid):
+            raise bad_request("Invalid 'source_cid'")
+        if source_cid == cid:
+            raise bad_request("The snapshot must either have a different "
+                              "name or be placed in another account")
+        await self.call(self.snapshots.snapshot, cid, fields["account"],
+                        fields["container"], fields["source"], source_cid)
+        return Response(204)
+
+    async def admin_dump(self, req: Request) -> Response:
+        """The whole base, a consistent SQLite file (for snapshots)."""
+        cid = container_id(req)
+        fd, size = await self.call(self.snapshots.dump, cid)
+        return FileResponse(200, {"Content-Type": "application/x-sqlite3"},
+                            fd, 0, size)

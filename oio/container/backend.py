@@ -20,6 +20,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from oio.common.utils import fsync_path
+
 logger = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -492,6 +494,30 @@ class BaseCache:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(base.path + suffix)
 
+    def backup(self, cid: str, dest_path: str) -> None:
+        """A consistent copy of the base of `cid` into `dest_path`, fsync'd
+        (SQLite online backup, under the base lock)."""
+        def copy(base: ContainerBase) -> None:
+            dest = sqlite3.connect(dest_path)
+            try:
+                base.db.backup(dest)
+            finally:
+                dest.close()
+        self.run(cid, copy)
+        fsync_path(dest_path)
+
+    def install(self, cid: str, file_path: str) -> None:
+        """Make the SQLite file `file_path` (same filesystem) the base of
+        `cid`, durably; FileExistsError when `cid` already has a base."""
+        path = self.path(cid)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fsync_path(file_path)
+        with self._files_lock:
+            if os.path.exists(path):
+                raise FileExistsError(path)
+            os.rename(file_path, path)
+        fsync_path(os.path.dirname(path))
+
     def close(self) -> None:
         with self._lock:
             bases = list(self._bases.values())
@@ -499,3 +525,4 @@ class BaseCache:
         for base in bases:
             with base.lock:
                 base.close()
+

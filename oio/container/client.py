@@ -133,6 +133,44 @@ class ContainerClient(ProxyClient):
                                                          cid=cid), **kwargs)
         return {"truncated": true_value(resp.headers.get("x-oio-truncated"))}
 
+    def _admin_status(self, action: str, account, reference, cid, **kwargs):
+        params = self._make_params(account, reference, cid=cid)
+        params["type"] = "meta2"
+        resp, _ = self._direct_request(
+            "POST", self._make_uri(f"admin/{action}"), params=params, **kwargs)
+        return resp
+
+    def container_freeze(self, account=None, reference=None, cid=None,
+                         **kwargs):
+        """Freeze the container's base: reads only until enabled again."""
+        return self._admin_status("freeze", account, reference, cid, **kwargs)
+
+    def container_enable(self, account=None, reference=None, cid=None,
+                         **kwargs):
+        """Enable a frozen or disabled base."""
+        return self._admin_status("enable", account, reference, cid, **kwargs)
+
+    def container_snapshot(self, account=None, reference=None,
+                           dst_account=None, dst_reference=None, cid=None,
+                           **kwargs):
+        """Copy the container's base (not its chunks) into a new container
+        `dst_account`/`dst_reference`."""
+        data = json.dumps({"account": dst_account, "container": dst_reference})
+        resp, _ = self._request(
+            "POST", "/snapshot", data=data,
+            params=self._make_params(account, reference, cid=cid), **kwargs)
+        return resp
+
+    def container_raw_update(self, old: list, new: list, account=None,
+                             reference=None, cid=None, **kwargs) -> None:
+        """Replace raw beans `old[i]` by `new[i]`; `frozen=True` allows it on
+        a frozen container."""
+        params = self._make_params(account, reference, cid=cid)
+        if kwargs.pop("frozen", None):
+            params["frozen"] = 1
+        self._request("POST", "/raw_update", params=params,
+                      data=json.dumps({"old": old, "new": new}), **kwargs)
+
     def content_list(self, account=None, reference=None, limit=None,
                      marker=None, end_marker=None, prefix=None, delimiter=None,
                      properties=False, cid=None, versions=False, deleted=False,

@@ -38,7 +38,7 @@ from .prepare import allocate, content_headers, parse_prepare_body
 CONTAINER_FORWARDS = {
     "show": "GET", "list": "GET", "get_properties": "POST",
     "set_properties": "POST", "del_properties": "POST", "touch": "POST",
-    "flush": "POST", "purge": "POST", "dedup": "POST", "snapshot": "POST",
+    "flush": "POST", "purge": "POST", "dedup": "POST",
     "raw_insert": "POST", "raw_update": "POST", "raw_delete": "POST",
 }
 CONTENT_FORWARDS = (
@@ -68,6 +68,20 @@ def container_body(body) -> dict:
     _string_map(body.get("system"), "system")
     return {"properties": body.get("properties") or {},
             "system": body.get("system") or {}}
+
+
+def snapshot_body(body) -> tuple[str, str, int]:
+    """(account, container, seq_num) of a container/snapshot body."""
+    if not isinstance(body, dict):
+        raise bad_request("Invalid body: expected an object")
+    account, container = body.get("account"), body.get("container")
+    if not isinstance(account, str) or not account \
+            or not isinstance(container, str) or not container:
+        raise bad_request("Missing destination account name or container name")
+    seq = body.get("seq_num", 1)
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise bad_request("Invalid 'seq_num'")
+    return account, container, seq
 
 
 def _missing_container(resp) -> bool:
@@ -144,19 +158,26 @@ def register(router: Router, proxy) -> None:
             headers[PERFDATA_HEADER] = f"resolve={perf[0]},meta2={perf[1]}"
         return relay(resp, headers)
 
-    async def ensure_container(req: Request, account: str, reference: str,
-                               cid: str, body: dict) -> int:
-        """Create reference, meta2 link and base as needed: 201 when the
-        base was created, 204 when it existed."""
+    async def linked_meta2_call(req: Request, account: str, reference: str,
+                                cid: str, route: str, body: dict):
+        """Create the reference and its meta2 link as needed, then POST
+        `body` to `route` of that meta2 for the container."""
         headers = proxy.headers(req)
         timeout = proxy.timeout(req)
         await ensure_reference(proxy, account, reference, cid, headers,
                                timeout)
         srv = await link_services(proxy, cid, "meta2", headers, timeout)
         query = urlencode({"cid": cid, "acct": account, "ref": reference})
-        resp = await backend.call(
-            "POST", [srv[0]["host"]], f"/v1/container/create?{query}",
+        return await backend.call(
+            "POST", [srv[0]["host"]], f"{route}?{query}",
             headers=headers, json_body=body, timeout=timeout, what="meta2")
+
+    async def ensure_container(req: Request, account: str, reference: str,
+                               cid: str, body: dict) -> int:
+        """Create reference, meta2 link and base as needed: 201 when the
+        base was created, 204 when it existed."""
+        resp = await linked_meta2_call(req, account, reference, cid,
+                                       "/v1/container/create", body)
         if resp.status == 201:
             return 201
         if resp.status in (200, 202, 204) or (
@@ -237,6 +258,40 @@ def register(router: Router, proxy) -> None:
             await resolver.meta1("POST", url.cid, "destroy", headers=headers,
                                  timeout=proxy.timeout(req))
         return reply(req, resp, perf)
+
+    @router.route("POST", "/v3.0/{ns}/container/snapshot")
+    async def container_snapshot(req: Request) -> Response:
+        proxy.check_ns(req)
+        url = container_url(req.args)
+        account, reference, seq = snapshot_body(await req.json())
+        dst_cid = _cid(account, reference)
+        if dst_cid == url.cid:
+            raise bad_request("The snapshot must either have a different "
+                              "name or be placed in another account")
+        headers = proxy.headers(req)
+        timeout = proxy.timeout(req)
+        source = await resolver.linked(url.cid, "meta2", headers)
+        if not source:
+            raise oio_error(431, "No service located")
+        try:
+            if await resolver.linked(dst_cid, "meta2", headers,
+                                     use_cache=False):
+                raise bad_request("Container already exists")
+        except UpstreamError as exc:
+            if exc.http_status != 404:
+                raise
+        resp = await linked_meta2_call(
+            req, account, reference, dst_cid, "/v1/admin/snapshot", {
+                "account": account, "container": reference,
+                "source": source[0]["host"], "source_cid": url.cid,
+                "seq": seq})
+        if resp.status >= 300:
+            # Leave no half-made destination behind: a retry must work.
+            await resolver.meta1("POST", dst_cid, "unlink", {"type": "meta2"},
+                                 headers=headers, timeout=timeout)
+            resolver.invalidate(dst_cid)
+            raise UpstreamError(resp)
+        return Response(204)
 
     # plain container and content routes --------------------------------------
     def container_forward(action: str, method: str):

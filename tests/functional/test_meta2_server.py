@@ -8,6 +8,7 @@ subprocess to check the entry point and its configuration.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client as httpclient
 import json
 import os
@@ -67,20 +68,29 @@ class Client:
         return resp
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    datadir = str(tmp_path_factory.mktemp("meta2"))
-    meta2 = Meta2(datadir, NS, ns_info())
+@contextlib.contextmanager
+def serve_meta2(datadir: str):
+    """A Meta2App on a free port in a thread: yields (addr, meta2)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    srv = HttpServer(Meta2App(meta2), "127.0.0.1", 0, access_log=False)
+    port = free_port()
+    meta2 = Meta2(datadir, NS, ns_info(), local_addr=f"127.0.0.1:{port}")
+    srv = HttpServer(Meta2App(meta2), "127.0.0.1", port, access_log=False)
     asyncio.run_coroutine_threadsafe(srv.start(), loop).result(10)
-    yield f"127.0.0.1:{srv.port}"
-    asyncio.run_coroutine_threadsafe(srv.close(grace=1), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(5)
-    meta2.close()
+    try:
+        yield f"127.0.0.1:{srv.port}", meta2
+    finally:
+        asyncio.run_coroutine_threadsafe(srv.close(grace=1), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        meta2.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with serve_meta2(str(tmp_path_factory.mktemp("meta2"))) as (addr, _):
+        yield addr
 
 
 @pytest.fixture
@@ -353,3 +363,41 @@ def test_entry_point(tmp_path):
     bad.write_text("[meta2]\nnamespace=X\n")
     from oio.container.server import main
     assert main([str(bad)]) == 2
+
+
+def test_snapshot_pulled_from_another_meta2(client, server, tmp_path):
+    """The destination meta2 streams a consistent copy of the source base
+    from the source meta2 (`admin/dump`) and installs it under its name."""
+    src = cid_from_name("acc", "snapsrc")
+    assert client("POST", "container/create?acct=acc&ref=snapsrc",
+                  {"properties": {"k": "v"}, "system": {}}).status == 201
+    resp = client("POST", f"content/create?cid={src}&path=obj",
+                  create_body(), create_headers(1))
+    assert resp.status == 204, resp.body
+    dst = cid_from_name("other", "snapdst")
+    with serve_meta2(str(tmp_path)) as (addr, _):
+        remote = Client(addr)
+        body = {"account": "other", "container": "snapdst",
+                "source": server, "source_cid": src}
+        resp = remote("POST", f"admin/snapshot?cid={dst}", body)
+        assert resp.status == 204, resp.body
+        resp = remote("GET", f"container/show?cid={dst}")
+        assert resp.data == {"properties": {"k": "v"}}
+        assert resp.hdrs["x-oio-container-meta-sys-user-name"] == "snapdst"
+        assert resp.hdrs["x-oio-container-meta-sys-account"] == "other"
+        assert unquote(resp.hdrs["x-oio-container-meta-sys-peers"]) == addr
+        listing = remote("GET", f"container/list?cid={dst}").data
+        assert [o["name"] for o in listing["objects"]] == ["obj"]
+        # A second snapshot onto the same container is refused.
+        resp = remote("POST", f"admin/snapshot?cid={dst}", body)
+        assert resp.status == 409 and resp.data["status"] == 433
+        # A missing source is a missing container; nothing is left behind.
+        body.update(source_cid=cid_from_name("acc", "nope"))
+        resp = remote("POST", "admin/snapshot?cid=" +
+                      cid_from_name("other", "x"), body)
+        assert resp.status == 404 and resp.data["status"] == 431
+        assert os.listdir(os.path.join(str(tmp_path), "tmp")) == []
+        for bad in ({}, dict(body, source_cid="zz"), dict(body, account="")):
+            resp = remote("POST", f"admin/snapshot?cid={dst}", bad)
+            assert resp.status == 400, bad
+        remote.conn.close()
