@@ -11,6 +11,8 @@ from oio.common.client import ProxyClient
 
 
 class AccountClient(ProxyClient):
+    service_type = "account"
+
     def __init__(self, conf: dict, refresh_delay: float = 3600.0, **kwargs: Any):
         super().__init__(conf, request_prefix="", **kwargs)
         self.refresh_delay = refresh_delay

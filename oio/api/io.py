@@ -7,11 +7,13 @@ import io
 import os
 import random
 import stat
+import time
 from collections.abc import Iterator
 
 import urllib3
 
 from oio.common import exceptions as exc
+from oio.common import perfdata as perf
 from oio.common.constants import REQID_HEADER
 from oio.common.http_urllib3 import timeout
 
@@ -83,7 +85,9 @@ class ChunkReader:
     def __init__(self, pool_manager: urllib3.PoolManager, replicas: list[dict],
                  start: int, end: int, reqid: str,
                  connection_timeout: float | None = None,
-                 read_timeout: float | None = None):
+                 read_timeout: float | None = None,
+                 perfdata: dict | None = None):
+        self.perfdata = perfdata
         self.pool_manager = pool_manager
         self.replicas = replicas
         self.start = start
@@ -98,6 +102,7 @@ class ChunkReader:
             url = chunk.get("real_url") or chunk["url"]
             headers = {"Range": f"bytes={offset}-{self.end}",
                        REQID_HEADER: self.reqid}
+            started = time.monotonic()
             try:
                 resp = self.pool_manager.request(
                     "GET", url, headers=headers, preload_content=False,
@@ -105,6 +110,9 @@ class ChunkReader:
             except urllib3.exceptions.HTTPError as err:
                 errors.append((url, None, str(err)))
                 continue
+            answered = time.monotonic()
+            perf.add(self.perfdata, "rawx", "connect." + chunk["url"],
+                     answered - started)
             try:
                 if resp.status not in (200, 206):
                     errors.append((url, resp.status, resp.read(200)))
@@ -121,6 +129,8 @@ class ChunkReader:
                 errors.append((url, None, str(err)))
             finally:
                 resp.release_conn()
+                perf.add(self.perfdata, "rawx", "download." + chunk["url"],
+                         time.monotonic() - answered)
         if errors and all(status == 404 for _, status, _ in errors):
             raise exc.UnrecoverableContent(
                 f"All replicas of the chunk are missing: {errors}")

@@ -23,6 +23,8 @@ from oio.api.replication import (
 )
 from oio.blob.client import BlobClient
 from oio.common import exceptions as exc
+from oio.common import perfdata as perf
+from oio.common.cache import del_cached_object_metadata
 from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
 from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import get_pool_manager
@@ -39,7 +41,7 @@ from oio.directory.client import DirectoryClient
 # Keywords every proxy request understands; others are the API's own.
 PROXY_KEYWORDS = ("headers", "connection_timeout", "read_timeout",
                   "write_timeout", "deadline", "reqid", "admin_mode",
-                  "force_master", "perfdata", "tls")
+                  "force_master", "perfdata", "tls", "cache")
 
 
 def _proxy_kwargs(kwargs: dict) -> dict:
@@ -97,6 +99,8 @@ class ObjectStorageApi:
         self._global_kwargs = {k: float(v) for k, v in kwargs.items()
                                if k in TIMEOUT_KEYS and v is not None}
         self._global_kwargs["autocreate"] = True
+        if perfdata is not None:
+            self._global_kwargs["perfdata"] = perfdata
         for key in self.EXTRA_KEYWORDS:
             if key in kwargs:
                 self._global_kwargs[key] = kwargs[key]
@@ -497,9 +501,17 @@ class ObjectStorageApi:
                 f"{meta['policy']}, {meta['chunk_method']})")
         sysmeta = sysmeta_for(meta, account, container, obj_name, cid)
         sysmeta["oio_version"] = sysmeta.get("oio_version") or OIO_VERSION
+        perfdata = kwargs.get("perfdata")
+        upload_start = time.monotonic()
         uploaded, size, md5 = self._upload_metachunks(
             account, container, obj_name, source, sysmeta, chunks, chunk_size,
             method, policy, pkw, kwargs)
+        if perfdata is not None:
+            perf.add(perfdata, "rawx", "overall",
+                     time.monotonic() - upload_start)
+            perfdata["data_size"] = size
+            perf.compute_stats(perfdata, "connect.")
+            perf.compute_stats(perfdata, "upload.")
         try:
             if etag and etag.lower() != md5:
                 raise exc.EtagMismatch(f"given etag {etag} != computed {md5}")
@@ -559,7 +571,8 @@ class ObjectStorageApi:
                 writer = ReplicatedMetachunkWriter(
                     sysmeta, chunks, obj_md5, method, headers=pkw.get("headers"),
                     pool_manager=self.pool_manager, chunk_checksum_algo=algo,
-                    reqid=pkw["reqid"], logger=self.logger, buffers=ring, **wkw)
+                    reqid=pkw["reqid"], logger=self.logger, buffers=ring,
+                    perfdata=kwargs.get("perfdata"), **wkw)
                 pending.append(writer)
                 got = writer.send(source, chunk_size)
                 if obj_md5 is None:
@@ -625,6 +638,32 @@ class ObjectStorageApi:
         """(metadata, lazy stream of bytes). `ranges`: [(start, end), ...],
         inclusive, None for an open end or a suffix."""
         kw = self._kw(kwargs)
+        meta, stream = self._object_fetch(account, container, obj, version,
+                                          ranges, kw)
+        if kw.get("cache") is None:
+            return meta, stream
+
+        def retried_on_stale_cache():
+            """Chunks gone from where the cache said: if nothing was sent
+            yet, ask meta2 again."""
+            sent = False
+            try:
+                for block in stream:
+                    sent = True
+                    yield block
+            except exc.UnrecoverableContent:
+                if sent:
+                    raise
+                del_cached_object_metadata(account=account, reference=container,
+                                           path=obj, cache=kw["cache"])
+                fresh, again = self._object_fetch(account, container, obj,
+                                                  version, ranges, kw)
+                meta.update(fresh)
+                yield from again
+        return meta, retried_on_stale_cache()
+
+    def _object_fetch(self, account, container, obj, version, ranges, kw):
+        started = time.monotonic()
         pkw = _proxy_kwargs(kw)
         pkw.setdefault("reqid", request_id("fetch-"))
         meta, chunks = self.container.content_locate(
@@ -636,9 +675,13 @@ class ObjectStorageApi:
         if method.ec:
             raise exc.OioException("Erasure-coded reads are not supported yet")
         plan = plan_reads(group_metachunks(chunks), ranges)
+        perfdata = kw.get("perfdata")
         stream = object_stream(self.pool_manager, plan, pkw["reqid"],
                                connection_timeout=kw.get("connection_timeout"),
-                               read_timeout=kw.get("read_timeout"))
+                               read_timeout=kw.get("read_timeout"),
+                               perfdata=perfdata)
+        if perfdata is not None:
+            stream = _timed_download(stream, perfdata, started)
         return meta, stream
 
     @handle_object_not_found
@@ -909,3 +952,21 @@ class ObjectStorageApi:
     def object_analyze(self, *args, **kwargs):
         """Deprecated: use object_locate."""
         return self.object_locate(*args, **kwargs)
+
+
+def _timed_download(stream, perfdata: dict, started: float):
+    """The stream, noting time to first and last byte (from the start of
+    object_fetch), download time and size in `perfdata`."""
+    size = 0
+    download_start = time.monotonic()
+    for block in stream:
+        if "ttfb" not in perfdata:
+            perfdata["ttfb"] = time.monotonic() - started
+        size += len(block)
+        yield block
+    end = time.monotonic()
+    perfdata["ttlb"] = end - started
+    perf.add(perfdata, "rawx", "overall", end - download_start)
+    perfdata["data_size"] = size
+    perf.compute_stats(perfdata, "connect.")
+    perf.compute_stats(perfdata, "download.")

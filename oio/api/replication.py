@@ -16,11 +16,13 @@ import http.client
 import logging
 import queue
 import threading
+import time
 from urllib.parse import quote, urlparse
 
 import urllib3
 
 from oio.common import exceptions as exc
+from oio.common import perfdata as perf
 from oio.common.constants import CHUNK_HEADERS, OIO_VERSION, REQID_HEADER
 from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import oio_exception, timeout
@@ -202,6 +204,7 @@ class _ChunkPut(_Consumer):
         self.reply_size: int | None = None
 
     def prepare(self) -> None:
+        self.started = time.monotonic()
         parsed = urlparse(self.url)
         self.pool = self.writer.pool_manager.connection_from_url(self.url)
         self.conn = self.pool._get_conn()
@@ -214,6 +217,8 @@ class _ChunkPut(_Consumer):
         self.conn.putheader("Transfer-Encoding", "chunked")
         self.conn.endheaders()
         self.conn.sock.settimeout(self.writer.timeout.read_timeout)
+        perf.add(self.writer.perfdata, "rawx", "connect." + self.chunk["url"],
+                 time.monotonic() - self.started)
 
     def handle(self, view: memoryview) -> None:
         if view.nbytes:
@@ -232,6 +237,8 @@ class _ChunkPut(_Consumer):
         if resp.status != 201:
             self.failed = f"HTTP {resp.status} {body[:200]!r}"
             raise exc.from_response(resp, body)
+        perf.add(self.writer.perfdata, "rawx", "upload." + self.chunk["url"],
+                 time.monotonic() - self.started)
         self.reply_hash = resp.getheader(CHUNK_HEADERS["chunk_hash"])
         size = resp.getheader(CHUNK_HEADERS["chunk_size"])
         self.reply_size = int(size) if size else None
@@ -267,10 +274,12 @@ class ReplicatedMetachunkWriter:
                  chunk_checksum_algo: str | None = "md5",
                  chunk_buffer_max: int = WRITE_BUFFER_SIZE,
                  queue_depth: int = PUT_QUEUE_DEPTH, reqid: str | None = None,
-                 logger=None, buffers: BufferRing | None = None, **_kwargs):
+                 logger=None, buffers: BufferRing | None = None,
+                 perfdata: dict | None = None, **_kwargs):
         if pool_manager is None:
             raise ValueError("A pool manager is needed")
         self.sysmeta = sysmeta
+        self.perfdata = perfdata
         self.meta_chunk = meta_chunk
         self.checksum = checksum
         self.storage_method = storage_method

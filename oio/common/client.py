@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import urllib3
 
 from oio.common import exceptions as exc
+from oio.common import perfdata as perf
 from oio.common.configuration import load_namespace_conf
 from oio.common.constants import (
     ACTION_MODE_HEADER,
@@ -51,6 +52,8 @@ class ProxyClient:
     of the namespace configuration (sds.conf)."""
 
     _slot_time = 0.5
+    # The key of this client's figures in a `perfdata` dict.
+    service_type = "proxy"
 
     def __init__(self, conf: dict, request_prefix: str = "",
                  no_ns_in_url: bool = False, endpoint: str | None = None,
@@ -162,12 +165,18 @@ class ProxyClient:
             query = urlencode([(k, v) for k, v in params.items() if v is not None])
             if query:
                 url += "?" + query
+        perfdata = kwargs.get("perfdata")
+        started = monotonic_time()
         try:
             resp = self.pool_manager.request(method, url, body=data,
                                              headers=out_headers, timeout=tmo,
                                              retries=False)
         except urllib3.exceptions.HTTPError as err:
             oio_exception_from_httperror(err, out_headers[REQID_HEADER], url)
+        if perfdata is not None:
+            service = self.service_type
+            perf.add(perfdata, service, "overall", monotonic_time() - started)
+            perf.add_header(perfdata, service, resp.headers.get(PERFDATA_HEADER))
         body = _decode_body(resp.data)
         if resp.status >= 400:
             raise exc.from_response(resp, body)

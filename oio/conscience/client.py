@@ -3,6 +3,7 @@ through oio-proxy (method names and return values of the 7.2 client)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -170,3 +171,50 @@ class ConscienceClient(ProxyClient):
         addr = self.resolve_service_id(service_type, parsed.netloc,
                                        check_format=False, **kwargs)
         return urlunparse(parsed._replace(netloc=addr))
+
+
+class ServiceScores:
+    """Scores of the services of one type, for chunk lists served from a
+    client cache (whose stored scores would be stale): fetched once, then
+    refreshed in the background when older than `max_age` seconds."""
+
+    def __init__(self, conscience: ConscienceClient, service_type: str = "rawx",
+                 max_age: float = 30.0):
+        self.conscience = conscience
+        self.service_type = service_type
+        self.max_age = max_age
+        self._scores: dict[str, int] = {}
+        self._at: float | None = None
+        self._lock = threading.Lock()
+        self._refreshing = False
+
+    def _refresh(self) -> None:
+        try:
+            services = self.conscience.all_services(self.service_type)
+            scores = {s["addr"]: int(s.get("score") or 0) for s in services}
+            scores.update({s["tags"]["tag.service_id"]: int(s.get("score") or 0)
+                           for s in services
+                           if (s.get("tags") or {}).get("tag.service_id")})
+            self._scores = scores
+            self._at = time.monotonic()
+        except Exception as err:  # noqa: BLE001 - scores are a hint
+            self.conscience.logger.debug("score refresh failed: %s", err)
+        finally:
+            self._refreshing = False
+
+    def scores(self) -> dict[str, int]:
+        if self._at is None:
+            self._refresh()
+        elif time.monotonic() - self._at > self.max_age:
+            with self._lock:
+                start, self._refreshing = not self._refreshing, True
+            if start:
+                threading.Thread(target=self._refresh, daemon=True).start()
+        return self._scores
+
+    def apply(self, chunks: list[dict]) -> None:
+        """Set each chunk's `score` from its service's current score."""
+        scores = self.scores()
+        for chunk in chunks:
+            netloc = chunk.get("url", "").split("/")[2:3]
+            chunk["score"] = scores.get(netloc[0], 0) if netloc else 0

@@ -8,9 +8,19 @@ from typing import Any
 from urllib.parse import unquote
 
 from oio.common import exceptions as exc
+from oio.common.cache import (
+    del_cached_container_metadata,
+    del_cached_container_objects,
+    del_cached_object_metadata,
+    get_cached_container_metadata,
+    get_cached_object_metadata,
+    set_cached_container_metadata,
+    set_cached_object_metadata,
+)
 from oio.common.client import ProxyClient
 from oio.common.constants import OBJECT_METADATA_PREFIX
 from oio.common.utils import true_value
+from oio.conscience.client import ConscienceClient, ServiceScores
 
 # Object metadata headers that are fields, not user properties (§3.2).
 SYSMETA_KEYS = ("chunk-method", "ctime", "mtime", "deleted", "hash",
@@ -44,6 +54,17 @@ class ContainerClient(ProxyClient):
 
     def __init__(self, conf: dict, **kwargs: Any):
         super().__init__(conf, request_prefix="/container", **kwargs)
+        self._rawx_scores: ServiceScores | None = None
+
+    @property
+    def rawx_scores(self) -> ServiceScores:
+        """Current rawx scores, for chunk lists served from a cache."""
+        if self._rawx_scores is None:
+            conscience = ConscienceClient(
+                self.conf, logger=self.logger, pool_manager=self.pool_manager,
+                endpoint=f"{self.proxy_scheme}://{self.proxy_netloc}")
+            self._rawx_scores = ServiceScores(conscience, "rawx")
+        return self._rawx_scores
 
     @staticmethod
     def _make_params(account=None, reference=None, path=None, cid=None,
@@ -76,6 +97,8 @@ class ContainerClient(ProxyClient):
 
     def container_delete(self, account=None, reference=None, cid=None,
                          **kwargs) -> None:
+        del_cached_container_objects(account=account, reference=reference,
+                                     cid=cid, **kwargs)
         params = self._make_params(account, reference, cid=cid)
         if kwargs.get("force"):
             params["force"] = 1
@@ -96,14 +119,22 @@ class ContainerClient(ProxyClient):
     def container_get_properties(self, account=None, reference=None,
                                  properties=None, cid=None, **kwargs) -> dict:
         """{"properties": {user}, "system": {sys.*}}."""
+        cached = get_cached_container_metadata(
+            account=account, reference=reference, cid=cid, **kwargs)
+        if cached is not None:
+            return cached
         _, body = self._request(
             "POST", "/get_properties", data=json.dumps(list(properties or [])),
             params=self._make_params(account, reference, cid=cid), **kwargs)
+        set_cached_container_metadata(body, account=account,
+                                      reference=reference, cid=cid, **kwargs)
         return body
 
     def container_set_properties(self, account=None, reference=None,
                                  properties=None, clear=False, cid=None,
                                  system=None, **kwargs):
+        del_cached_container_metadata(account=account, reference=reference,
+                                      cid=cid, **kwargs)
         params = self._make_params(account, reference, cid=cid)
         if clear:
             params["flush"] = 1
@@ -115,6 +146,8 @@ class ContainerClient(ProxyClient):
 
     def container_del_properties(self, account=None, reference=None,
                                  properties=None, cid=None, **kwargs):
+        del_cached_container_metadata(account=account, reference=reference,
+                                      cid=cid, **kwargs)
         _, body = self._request(
             "POST", "/del_properties", data=json.dumps(list(properties or [])),
             params=self._make_params(account, reference, cid=cid), **kwargs)
@@ -128,6 +161,8 @@ class ContainerClient(ProxyClient):
 
     def container_flush(self, account=None, reference=None, cid=None,
                         **kwargs) -> dict:
+        del_cached_container_objects(account=account, reference=reference,
+                                     cid=cid, **kwargs)
         resp, _ = self._request("POST", "/flush",
                                 params=self._make_params(account, reference,
                                                          cid=cid), **kwargs)
@@ -143,11 +178,15 @@ class ContainerClient(ProxyClient):
     def container_freeze(self, account=None, reference=None, cid=None,
                          **kwargs):
         """Freeze the container's base: reads only until enabled again."""
+        del_cached_container_metadata(account=account, reference=reference,
+                                      cid=cid, **kwargs)
         return self._admin_status("freeze", account, reference, cid, **kwargs)
 
     def container_enable(self, account=None, reference=None, cid=None,
                          **kwargs):
         """Enable a frozen or disabled base."""
+        del_cached_container_metadata(account=account, reference=reference,
+                                      cid=cid, **kwargs)
         return self._admin_status("enable", account, reference, cid, **kwargs)
 
     def container_snapshot(self, account=None, reference=None,
@@ -215,6 +254,8 @@ class ContainerClient(ProxyClient):
                        append=False, change_policy=False, **kwargs):
         """Register an uploaded object: `data` = {"chunks": [...],
         "properties": {...}, "container_properties": ...}. (resp, body)."""
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
         params = self._make_params(account, reference, path, cid=cid)
         if append:
             params["append"] = "1"
@@ -236,6 +277,8 @@ class ContainerClient(ProxyClient):
     def content_delete(self, account=None, reference=None, path=None, cid=None,
                        version=None, **kwargs) -> bool:
         """True if the object has been deleted (204)."""
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
         resp, _ = self._direct_request(
             "POST", self._make_uri("content/delete"),
             params=self._make_params(account, reference, path, cid=cid,
@@ -245,17 +288,36 @@ class ContainerClient(ProxyClient):
     def content_locate(self, account=None, reference=None, path=None, cid=None,
                        content=None, version=None, properties=True, **kwargs):
         """(object metadata, chunk list) of one version of an object."""
+        if not content:
+            meta, chunks = get_cached_object_metadata(
+                account=account, reference=reference, path=path, cid=cid,
+                version=version, properties=properties, **kwargs)
+            if meta is not None and chunks is not None:
+                self.rawx_scores.apply(chunks)
+                return meta, chunks
         params = self._make_params(account, reference, path, cid=cid,
                                    content=content, version=version)
         params["properties"] = bool(properties)
         resp, chunks = self._direct_request(
             "GET", self._make_uri("content/locate"), params=params, **kwargs)
-        return extract_content_headers_meta(resp.headers), chunks
+        meta = extract_content_headers_meta(resp.headers)
+        if not content:
+            set_cached_object_metadata(
+                meta, chunks, account=account, reference=reference, path=path,
+                cid=cid, version=version, properties=properties, **kwargs)
+        return meta, chunks
 
     def content_get_properties(self, account=None, reference=None, path=None,
                                properties=None, cid=None, content=None,
                                version=None, **kwargs) -> dict:
         """The object metadata with its user `properties`."""
+        cacheable = not content and not properties
+        if cacheable:
+            meta, _ = get_cached_object_metadata(
+                account=account, reference=reference, path=path, cid=cid,
+                version=version, properties=True, **kwargs)
+            if meta is not None:
+                return meta
         params = self._make_params(account, reference, path, cid=cid,
                                    content=content, version=version)
         data = json.dumps(properties) if properties else None
@@ -264,12 +326,18 @@ class ContainerClient(ProxyClient):
             params=params, **kwargs)
         meta = extract_content_headers_meta(resp.headers)
         meta.update(body or {})
+        if cacheable:
+            set_cached_object_metadata(
+                meta, None, account=account, reference=reference, path=path,
+                cid=cid, version=version, properties=True, **kwargs)
         return meta
 
     def content_set_properties(self, account=None, reference=None, path=None,
                                properties=None, cid=None, version=None,
                                clear=False, **kwargs) -> None:
         """`properties` is the request body: {"properties": {...}}."""
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
         params = self._make_params(account, reference, path, cid=cid,
                                    version=version)
         if clear:
@@ -282,6 +350,8 @@ class ContainerClient(ProxyClient):
                                properties=None, cid=None, version=None,
                                **kwargs) -> bool:
         """True if deleted (204); `[]` deletes every property."""
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
         params = self._make_params(account, reference, path, cid=cid,
                                    version=version)
         resp, _ = self._direct_request(
@@ -291,6 +361,8 @@ class ContainerClient(ProxyClient):
 
     def content_touch(self, account=None, reference=None, path=None, cid=None,
                       version=None, **kwargs) -> None:
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
         self._direct_request(
             "POST", self._make_uri("content/touch"),
             params=self._make_params(account, reference, path, cid=cid,
@@ -335,6 +407,10 @@ class ContainerClient(ProxyClient):
                             cid=None, **kwargs) -> list[tuple[str, bool]]:
         """(name, deleted) for each object (latest versions)."""
         params = self._make_params(account, reference, cid=cid)
+        paths = list(paths or ())
+        for path in paths:
+            del_cached_object_metadata(account=account, reference=reference,
+                                       path=path, cid=cid, **kwargs)
 
         def send(batch):
             body = {"contents": [{"name": name} for name in batch]}
@@ -346,6 +422,8 @@ class ContainerClient(ProxyClient):
 
     def content_drain(self, account=None, reference=None, path=None, cid=None,
                       version=None, **kwargs) -> None:
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
         self._direct_request(
             "POST", self._make_uri("content/drain"),
             params=self._make_params(account, reference, path, cid=cid,
@@ -357,6 +435,8 @@ class ContainerClient(ProxyClient):
                        **kwargs) -> None:
         """Replace the chunks of some metachunks of a content (the bare
         chunk array of content/update)."""
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
         params = self._make_params(account, reference, path, cid=cid)
         if content_id:
             params["id"] = content_id
@@ -373,6 +453,8 @@ class ContainerClient(ProxyClient):
 
     def content_truncate(self, account=None, reference=None, path=None,
                          size=None, cid=None, version=None, **kwargs) -> None:
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
         params = self._make_params(account, reference, path, cid=cid,
                                    version=version)
         params["size"] = size
