@@ -166,9 +166,43 @@ class ObjectStorageApi:
                                         **_proxy_kwargs(self._kw(kwargs)))
 
     @handle_container_not_found
-    def container_touch(self, account: str, container: str, **kwargs) -> None:
-        self.container.container_touch(account, container,
-                                       **_proxy_kwargs(self._kw(kwargs)))
+    def container_touch(self, account: str, container: str,
+                        recompute: bool = False, **kwargs) -> None:
+        """Make meta2 announce the container's statistics again; with
+        `recompute`, recount them first, along with the damaged objects and
+        missing chunks this client finds by locating every version."""
+        pkw = _proxy_kwargs(self._kw(kwargs))
+        damaged = missing = None
+        if recompute:
+            damaged, missing = self._count_missing_chunks(account, container,
+                                                          pkw)
+        self.container.container_touch(account, container, recompute=recompute,
+                                       damaged_objects=damaged,
+                                       missing_chunks=missing, **pkw)
+
+    def _count_missing_chunks(self, account, container, pkw) -> tuple[int, int]:
+        """(damaged objects, missing chunks) of every version."""
+        damaged = missing = 0
+        for obj in self._iter_objects(account, container, versions=True, **pkw):
+            if obj.get("deleted"):
+                continue
+            try:
+                meta, chunks = self.container.content_locate(
+                    account, container, obj["name"], version=obj["version"],
+                    properties=False, **pkw)
+            except exc.NotFound:
+                continue
+            method = STORAGE_METHODS.load(meta["chunk_method"])
+            size, chunk_size = int(meta.get("length") or 0), \
+                int(meta.get("chunk_size") or 0)
+            metachunks = len(group_metachunks(chunks))
+            if chunk_size > 0 and size > 0:
+                metachunks = max(metachunks, -(-size // chunk_size))
+            lacking = max(1, metachunks) * method.expected_chunks - len(chunks)
+            if lacking > 0:
+                damaged += 1
+                missing += lacking
+        return damaged, missing
 
     def container_create_many(self, account: str, containers: list[str],
                               properties: dict | None = None,
@@ -339,17 +373,20 @@ class ObjectStorageApi:
                                       clear=clear, **kwargs)
 
     @handle_container_not_found
-    def container_refresh(self, account: str, container: str, **kwargs) -> None:
+    def container_refresh(self, account: str, container: str,
+                          attempts: int = 3, **kwargs) -> None:
         """Reset the container's statistics in the account service, then let
-        meta2 report them again."""
+        meta2 report them again (the reset is tried `attempts` times when
+        it conflicts with a concurrent update)."""
         pkw = _proxy_kwargs(self._kw(kwargs))
-        for attempt in range(3):
+        attempts = max(1, int(attempts))
+        for attempt in range(attempts):
             try:
                 self.account.container_reset(account, container, time.time(),
                                              **_proxy_kwargs(kwargs))
                 break
             except exc.Conflict:
-                if attempt == 2:
+                if attempt + 1 == attempts:
                     raise
         try:
             self.container.container_touch(account, container, **pkw)

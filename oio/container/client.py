@@ -154,10 +154,18 @@ class ContainerClient(ProxyClient):
         return body
 
     def container_touch(self, account=None, reference=None, cid=None,
-                        **kwargs) -> None:
-        self._request("POST", "/touch",
-                      params=self._make_params(account, reference, cid=cid),
-                      **kwargs)
+                        recompute=False, damaged_objects=None,
+                        missing_chunks=None, **kwargs) -> None:
+        """Re-announce the container's statistics; `recompute` makes meta2
+        recount them, with the client-counted damage figures."""
+        params = self._make_params(account, reference, cid=cid)
+        if recompute:
+            params["recompute"] = True
+            if damaged_objects is not None:
+                params["damaged_objects"] = damaged_objects
+            if missing_chunks is not None:
+                params["missing_chunks"] = missing_chunks
+        self._request("POST", "/touch", params=params, **kwargs)
 
     def container_flush(self, account=None, reference=None, cid=None,
                         **kwargs) -> dict:

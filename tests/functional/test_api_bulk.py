@@ -179,3 +179,35 @@ def test_resolve_cid(api):
                                                                   container)
     with pytest.raises(exc.NotFound):
         api.resolve_cid(cid_from_name(account, "never-created"))
+
+
+def test_container_touch_recompute_counts_missing_chunks(api):
+    account, container = _name("acct"), _name("ct")
+    api.object_create(account, container, data=b"whole", obj_name="ok",
+                      policy="THREECOPIES")
+    api.object_create(account, container, data=b"single", obj_name="src",
+                      policy="SINGLE")
+    meta, chunks = api.object_locate(account, container, "src")
+    # Register an object whose policy wants three copies but has one.
+    prep, _ = api.container.content_prepare(account, container, "damaged",
+                                            size=1, stgpol="THREECOPIES")
+    api.container.content_create(
+        account, container, "damaged", size=meta["length"],
+        checksum=meta["hash"], content_id=prep["id"], version=prep["version"],
+        stgpol="THREECOPIES", chunk_method=prep["chunk_method"],
+        data={"chunks": [{k: chunks[0][k] for k in ("url", "pos", "size",
+                                                     "hash")}],
+              "properties": {}})
+    api.container_touch(account, container, recompute=True)
+    system = api.container_get_properties(account, container)["system"]
+    assert system["sys.m2.objects.damaged"] == "1"
+    assert system["sys.m2.chunks.missing"] == "2"
+    assert system["sys.m2.objects"] == "3"
+    api.object_delete(account, container, "damaged")
+    api.container_touch(account, container, recompute=True)
+    system = api.container_get_properties(account, container)["system"]
+    assert system["sys.m2.objects.damaged"] == "0"
+    assert system["sys.m2.chunks.missing"] == "0"
+    with pytest.raises(exc.NoSuchContainer):
+        api.container_touch(account, _name("missing"), recompute=True)
+    api.container_refresh(account, container, attempts=1)
