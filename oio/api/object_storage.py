@@ -740,23 +740,50 @@ class ObjectStorageApi:
 
     def object_head(self, account: str, container: str, obj: str,
                     trust_level: int = 0, **kwargs) -> bool:
-        """0: the object is known; 1: not implemented (as 7.2.0); 2: every
-        chunk answers a HEAD."""
+        """Whether the object exists. 0: meta2 knows it; 1: each metachunk
+        has enough chunks answering a HEAD to be read; 2: every chunk the
+        policy wants is there and answers a HEAD."""
+        if trust_level not in (0, 1, 2):
+            raise ValueError("`trust_level` must be between 0 and 2")
         try:
             if trust_level == 0:
                 self.object_get_properties(account, container, obj, **kwargs)
-            elif trust_level == 1:
-                raise NotImplementedError("trust_level 1")
-            elif trust_level == 2:
-                _, chunks = self.object_locate(account, container, obj,
-                                               properties=False, **kwargs)
-                for chunk in chunks:
-                    self.blob_client.chunk_head(chunk.get("real_url")
-                                                or chunk["url"])
-            else:
-                raise ValueError("`trust_level` must be between 0 and 2")
+                return True
+            meta, chunks = self.object_locate(account, container, obj,
+                                              properties=False, **kwargs)
+            return self._chunks_present(meta, chunks, trust_level == 2)
         except (exc.NotFound, exc.NoSuchObject, exc.NoSuchContainer):
             return False
+
+    def _chunks_present(self, meta: dict, chunks: list[dict],
+                        every_chunk: bool) -> bool:
+        method = STORAGE_METHODS.load(meta.get("chunk_method") or "plain")
+        metachunks = group_metachunks(chunks)
+        size, chunk_size = int(meta.get("length") or 0), \
+            int(meta.get("chunk_size") or 0)
+        if len(metachunks) < (-(-size // chunk_size) if chunk_size else 0):
+            return False          # a whole metachunk is gone
+        need = method.expected_chunks if every_chunk \
+            else method.min_chunks_to_read
+
+        def answers(chunk: dict) -> bool:
+            try:
+                self.blob_client.chunk_head(chunk.get("real_url")
+                                            or chunk["url"], xattr=False)
+                return True
+            except exc.OioException:
+                return False
+
+        for group in metachunks:
+            if len(group["chunks"]) < need:
+                return False
+            present = 0
+            for chunk in group["chunks"]:
+                present += answers(chunk)
+                if not every_chunk and present >= need:
+                    break
+            if present < need:
+                return False
         return True
 
     def object_exists(self, account: str, container: str, obj: str,

@@ -208,3 +208,25 @@ def test_container_list_follows_the_containers(api):
         time.sleep(0.05)
     with pytest.raises(exc.NoSuchAccount):
         api.container_list(_name("nobody"))
+
+
+def test_object_head_trust_levels_follow_missing_chunks(api):
+    container = _name("ct")
+    data = b"h" * 1_500_000                      # two metachunks of 3 copies
+    api.object_create("acct", container, data=data, obj_name="o",
+                      policy="THREECOPIES")
+    _, chunks = api.object_locate("acct", container, "o")
+    assert all(api.object_head("acct", container, "o", trust_level=level)
+               for level in (0, 1, 2))
+    second = [c for c in chunks if c["pos"] == "1"]
+    api.blob_client.chunk_delete(second[0]["url"])
+    # One copy of the second metachunk is gone: readable, not complete.
+    assert api.object_head("acct", container, "o", trust_level=1) is True
+    assert api.object_head("acct", container, "o", trust_level=2) is False
+    for chunk in second[1:]:
+        api.blob_client.chunk_delete(chunk["url"])
+    assert api.object_head("acct", container, "o", trust_level=0) is True
+    assert api.object_head("acct", container, "o", trust_level=1) is False
+    assert api.object_head("acct", container, "missing", trust_level=1) is False
+    with pytest.raises(ValueError):
+        api.object_head("acct", container, "o", trust_level=3)
