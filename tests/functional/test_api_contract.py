@@ -526,28 +526,54 @@ def test_object_create_timeouts_and_deadline(api, acct, ct):
     assert not api.object_head(acct, ct, "late")
 
 
+def _reqid_log_lines(namespace, reqid: str) -> dict[str, list[str]]:
+    """Access-log lines mentioning `reqid`, by service log file."""
+    import glob
+    import os
+
+    found: dict[str, list[str]] = {}
+    for path in glob.glob(os.path.join(namespace.settings.log_dir, "*.log")):
+        with open(path, errors="replace") as log:
+            lines = [line.rstrip("\n") for line in log
+                     if reqid in line and "req_id=" in line]
+        if lines:
+            found[os.path.basename(path)] = lines
+    return found
+
+
+def _check_reqid(namespace, reqid: str) -> None:
+    """The proxy, meta2 and rawx services saw `reqid`, and only it."""
+    def seen():
+        found = _reqid_log_lines(namespace, reqid)
+        return found if all(any(kind in name for name in found)
+                            for kind in ("oioproxy", "meta2", "rawx")) \
+            else None
+    found = wait_until(seen, timeout=5)
+    for lines in found.values():
+        for line in lines:
+            assert line.rsplit("req_id=", 1)[1].strip() == reqid, line
+
+
+def test_object_create_request_id_keyword(api, namespace, acct, ct):
+    reqid = "contract-kw-" + uuid.uuid4().hex[:12]
+    api.object_create(acct, ct, data=b"r", obj_name="o", reqid=reqid)
+    _check_reqid(namespace, reqid)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "headers={'X-oio-req-id': ID} is not taken as the request ID: "
+    "ProxyClient._headers() and the rawx writers only look for the lowercase "
+    "'x-oio-req-id' key, so a second header with a generated ID is added and "
+    "every service logs 'req_id=ID, create-XXXX' (both headers). 7.2.0's "
+    "ensure_request_id decorators use the caller's 'X-oio-req-id' header as "
+    "the only request ID of the operation (proxy, meta2 and rawx requests)"))
 def test_object_create_request_id_header(api, namespace, acct, ct):
-    """A request ID given as headers={"X-oio-req-id": ...} is the one the
-    services see."""
-    reqid = "contract-" + uuid.uuid4().hex[:12]
+    """A request ID given as headers={"X-oio-req-id": ...} is the one every
+    service sees."""
+    reqid = "contract-hd-" + uuid.uuid4().hex[:12]
     api.object_create(acct, ct, data=b"r", obj_name="o",
                       headers={"X-oio-req-id": reqid})
-    assert api.object_get_properties(acct, ct, "o",
-                                     headers={"X-oio-req-id": reqid})
-
-    def logged():
-        import glob
-
-        for path in glob.glob(f"{namespace.settings.log_dir}/**/*",
-                              recursive=True):
-            try:
-                with open(path, errors="replace") as log:
-                    if reqid in log.read():
-                        return True
-            except (IsADirectoryError, OSError):
-                continue
-        return False
-    wait_until(logged, timeout=5)
+    _check_reqid(namespace, reqid)
 
 
 def test_object_create_empty_name_and_missing_container(api, acct, ct):
@@ -644,8 +670,11 @@ def test_object_head(api, acct, ct):
     api.blob_client.chunk_delete(chunks[0].get("real_url") or chunks[0]["url"])
     assert api.object_head(acct, ct, "o", trust_level=0) is True
     assert api.object_head(acct, ct, "o", trust_level=2) is False
-    with pytest.raises(NotImplementedError):
-        api.object_head(acct, ct, "o", trust_level=1)
+    # Level 1 (NotImplementedError in 7.2.0, written here): readable.
+    assert api.object_head(acct, ct, "o", trust_level=1) is True
+    api.blob_client.chunk_delete(chunks[1].get("real_url") or chunks[1]["url"])
+    assert api.object_head(acct, ct, "o", trust_level=1) is False
+    assert api.object_head(acct, ct, "o", trust_level=0) is True
     with pytest.raises(ValueError):
         api.object_head(acct, ct, "o", trust_level=3)
 
@@ -1063,3 +1092,40 @@ def test_object_link_returns_the_link_description(api, acct, ct):
     shown = api.object_get_properties(acct, ct, "l")
     assert str(meta["version"]) == str(shown["version"])
     assert meta["id"] == shown["id"]
+
+
+def test_object_change_policy_and_drain_of_a_version(api, acct, ct):
+    _versioned(api, acct, ct)
+    old = api.object_create_ext(acct, ct, data=b"old", obj_name="o",
+                                policy="SINGLE")[3]
+    api.object_create(acct, ct, data=b"new", obj_name="o", policy="SINGLE")
+    *_, meta = api.object_change_policy(acct, ct, "o", "TWOCOPIES",
+                                        version=old["version"])
+    assert str(meta["version"]) == str(old["version"])
+    assert api.object_show(acct, ct, "o", version=old["version"])[
+        "policy"] == "TWOCOPIES"
+    assert api.object_show(acct, ct, "o")["policy"] == "SINGLE"
+    assert _fetch(api, acct, ct, "o", version=old["version"]) == b"old"
+    # Drain the old version only.
+    assert api.object_drain(acct, ct, "o", version=old["version"]) is None
+    with pytest.raises(exc.ClientException) as err:
+        api.object_fetch(acct, ct, "o", version=old["version"])
+    assert (err.value.http_status, err.value.status) == (410, 427)
+    assert _fetch(api, acct, ct, "o") == b"new"
+    with pytest.raises(exc.NotFound):
+        api.object_drain(acct, ct, "o", version=1)
+
+
+def test_object_locate_chunk_info_reports_a_missing_chunk(api, acct, ct):
+    api.object_create(acct, ct, data=b"abc", obj_name="o",
+                      policy="TWOCOPIES")
+    _, chunks = api.object_locate(acct, ct, "o")
+    api.blob_client.chunk_delete(chunks[0]["url"])
+    _, info = api.object_locate(acct, ct, "o", chunk_info=True)
+    by_url = {c["url"]: c for c in info}
+    assert "error" in by_url[chunks[0]["url"]]
+    assert "chunk_hash" not in by_url[chunks[0]["url"]]
+    assert "error" not in by_url[chunks[1]["url"]]
+    assert int(by_url[chunks[1]["url"]]["chunk_size"]) == 3
+    # Reads fail over to the remaining copy.
+    assert _fetch(api, acct, ct, "o") == b"abc"
