@@ -70,6 +70,41 @@ step("object_delete_many",
 step("container_list", lambda: api.container_list(A)[:3])
 step("account_show", lambda: api.account_show(A)["containers"])
 step("resolve_cid", lambda: api.resolve_cid(cid_from_name(A, C)))
+SNAP = C + "-snap"
+step("container_snapshot", lambda: api.container_snapshot(A, C, A, SNAP))
+step("object_fetch_snapshot",
+     lambda: b"".join(api.object_fetch(A, SNAP, "obj")[1]) == data)
+perfdata = {}
+step("object_create_perfdata", lambda: api.object_create(
+    A, C, obj_name="perf", data=b"p" * 5000, perfdata=perfdata)[1])
+step("perfdata_keys", lambda: sorted(perfdata) + sorted(
+    k for k in perfdata.get("rawx", {}) if not k.startswith(("connect.h",
+                                                              "upload.h"))))
+fetch_perf = {}
+step("object_fetch_perfdata", lambda: (len(b"".join(api.object_fetch(
+    A, C, "perf", perfdata=fetch_perf)[1])), sorted(fetch_perf)))
+cache = {}
+step("object_get_properties_cache", lambda: [
+    api.object_get_properties(A, C, "obj", cache=cache)["properties"],
+    sorted(cache)])
+step("container_touch_recompute",
+     lambda: api.container_touch(A, C, recompute=True))
+step("container_create_many",
+     lambda: api.container_create_many(A, [C + "-m1", C + "-m2"]))
+step("container_set_properties_clear", lambda: api.container_set_properties(
+    A, C, {"z": "1"}, clear=True))
+step("container_refresh", lambda: api.container_refresh(A, C))
+step("account_set_properties",
+     lambda: api.account_set_properties(A, {"owner": "up"}))
+step("account_get_properties",
+     lambda: api.account_get_properties(A)["properties"])
+step("account_list", lambda: A in api.account_list())
+step("object_change_policy",
+     lambda: api.object_change_policy(A, C, "perf", "TWOCOPIES")[1])
+step("object_drain", lambda: api.object_drain(A, C, "perf"))
+step("container_purge", lambda: api.container_purge(A, C))
+step("object_list_versions", lambda: len(api.object_list(
+    A, C, versions=True, deleted=True)["objects"]))
 
 
 def expect(exc_class, fn):
@@ -87,6 +122,8 @@ step("object_fetch_missing", expect(exc.NoSuchObject,
 step("object_delete", lambda: api.object_delete(A, C, "obj"))
 step("container_flush", lambda: api.container_flush(A, C))
 step("container_delete", lambda: api.container_delete(A, C))
+for name in (C + "-m1", C + "-m2"):
+    step("container_delete_many", lambda n=name: api.container_delete(A, n))
 step("container_show_missing", expect(exc.NoSuchContainer,
                                       lambda: api.container_show(A, C)))
 for r in results:

@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -25,6 +26,7 @@ from oio.blob.client import BlobClient
 from oio.common import exceptions as exc
 from oio.common import perfdata as perf
 from oio.common.cache import del_cached_object_metadata
+from oio.common.client import ProxyClient
 from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
 from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import get_pool_manager
@@ -32,6 +34,7 @@ from oio.common.storage_method import STORAGE_METHODS
 from oio.common.utils import (
     cid_from_name,
     compute_chunk_id,
+    pop_request_id,
     request_id,
     true_value,
 )
@@ -110,6 +113,7 @@ class ObjectStorageApi:
         self.container = ContainerClient(conf, logger=self.logger,
                                          pool_manager=pool_manager, **kwargs)
         self.pool_manager = pool_manager
+        self._proxy_client: ProxyClient | None = None
         self.account = AccountClient(conf, logger=self.logger,
                                      pool_manager=pool_manager, **kwargs)
         self.directory = DirectoryClient(conf, logger=self.logger,
@@ -120,12 +124,26 @@ class ObjectStorageApi:
         self._prepare_ahead = ThreadPoolExecutor(2, thread_name_prefix="prepare")
 
     def _kw(self, kwargs: dict) -> dict:
-        """The call's keywords over the API-wide ones."""
-        return dict(self._global_kwargs, **kwargs)
+        """The call's keywords over the API-wide ones; a request ID given as
+        a header becomes the `reqid` of the whole operation."""
+        kw = dict(self._global_kwargs, **kwargs)
+        if kw.get("headers"):
+            kw["headers"], reqid = pop_request_id(kw["headers"])
+            if reqid and not kw.get("reqid"):
+                kw["reqid"] = reqid
+        return kw
 
     @property
-    def proxy_client(self) -> ContainerClient:
-        return self.container
+    def proxy_client(self) -> ProxyClient:
+        """A client of the proxy's own routes (`/v3.0/config`, ...), on the
+        API's connection pool."""
+        if self._proxy_client is None:
+            self._proxy_client = ProxyClient(
+                {"namespace": self.namespace}, no_ns_in_url=True,
+                endpoint=f"{self.container.proxy_scheme}://"
+                f"{self.container.proxy_netloc}",
+                pool_manager=self.pool_manager, logger=self.logger)
+        return self._proxy_client
 
     # Containers ------------------------------------------------------------
     def container_create(self, account: str, container: str,
@@ -243,9 +261,7 @@ class ObjectStorageApi:
                                                    **kwargs)["system"]
             maxvers = system.get("sys.m2.policy.version")
             if maxvers is None:
-                _, config = self.container._direct_request(
-                    "GET", f"{self.container.proxy_scheme}://"
-                    f"{self.container.proxy_netloc}/v3.0/config")
+                _, config = self.proxy_client._request("GET", "config")
                 maxvers = (config or {}).get("meta2.max_versions", 1)
         maxvers = int(maxvers)
         if maxvers < 0:
@@ -368,7 +384,12 @@ class ObjectStorageApi:
 
     def container_update(self, account: str, container: str, metadata: dict,
                          clear: bool = False, **kwargs) -> None:
-        """Deprecated: use container_set_properties."""
+        """Deprecated: use container_set_properties (empty `metadata`
+        deletes every user property)."""
+        _deprecated("container_set_properties()")
+        if not metadata:
+            self.container_del_properties(account, container, [], **kwargs)
+            return
         self.container_set_properties(account, container, properties=metadata,
                                       clear=clear, **kwargs)
 
@@ -470,6 +491,7 @@ class ObjectStorageApi:
 
     def all_accounts_refresh(self, **kwargs) -> None:
         """Deprecated: call account_refresh(None)."""
+        _deprecated("account_refresh(None)")
         self.account_refresh(None, **kwargs)
 
     def resolve_cid(self, cid: str, **kwargs) -> tuple[str, str]:
@@ -507,7 +529,9 @@ class ObjectStorageApi:
         if not obj_name:
             raise exc.MissingName("No name for the object has been specified")
         properties = dict(properties or {})
-        properties.update(metadata or {})
+        if metadata:
+            _deprecated("'properties' instead of 'metadata'")
+            properties.update(metadata)
         source = Source(file_or_path if data is None else None, data)
         try:
             return self._object_create(account, container, obj_name, source,
@@ -733,7 +757,8 @@ class ObjectStorageApi:
     @handle_object_not_found
     def object_show(self, account: str, container: str, obj: str,
                     version=None, **kwargs) -> dict:
-        """Deprecated upstream: object_get_properties."""
+        """Deprecated: use object_get_properties."""
+        _deprecated("object_get_properties()")
         return self.container.content_get_properties(
             account, container, obj, version=version,
             **_proxy_kwargs(self._kw(kwargs)))
@@ -903,6 +928,9 @@ class ObjectStorageApi:
                 except exc.OioException:
                     pass
             raise
+        link_meta.update({k: target_meta[k] for k in (
+            "length", "hash", "hash_method", "mime_type", "chunk_method")
+            if k in target_meta})
         link_meta.update(size=target_meta["length"], properties=properties)
         return link_meta
 
@@ -992,6 +1020,7 @@ class ObjectStorageApi:
 
     def object_fastcopy(self, *args, **kwargs):
         """Deprecated: use object_link."""
+        _deprecated("object_link()")
         return self.object_link(*args, **kwargs)
 
     def object_drain(self, account: str, container: str, obj: str,
@@ -1010,12 +1039,19 @@ class ObjectStorageApi:
                       metadata: dict, version=None, clear: bool = False,
                       **kwargs) -> None:
         """Deprecated: use object_set_properties."""
+        _deprecated("object_set_properties()")
         self.object_set_properties(account, container, obj, metadata,
                                    version=version, clear=clear, **kwargs)
 
     def object_analyze(self, *args, **kwargs):
         """Deprecated: use object_locate."""
+        _deprecated("object_locate()")
         return self.object_locate(*args, **kwargs)
+
+
+def _deprecated(replacement: str) -> None:
+    warnings.warn(f"You'd better use {replacement}", DeprecationWarning,
+                  stacklevel=3)
 
 
 def _timed_download(stream, perfdata: dict, started: float):

@@ -29,7 +29,12 @@ from oio.common.http_urllib3 import (
     oio_exception_from_httperror,
     timeout,
 )
-from oio.common.utils import monotonic_time, request_id, true_value
+from oio.common.utils import (
+    monotonic_time,
+    pop_request_id,
+    request_id,
+    true_value,
+)
 
 REQUEST_ATTEMPTS = 1
 
@@ -96,7 +101,8 @@ class ProxyClient:
 
     def _headers(self, headers: dict | None, kwargs: dict,
                  tmo: urllib3.Timeout) -> dict:
-        out = {k: str(v) for k, v in (headers or {}).items()}
+        out, given_reqid = pop_request_id(headers)
+        out = {k: str(v) for k, v in out.items()}
         if self.admin_mode or kwargs.get("admin_mode"):
             out[ADMIN_HEADER] = "1"
         if self.force_master or kwargs.get("force_master"):
@@ -109,7 +115,7 @@ class ProxyClient:
             out[PERFDATA_HEADER] = "enabled"
         # The proxy gives up when the client would: 99 % of what is left.
         out.setdefault(TIMEOUT_HEADER, str(int(tmo.read_timeout * 990_000)))
-        reqid = str(kwargs.get("reqid") or out.get(REQID_HEADER) or request_id())
+        reqid = str(kwargs.get("reqid") or given_reqid or request_id())
         out[REQID_HEADER] = reqid[:STRLEN_REQID]
         out.setdefault("Connection", self.connection)
         return out

@@ -118,3 +118,13 @@ def fsync_path(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def pop_request_id(headers: dict | None) -> tuple[dict, str | None]:
+    """(headers without any spelling of x-oio-req-id, the request ID they
+    carried or None)."""
+    out = dict(headers or {})
+    reqid = None
+    for key in [k for k in out if k.lower() == "x-oio-req-id"]:
+        reqid = str(out.pop(key))
+    return out, reqid

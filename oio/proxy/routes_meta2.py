@@ -43,7 +43,7 @@ CONTAINER_FORWARDS = {
 }
 CONTENT_FORWARDS = (
     "get_properties", "set_properties", "del_properties", "delete",
-    "delete_many", "touch", "drain", "truncate", "update", "purge",
+    "touch", "drain", "truncate", "update", "purge",
 )
 # Bodies of content/create hold one entry per chunk: allow big ones.
 MAX_BODY = 64 * 1024 * 1024
@@ -322,6 +322,36 @@ def register(router: Router, proxy) -> None:
     for action in CONTENT_FORWARDS:
         router.add("POST", f"/v3.0/{{ns}}/content/{action}",
                    content_forward(action))
+
+    @router.route("POST", "/v3.0/{ns}/content/delete_many")
+    async def content_delete_many(req: Request) -> Response:
+        """Per-item results even when the container is missing: each item
+        fails with the container's status, as each name would alone."""
+        proxy.check_ns(req)
+        url = container_url(req.args)
+        raw = await req.body(MAX_BODY)
+        try:
+            resp, perf = await call_meta2(req, url, "content", "delete_many",
+                                          raw)
+        except (UpstreamError, HttpError) as exc:
+            if exc.http_status != 404 or exc.status not in MISSING_CONTAINER:
+                raise
+            status, message = exc.status, exc.message
+        else:
+            if not _missing_container(resp):
+                return reply(req, resp, perf)
+            status, message = error_of(resp)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise bad_request("Invalid JSON body") from None
+        items = body.get("contents") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            raise bad_request("Invalid body: expected "
+                              "{\"contents\": [{\"name\": ...}, ...]}")
+        return json_response({"contents": [
+            {"name": i.get("name") if isinstance(i, dict) else None,
+             "status": status, "message": message} for i in items]})
 
     async def content_locate(req: Request) -> Response:
         proxy.check_ns(req)

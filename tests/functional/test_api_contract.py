@@ -379,12 +379,6 @@ def test_container_update_deprecated(api, acct, ct):
         api.container_update(acct, _name("never"), {"a": "1"})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "container_update(account, container, {}) sends container/set_properties "
-    "with no property: the proxy answers 400 'No properties found in JSON "
-    "object' (BadRequest). 7.2.0 calls container_del_properties(account, "
-    "container, []) when metadata is empty, which deletes every user "
-    "property"))
 def test_container_update_with_no_metadata_deletes_all(api, acct, ct):
     """7.2.0: empty metadata → container_del_properties(..., [])."""
     api.container_create(acct, ct, properties={"a": "1"})
@@ -560,13 +554,6 @@ def test_object_create_request_id_keyword(api, namespace, acct, ct):
     _check_reqid(namespace, reqid)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "headers={'X-oio-req-id': ID} is not taken as the request ID: "
-    "ProxyClient._headers() and the rawx writers only look for the lowercase "
-    "'x-oio-req-id' key, so a second header with a generated ID is added and "
-    "every service logs 'req_id=ID, create-XXXX' (both headers). 7.2.0's "
-    "ensure_request_id decorators use the caller's 'X-oio-req-id' header as "
-    "the only request ID of the operation (proxy, meta2 and rawx requests)"))
 def test_object_create_request_id_header(api, namespace, acct, ct):
     """A request ID given as headers={"X-oio-req-id": ...} is the one every
     service sees."""
@@ -984,13 +971,6 @@ def test_object_delete_many_contract(api, acct, ct):
     assert api.object_delete_many(acct, ct, []) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "object_delete_many on a container that does not exist raises NotFound "
-    "(HTTP 404, status 406 'Reference not found', or 431 'No meta2 linked' "
-    "for a deleted container): our proxy forwards content/delete_many to "
-    "meta2 as a whole and fails the request when the container cannot be "
-    "resolved. The 7.2.0 proxy resolves meta2 per item and answers 200 with "
-    "each item's error status, so the client returns [(name, False), ...]"))
 def test_object_delete_many_missing_container(api, acct):
     assert api.object_delete_many(acct, _name("never"), ["a", "b"]) == [
         ("a", False), ("b", False)]
@@ -1018,14 +998,6 @@ def test_blob_client_property(api, acct, ct):
     assert meta["content_path"] == "o"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ObjectStorageApi.proxy_client returns the ContainerClient, whose "
-    "_request() prefixes every path with /v3.0/{NS}/container: "
-    "proxy_client._request('GET', 'config') hits "
-    "/v3.0/OPENIO/container/config and gets 404 'No handler found'. 7.2.0 "
-    "returns a lazily built oio.common.client.ProxyClient(conf, "
-    "no_ns_in_url=True) sharing the container client's pool, so the same "
-    "call reaches GET /v3.0/config"))
 def test_proxy_client_property(api):
     """A ProxyClient addressing the proxy without the namespace prefix: 7.2.0's
     own container_purge calls proxy_client._request("GET", "config")."""
@@ -1058,10 +1030,6 @@ def test_object_analyze_deprecated(api, acct, ct):
     lambda api, a, c: api.all_accounts_refresh(),
 ], ids=["object_update", "object_analyze", "object_fastcopy", "object_show",
         "container_update", "all_accounts_refresh"])
-@pytest.mark.xfail(strict=True, reason=(
-    "The deprecated aliases (object_update, object_analyze, object_fastcopy, "
-    "object_show, container_update, all_accounts_refresh) emit no warning; "
-    "7.2.0 calls warnings.warn(..., DeprecationWarning) in each of them"))
 def test_deprecated_aliases_warn(api, acct, ct, call):
     api.object_create(acct, ct, data=b"x", obj_name="o")
     with warnings.catch_warnings(record=True) as caught:
@@ -1070,13 +1038,6 @@ def test_deprecated_aliases_warn(api, acct, ct, call):
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "object_link returns the content/prepare2 metadata of the link: "
-    "'length' is '1' (the size given to prepare), 'mime_type' is "
-    "application/octet-stream whatever the target's, and there is no "
-    "'hash'. 7.2.0 copies the target's length, hash, hash_method, "
-    "mime_type and chunk_method into the returned dict (what is stored in "
-    "meta2 is right)"))
 def test_object_link_returns_the_link_description(api, acct, ct):
     """7.2.0 returns the link's metadata with the target's length, hash,
     hash method, MIME type and chunk method."""
