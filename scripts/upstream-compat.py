@@ -119,6 +119,11 @@ def expect(exc_class, fn):
 
 step("object_fetch_missing", expect(exc.NoSuchObject,
                                     lambda: api.object_fetch(A, C, "missing")))
+step("object_delete_many_missing_container",
+     lambda: api.object_delete_many(A, C + "-nope", ["a", "b"]))
+step("object_create_reqid_header", lambda: api.object_create(
+    A, C, obj_name="rq", data=b"r",
+    headers={"X-oio-req-id": "compat-req-id-1"})[1])
 step("object_delete", lambda: api.object_delete(A, C, "obj"))
 step("container_flush", lambda: api.container_flush(A, C))
 step("container_delete", lambda: api.container_delete(A, C))
