@@ -138,10 +138,18 @@ class ChunkReader:
 
 
 def object_stream(pool_manager: urllib3.PoolManager, plan, reqid: str,
-                  **kwargs) -> Iterator[bytes]:
+                  method=None, **kwargs) -> Iterator[bytes]:
+    """The bytes of a read plan; EC metachunks are decoded from their
+    fragments when `method` is erasure coding."""
     for meta, start, end in plan:
-        yield from ChunkReader(pool_manager, meta["chunks"], start, end, reqid,
-                               **kwargs)
+        if method is not None and method.ec:
+            from oio.api.ec import ECMetachunkReader
+            yield from ECMetachunkReader(pool_manager, method, meta["chunks"],
+                                         start, end, meta["size"], reqid,
+                                         **kwargs)
+        else:
+            yield from ChunkReader(pool_manager, meta["chunks"], start, end,
+                                   reqid, **kwargs)
 
 
 class Source:

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from oio.account.client import AccountClient
+from oio.api.ec import ECMetachunkWriter, fragment_index
 from oio.api.io import Source, group_metachunks, object_stream, plan_reads
 from oio.api.replication import (
     WRITE_BUFFER_SIZE,
@@ -556,10 +557,6 @@ class ObjectStorageApi:
         if chunk_size <= 0:
             raise exc.OioException("The proxy did not give a chunk size")
         method = STORAGE_METHODS.load(meta["chunk_method"])
-        if method.ec:
-            raise exc.OioException(
-                f"Erasure-coded uploads are not supported yet (policy "
-                f"{meta['policy']}, {meta['chunk_method']})")
         sysmeta = sysmeta_for(meta, account, container, obj_name, cid)
         sysmeta["oio_version"] = sysmeta.get("oio_version") or OIO_VERSION
         perfdata = kwargs.get("perfdata")
@@ -608,9 +605,17 @@ class ObjectStorageApi:
         wkw = {k: kwargs[k] for k in ("connection_timeout", "write_timeout",
                                       "read_timeout")
                if kwargs.get(k) is not None}
+        if method.ec:
+            writer_class = ECMetachunkWriter
+            metachunk_size = method.metachunk_size(chunk_size)
+            # Buffers hold whole segments: OpenIO readers expect them so.
+            buffer_size = method.ec_segment_size
+        else:
+            writer_class = ReplicatedMetachunkWriter
+            metachunk_size = chunk_size
+            buffer_size = min(int(kwargs.get("chunk_buffer_max")
+                                  or WRITE_BUFFER_SIZE), chunk_size)
         # Small objects need small buffers: no zeroed megabytes for 4 KiB.
-        buffer_size = min(int(kwargs.get("chunk_buffer_max") or WRITE_BUFFER_SIZE),
-                          chunk_size)
         left = source.remaining()
         if left is not None:
             buffer_size = max(1, min(buffer_size, left))
@@ -622,20 +627,21 @@ class ObjectStorageApi:
         try:
             while True:
                 for chunk in chunks:
-                    chunk["pos"] = str(position)
+                    chunk["pos"] = (f"{position}.{fragment_index(chunk)}"
+                                    if method.ec else str(position))
                 left = source.remaining()
                 ahead = None
-                if position > 0 or (left is not None and left > chunk_size):
+                if position > 0 or (left is not None and left > metachunk_size):
                     ahead = self._prepare_ahead.submit(prepare, position + 1)
-                if obj_md5 is None and algo is None:
+                if obj_md5 is None and algo is None and not method.ec:
                     obj_md5 = hashlib.md5()   # no chunk hash: one pass only
-                writer = ReplicatedMetachunkWriter(
+                writer = writer_class(
                     sysmeta, chunks, obj_md5, method, headers=pkw.get("headers"),
                     pool_manager=self.pool_manager, chunk_checksum_algo=algo,
                     reqid=pkw["reqid"], logger=self.logger, buffers=ring,
                     perfdata=kwargs.get("perfdata"), **wkw)
                 pending.append(writer)
-                got = writer.send(source, chunk_size)
+                got = writer.send(source, metachunk_size)
                 if obj_md5 is None:
                     # The first metachunk's hash is the object's so far.
                     obj_md5 = writer.chunk_checksum.copy()
@@ -643,7 +649,7 @@ class ObjectStorageApi:
                 position += 1
                 while len(pending) > 1:
                     written.extend(pending.pop(0).wait()[2])
-                if got < chunk_size or source.at_eof():
+                if got < metachunk_size or source.at_eof():
                     break
                 meta, chunks = ahead.result() if ahead else prepare(position)
                 sysmeta["properties"].update(meta.get("properties") or {})
@@ -733,11 +739,10 @@ class ObjectStorageApi:
         meta["container_id"] = cid_from_name(account, container).upper()
         meta["ns"] = self.namespace
         method = STORAGE_METHODS.load(meta.get("chunk_method") or "plain")
-        if method.ec:
-            raise exc.OioException("Erasure-coded reads are not supported yet")
         plan = plan_reads(group_metachunks(chunks), ranges)
         perfdata = kw.get("perfdata")
         stream = object_stream(self.pool_manager, plan, pkw["reqid"],
+                               method=method,
                                connection_timeout=kw.get("connection_timeout"),
                                read_timeout=kw.get("read_timeout"),
                                perfdata=perfdata)

@@ -8,6 +8,8 @@ pyeclib: EC objects are described here, encoded elsewhere.
 
 from __future__ import annotations
 
+import threading
+
 from oio.common.exceptions import InvalidStorageMethod
 
 EC_SEGMENT_SIZE = 1048576
@@ -113,6 +115,8 @@ class ECStorageMethod(StorageMethod):
         self.ec_nb_data = _positive_int(ec_nb_data, "ec_nb_data")
         self.ec_nb_parity = _positive_int(ec_nb_parity, "ec_nb_parity",
                                           minimum=0)
+        self._local = threading.local()
+        self._fragment_sizes: dict[int, int] = {}
 
     @classmethod
     def build(cls, params: dict) -> ECStorageMethod:
@@ -133,6 +137,61 @@ class ECStorageMethod(StorageMethod):
     @property
     def min_chunks_to_read(self) -> int:
         return self.ec_nb_data
+
+    @property
+    def driver(self):
+        """The pyeclib driver of this method, one per thread (the library's
+        instances are not documented as thread-safe)."""
+        driver = getattr(self._local, "driver", None)
+        if driver is None:
+            try:
+                from pyeclib.ec_iface import ECDriver
+            except ImportError:
+                raise InvalidStorageMethod(
+                    "Erasure coding needs pyeclib (pip install pyeclib)") \
+                    from None
+            try:
+                driver = ECDriver(k=self.ec_nb_data, m=self.ec_nb_parity,
+                                  ec_type=self.ec_type)
+            except Exception as err:  # noqa: BLE001 - pyeclib's own classes
+                raise InvalidStorageMethod(
+                    f"EC algorithm {self.ec_type!r} unavailable: {err}") \
+                    from None
+            self._local.driver = driver
+        return driver
+
+    def fragment_size(self, segment_length: int) -> int:
+        """Bytes of each fragment of a segment of `segment_length` bytes
+        (a full segment, or the shorter last one of a metachunk)."""
+        if segment_length <= 0:
+            return 0
+        sizes = self._fragment_sizes
+        size = sizes.get(segment_length)
+        if size is None:
+            size = self.driver.get_segment_info(
+                segment_length, self.ec_segment_size)["fragment_size"]
+            if len(sizes) < 4096:
+                sizes[segment_length] = size
+        return size
+
+    @property
+    def ec_fragment_size(self) -> int:
+        """Fragment bytes of a full segment."""
+        return self.fragment_size(self.ec_segment_size)
+
+    def metachunk_size(self, chunk_size: int) -> int:
+        """Bytes of object data per metachunk: k chunks, aligned down on the
+        segment size when bigger than one segment (naming.md §6.3)."""
+        size = self.ec_nb_data * chunk_size
+        if size > self.ec_segment_size:
+            size -= size % self.ec_segment_size
+        return size
+
+    def segments(self, metachunk_size: int) -> list[int]:
+        """Lengths of the segments of a metachunk: whole segments, then the
+        rest (never merged into the last whole one, as OpenIO writes)."""
+        full, rest = divmod(metachunk_size, self.ec_segment_size)
+        return [self.ec_segment_size] * full + ([rest] if rest else [])
 
 
 class BackblazeStorageMethod(StorageMethod):

@@ -1,0 +1,470 @@
+"""Erasure-coded metachunks: writing the k + m fragments of a metachunk and
+reading a range of it back from any k of them (naming.md §6.3-6.4, rawx.md
+§7.1-7.2, §10).
+
+A metachunk is cut into 1 MiB segments (the last one shorter); each segment
+is encoded by pyeclib into k + m fragments, and fragment i of every segment
+goes, back to back, into chunk `M.i`. Each fragment PUT ends with trailers:
+its own size and hash, and the metachunk's size and MD5 (the hash meta2
+records for every chunk of the metachunk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+import urllib3
+
+from oio.common import exceptions as exc
+from oio.common import perfdata as perf
+from oio.common.constants import CHECKHASH_HEADER, CHUNK_HEADERS, REQID_HEADER
+from oio.common.http_urllib3 import timeout
+from oio.common.storage_method import ECStorageMethod
+
+from .replication import (
+    ReplicatedMetachunkWriter,
+    _ChunkPut,
+    _Consumer,
+    _End,
+    _HashConsumer,
+    chunk_headers,
+)
+
+LOGGER = logging.getLogger(__name__)
+TRAILERS = ", ".join((CHUNK_HEADERS["chunk_size"], CHUNK_HEADERS["chunk_hash"],
+                      CHUNK_HEADERS["metachunk_size"],
+                      CHUNK_HEADERS["metachunk_hash"]))
+
+
+def fragment_index(chunk: dict) -> int:
+    """i of an EC position `M.i`."""
+    try:
+        return int(str(chunk["pos"]).split(".", 1)[1])
+    except (IndexError, ValueError):
+        raise exc.OioException(f"Invalid EC chunk position {chunk['pos']!r}") \
+            from None
+
+
+class _Fragment:
+    """A block of fragment bytes handed to one sender (nothing to give
+    back: pyeclib returns fresh bytes)."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, data: bytes):
+        self.view = memoryview(data)
+
+    def release(self) -> None:
+        pass
+
+
+class _FragmentPut(_ChunkPut):
+    """Streams one fragment chunk, hashing what it sends (in its own
+    thread: hashlib releases the GIL), and ends with its own trailers."""
+
+    def __init__(self, writer, chunk: dict, headers: dict, algo: str | None):
+        super().__init__(writer, chunk, headers)
+        self.hasher = hashlib.new(algo) if algo else None
+        self.sent = 0
+        self.fragment_hash: str | None = None
+
+    def handle(self, view: memoryview) -> None:
+        if self.hasher is not None:
+            self.hasher.update(view)
+        self.sent += view.nbytes
+        super().handle(view)
+
+    def finish(self, end: _End) -> None:
+        trailers = {CHUNK_HEADERS["chunk_size"]: str(self.sent)}
+        if self.hasher is not None:
+            self.fragment_hash = self.hasher.hexdigest()
+            trailers[CHUNK_HEADERS["chunk_hash"]] = self.fragment_hash
+        trailers.update(end.trailers)
+        super().finish(_End(trailers))
+
+
+class ECMetachunkWriter(ReplicatedMetachunkWriter):
+    """One EC metachunk to its k + m rawx, in parallel; the same interface
+    as the replicated writer (send / wait / abort / uploaded).
+
+    The caller's thread reads whole segments into the ring's buffers, hashes
+    them once for the metachunk, encodes them, and hands fragment i to
+    sender i; the object-wide hash (when fed) runs in its own thread."""
+
+    def __init__(self, sysmeta, meta_chunk, checksum,
+                 storage_method: ECStorageMethod, **kwargs):
+        super().__init__(sysmeta, meta_chunk, checksum, storage_method,
+                         **kwargs)
+        if self.buffer_size < storage_method.ec_segment_size:
+            self.segment_size = self.buffer_size      # a small object
+        else:
+            self.segment_size = storage_method.ec_segment_size
+        # The metachunk hash is always MD5: it is what meta2 records.
+        self.chunk_checksum = hashlib.md5()
+        self.fragment_algo = self.chunk_checksum_algo
+
+    def send(self, source, size: int | None) -> int:
+        method: ECStorageMethod = self.storage_method
+        chunks = sorted(self.meta_chunk, key=fragment_index)
+        if [fragment_index(c) for c in chunks] != list(
+                range(method.expected_chunks)):
+            raise exc.OioException(
+                f"Expected fragments 0..{method.expected_chunks - 1}, got "
+                f"{[c['pos'] for c in self.meta_chunk]}")
+        headers = dict(self.headers, Trailer=TRAILERS)
+        self._puts = [_FragmentPut(self, chunk, dict(
+                          chunk_headers(self.sysmeta, chunk) if self.sysmeta
+                          else {}, **headers), self.fragment_algo)
+                      for chunk in chunks]
+        hasher = (_HashConsumer(self.checksum, self.queue_depth)
+                  if self.checksum is not None else None)
+        self._consumers = list(self._puts) + ([hasher] if hasher else [])
+        for consumer in self._consumers:
+            consumer.start()
+        driver = method.driver
+        ring = self.buffers
+        transferred = 0
+        try:
+            while size is None or transferred < size:
+                want = self.segment_size if size is None else min(
+                    self.segment_size, size - transferred)
+                buf = ring.get()
+                try:
+                    got = _fill(source, buf.view[:want])
+                except BaseException:
+                    ring.put(buf)
+                    raise
+                if not got:
+                    ring.put(buf)
+                    break
+                segment = buf.view[:got]
+                self.chunk_checksum.update(segment)
+                fragments = driver.encode(bytes(segment))
+                transferred += got
+                self._dispatch_fragments(fragments, buf, got, hasher)
+                if got < want:
+                    break
+            if transferred == 0:
+                # An empty metachunk: empty fragments, trailers only.
+                self._dispatch_fragments([b""] * len(self._puts), None, 0,
+                                         None)
+        except BaseException:
+            self.abort()
+            raise
+        self._transferred = transferred
+        self._hash = self.chunk_checksum.hexdigest()
+        end = _End({CHUNK_HEADERS["metachunk_size"]: str(transferred),
+                    CHUNK_HEADERS["metachunk_hash"]: self._hash})
+        for consumer in self._consumers:
+            consumer.queue.put(end)
+        return transferred
+
+    def _dispatch_fragments(self, fragments: list[bytes], buf, length: int,
+                            hasher: _Consumer | None) -> None:
+        live_puts = [p for p in self._puts if not p.failed]
+        if len(live_puts) < self.quorum:
+            if buf is not None:
+                buf.ring.put(buf)
+            failures = [self._failed_chunk(p) for p in self._puts if p.failed]
+            self.quorum_or_fail([p.chunk for p in live_puts], failures)
+        for put in live_puts:
+            put.queue.put((_Fragment(fragments[fragment_index(put.chunk)]),
+                           None))
+        if buf is None:
+            return
+        if hasher is not None and not hasher.failed:
+            buf.refs = 1
+            hasher.queue.put((buf, length))
+        else:
+            buf.ring.put(buf)
+
+    def _results(self, puts, transferred: int, chunk_hash: str | None):
+        successes, failures = [], []
+        for put in puts:
+            if not put.failed:
+                reply = (put.reply_hash or "").lower() or None
+                if reply and put.fragment_hash and reply != put.fragment_hash:
+                    put.failed = (f"checksum mismatch: {put.fragment_hash} "
+                                  f"(local), {reply} (rawx)")
+                elif put.reply_size is not None and put.reply_size != put.sent:
+                    put.failed = (f"chunk size mismatch: {put.sent} (local), "
+                                  f"{put.reply_size} (rawx)")
+            if put.failed:
+                self.logger.warning("fragment upload to %s failed (reqid=%s): "
+                                    "%s", put.url, self.reqid, put.failed)
+                failures.append(self._failed_chunk(put))
+                continue
+            put.chunk.pop("error", None)
+            successes.append(put.chunk)
+        self.quorum_or_fail(successes, failures)
+        for chunk in successes:
+            # meta2 records the metachunk's size and hash on every fragment.
+            chunk["size"] = transferred
+            chunk["hash"] = chunk_hash
+        return transferred, chunk_hash, successes
+
+
+def _fill(source, view: memoryview) -> int:
+    """Read until `view` is full or the source ends: segments must be whole
+    for readers to find them where OpenIO puts them."""
+    total = 0
+    while total < view.nbytes:
+        try:
+            got = source.readinto(view[total:])
+        except exc.OioException:
+            raise
+        except (OSError, ValueError) as err:
+            raise exc.SourceReadError(str(err)) from err
+        if not got:
+            break
+        total += got
+    return total
+
+
+# -- reading ------------------------------------------------------------------
+
+class _FragmentError(Exception):
+    """One fragment could not be read (its reader moves on to another)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class _FragmentSource:
+    """Reads the fragments of one chunk, segment after segment, from one
+    ranged GET."""
+
+    def __init__(self, reader: ECMetachunkReader, chunk: dict):
+        self.reader = reader
+        self.chunk = chunk
+        self.index = fragment_index(chunk)
+        self.url = chunk.get("real_url") or chunk["url"]
+        self.resp = None
+        self.offset = 0           # next fragment byte the response gives
+        self.last = -1            # last byte asked for
+        self.started = 0.0
+
+    def open(self, offset: int, last: int) -> None:
+        reader = self.reader
+        headers = {REQID_HEADER: reader.reqid,
+                   "Range": f"bytes={offset}-{last}"}
+        self.started = time.monotonic()
+        try:
+            resp = reader.pool_manager.request(
+                "GET", self.url, headers=headers, preload_content=False,
+                timeout=reader.timeout, retries=False)
+        except urllib3.exceptions.HTTPError as err:
+            raise _FragmentError(str(err)) from None
+        perf.add(reader.perfdata, "rawx", "connect." + self.chunk["url"],
+                 time.monotonic() - self.started)
+        if resp.status not in (200, 206):
+            body = resp.read(200)
+            resp.release_conn()
+            raise _FragmentError(f"HTTP {resp.status} {body!r}", resp.status)
+        self.resp = resp
+        self.offset = offset
+        self.last = last
+        if resp.status == 200 and offset:
+            self._read(offset)        # a server that ignores ranges
+            self.offset = offset
+
+    def read(self, offset: int, size: int, last: int) -> bytes:
+        """The `size` fragment bytes at `offset` (opening the GET first)."""
+        if self.resp is None or self.offset != offset:
+            self.close()
+            self.open(offset, last)
+        data = self._read(size)
+        self.offset += size
+        return data
+
+    def _read(self, size: int) -> bytes:
+        parts, got = [], 0
+        try:
+            while got < size:
+                part = self.resp.read(size - got)
+                if not part:
+                    raise _FragmentError(
+                        f"short read: {got} of {size} bytes at {self.offset}")
+                parts.append(part)
+                got += len(part)
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise _FragmentError(f"{type(err).__name__}: {err}") from None
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def close(self) -> None:
+        if self.resp is not None:
+            perf.add(self.reader.perfdata, "rawx",
+                     "download." + self.chunk["url"],
+                     time.monotonic() - self.started)
+            self._release(self.offset > self.last)
+
+    def drop(self) -> None:
+        """Forget the connection (it may be mid-body: not reusable)."""
+        if self.resp is not None:
+            self._release(False)
+
+    def _release(self, reusable: bool) -> None:
+        if not reusable:
+            self.resp.close()     # unread bytes: the socket cannot be reused
+        self.resp.release_conn()
+        self.resp = None
+
+
+class ECMetachunkReader:
+    """Bytes [start, end] of one EC metachunk, from k of its fragments.
+
+    Data fragments are preferred (decoding them is a copy); one more
+    fragment, when there is one, checks every segment: the decoded segment
+    is encoded again and must give that fragment back, so a fragment
+    corrupted on disk is caught before its bytes are returned. A mismatch
+    makes the rawx verify their fragments' hashes; the corrupted ones are
+    dropped and the segment decoded again from others. A fragment that
+    fails (connection, timeout, HTTP error, short read) is replaced by the
+    next one, resuming at the current segment."""
+
+    def __init__(self, pool_manager, method: ECStorageMethod, chunks: list[dict],
+                 start: int, end: int, metachunk_size: int, reqid: str,
+                 connection_timeout: float | None = None,
+                 read_timeout: float | None = None,
+                 perfdata: dict | None = None, verify: bool = True,
+                 logger=None):
+        self.pool_manager = pool_manager
+        self.method = method
+        self.start = start
+        self.end = end
+        self.size = metachunk_size
+        self.reqid = reqid
+        self.timeout = timeout(connection_timeout, read_timeout)
+        self.perfdata = perfdata
+        self.verify = verify
+        self.logger = logger or LOGGER
+        k = method.ec_nb_data
+        unique: dict[int, dict] = {}
+        for chunk in chunks:
+            unique.setdefault(fragment_index(chunk), chunk)
+        # Data fragments first, then parity; a zero score (a service the
+        # conscience thinks down) goes last.
+        order = sorted(unique.values(), key=lambda c: (
+            int(c.get("score") or 0) <= 0 and "score" in c,
+            fragment_index(c) >= k, fragment_index(c)))
+        self.sources = [_FragmentSource(self, c) for c in order]
+        self.errors: list[tuple[str, int | None, str]] = []
+
+    def __iter__(self):
+        method = self.method
+        k = method.ec_nb_data
+        seg_size = method.ec_segment_size
+        segments = method.segments(self.size)
+        if not segments or self.start > self.end:
+            return
+        full = method.fragment_size(seg_size)
+        first, last_seg = self.start // seg_size, self.end // seg_size
+        frag_last = last_seg * full + method.fragment_size(
+            segments[last_seg]) - 1
+        want = k + 1 if self.verify else k
+        active = self.sources[:want]
+        spares = self.sources[want:]
+        try:
+            for index in range(first, last_seg + 1):
+                length = segments[index]
+                offset = index * full
+                frag_len = method.fragment_size(length)
+                got: dict[int, bytes] = {}
+                pending = list(active)
+                active = []
+                while pending or (len(got) < want and spares):
+                    source = pending.pop(0) if pending else spares.pop(0)
+                    try:
+                        got[source.index] = source.read(offset, frag_len,
+                                                        frag_last)
+                        active.append(source)
+                    except _FragmentError as err:
+                        self._broken(source, str(err), err.status)
+                    if len(got) >= want and not pending:
+                        break
+                if len(got) < k:
+                    self._fail(len(got))
+                data = self._decode(got, length, active, spares, offset,
+                                    frag_len, frag_last)
+                seg_start = index * seg_size
+                lo = max(self.start - seg_start, 0)
+                hi = min(self.end - seg_start, length - 1) + 1
+                yield data[lo:hi] if (lo, hi) != (0, length) else data
+        finally:
+            for source in self.sources:
+                source.close()
+
+    def _decode(self, got: dict[int, bytes], length: int, active: list,
+                spares: list, offset: int, frag_len: int,
+                frag_last: int) -> bytes:
+        k = self.method.ec_nb_data
+        driver = self.method.driver
+        while True:
+            chosen = sorted(got)[:k]
+            try:
+                data = driver.decode([got[i] for i in chosen])
+            except Exception as err:  # noqa: BLE001 - pyeclib's own classes
+                data, problem = None, f"undecodable fragments: {err}"
+            else:
+                problem = None
+                if len(data) != length:
+                    problem = f"decoded {len(data)} bytes, expected {length}"
+            extras = [i for i in got if i not in chosen]
+            if problem is None and extras:
+                again = driver.encode(data)
+                if any(again[i] != got[i] for i in extras):
+                    problem = "fragments disagree"
+            if problem is None:
+                return data
+            # Find the culprits: each rawx checks its fragment's hash.
+            suspects = [s for s in active if s.index in got]
+            corrupt = [s for s in suspects if not self._hash_ok(s)]
+            if not corrupt:
+                raise exc.ServiceUnavailable(
+                    f"EC fragments of metachunk at offset {offset} are "
+                    f"inconsistent ({problem}) and no rawx reports damage")
+            for source in corrupt:
+                self._broken(source, f"corrupted ({problem})", None)
+                got.pop(source.index, None)
+                active.remove(source)
+                source.drop()
+            while len(got) < k + 1 and spares:
+                source = spares.pop(0)
+                try:
+                    got[source.index] = source.read(offset, frag_len, frag_last)
+                    active.append(source)
+                except _FragmentError as err:
+                    self._broken(source, str(err), err.status)
+            if len(got) < k:
+                self._fail(len(got))
+
+    def _hash_ok(self, source: _FragmentSource) -> bool:
+        try:
+            resp = self.pool_manager.request(
+                "HEAD", source.url, headers={REQID_HEADER: self.reqid,
+                                             CHECKHASH_HEADER: "True"},
+                timeout=self.timeout, retries=False)
+        except urllib3.exceptions.HTTPError:
+            return False
+        return resp.status == 200
+
+    def _broken(self, source: _FragmentSource, reason: str,
+                status: int | None) -> None:
+        source.drop()
+        self.errors.append((source.url, status, reason))
+        self.logger.warning("EC fragment %s unusable (reqid=%s): %s",
+                            source.url, self.reqid, reason)
+
+    def _fail(self, readable: int) -> None:
+        k = self.method.ec_nb_data
+        detail = "; ".join(f"{url}: {reason}" for url, _, reason in self.errors)
+        if self.errors and all(status == 404 for _, status, _ in self.errors) \
+                and len(self.errors) > self.method.ec_nb_parity:
+            raise exc.UnrecoverableContent(
+                f"Not enough fragments: {readable} of the {k} needed ({detail})")
+        raise exc.ServiceUnavailable(
+            f"Not enough readable fragments: {readable} of the {k} needed "
+            f"({detail})")
