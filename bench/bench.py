@@ -33,6 +33,9 @@ MiB = 1024 * 1024
 
 # -- machine limits ----------------------------------------------------------
 
+SECTIONS = "big,small,ec,huge,listing"
+
+
 def md5_speed(seconds: float = 1.0) -> float:
     """MiB/s of md5 on one core."""
     buf = os.urandom(MiB)
@@ -237,6 +240,57 @@ def small_objects(api, policy: str, count: int, concurrency: int) -> dict:
     return results
 
 
+def huge_object(api, pids, me, big: int) -> dict:
+    """Peak memory while moving one big object through the whole stack."""
+    for pid in [me] + [p for plist in pids.values() for p in plist]:
+        reset_peak_rss(pid)
+    api.container_create("bench", "big-THREECOPIES")
+    put, get = big_object(api, "THREECOPIES", big, "huge")
+    print(f"{big // MiB} MiB THREECOPIES PUT {put:.1f} MB/s GET {get:.1f} MB/s")
+    peaks = peak_by_type(pids)
+    peaks["client"] = peak_rss_kib(me) / 1024
+    print("peak RSS (MiB) during the big object: " + ", ".join(
+        f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
+    return {"huge": {"size_mib": big // MiB, "put_mb_s": put, "get_mb_s": get},
+            "peak_rss_mib": peaks}
+
+
+def erasure_coding(api, pids, me, size: int, count: int) -> dict:
+    """EC 6+3 big objects (ISA-L and liberasurecode), whole and degraded
+    (3 data fragments of every metachunk deleted), and 4 KiB objects."""
+    report: dict = {}
+    for policy in ("ECISAL", "EC"):
+        for pid in [me] + [p for plist in pids.values() for p in plist]:
+            reset_peak_rss(pid)
+        container = f"big-{policy}"
+        api.container_create("bench", container)
+        big_object(api, policy, size, f"warm-{policy}")
+        put, get = big_object(api, policy, size, f"obj-{policy}")
+        _, chunks = api.object_locate("bench", container, f"obj-{policy}")
+        for chunk in chunks:
+            if chunk["pos"].split(".")[1] in ("0", "1", "2"):
+                api.blob_client.chunk_delete(chunk["url"])
+        start = time.monotonic()
+        _, stream = api.object_fetch("bench", container, f"obj-{policy}")
+        got = sum(len(block) for block in stream)
+        degraded = got / (time.monotonic() - start) / 1e6
+        peaks = peak_by_type(pids)
+        peaks["client"] = peak_rss_kib(me) / 1024
+        report[policy] = {"size_mib": size // MiB, "put_mb_s": put,
+                          "get_mb_s": get, "degraded_get_mb_s": degraded,
+                          "peak_rss_mib": peaks}
+        print(f"{size // MiB} MiB {policy:<12} PUT {put:7.1f} MB/s  GET "
+              f"{get:7.1f} MB/s  GET with 3 fragments lost {degraded:7.1f} MB/s")
+        print("  peak RSS (MiB): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
+    res = small_objects(api, "ECISAL", count, 16)
+    report["small_ECISAL_c16"] = res
+    for label, r in res.items():
+        print(f"4 KiB ECISAL c=16 {label:<6} {r['ops']:7.1f} ops/s  "
+              f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms")
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawTextHelpFormatter)
@@ -247,7 +301,10 @@ def main() -> int:
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument("--keep", action="store_true",
                         help="leave the sandbox running")
+    parser.add_argument("--only", default=SECTIONS,
+                        help=f"comma-separated sections (default {SECTIONS})")
     args = parser.parse_args()
+    sections = set(args.only.split(","))
     report: dict = {}
 
     print("machine: md5 ... ", end="", flush=True)
@@ -276,7 +333,7 @@ def main() -> int:
 
         size = (16 if args.quick else 64) * MiB
         report["big"] = {}
-        for policy in ("SINGLE", "THREECOPIES"):
+        for policy in ("SINGLE", "THREECOPIES") if "big" in sections else ():
             api.container_create("bench", f"big-{policy}")
             put, get = big_object(api, policy, size, f"warm-{policy}")
             put, get = big_object(api, policy, size, f"obj-{policy}")
@@ -287,7 +344,7 @@ def main() -> int:
 
         report["small"] = {}
         count = 200 if args.quick else 1000
-        for concurrency in (1, 16):
+        for concurrency in (1, 16) if "small" in sections else ():
             res = small_objects(api, "THREECOPIES", count, concurrency)
             report["small"][f"THREECOPIES_c{concurrency}"] = res
             for label, r in res.items():
@@ -295,27 +352,20 @@ def main() -> int:
                       f"{r['ops']:7.1f} ops/s  p50 {r['p50_ms']:6.2f} ms  "
                       f"p99 {r['p99_ms']:6.2f} ms")
 
-        # Peak memory while moving one big object through the whole stack.
-        for pid in [me] + [p for plist in pids.values() for p in plist]:
-            reset_peak_rss(pid)
-        big = (256 if args.quick else args.big_mib) * MiB
-        api.container_create("bench", "big-THREECOPIES")
-        put, get = big_object(api, "THREECOPIES", big, "huge")
-        report["huge"] = {"size_mib": big // MiB, "put_mb_s": put, "get_mb_s": get}
-        print(f"{big // MiB} MiB THREECOPIES PUT {put:.1f} MB/s GET {get:.1f} MB/s")
-        peaks = peak_by_type(pids)
-        peaks["client"] = peak_rss_kib(me) / 1024
-        report["peak_rss_mib"] = peaks
-        print("peak RSS (MiB) during the big object: " + ", ".join(
-            f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
-
-        # After the memory test: listings leave Python objects behind.
-        count = 10000 if args.quick else 100000
-        res = listing(api, count)
-        report["listing"] = res
-        print(f"listing {count} objects: {res['pages']} pages of 1,000 in "
-              f"{res['paged_s']:.2f} s; with a delimiter ({res['prefixes']} "
-              f"prefixes) in {res['delimiter_s']:.2f} s")
+        if "ec" in sections:
+            report["ec"] = erasure_coding(api, pids, me, size,
+                                          200 if args.quick else 1000)
+        if "huge" in sections:
+            report.update(huge_object(api, pids, me, (
+                256 if args.quick else args.big_mib) * MiB))
+        if "listing" in sections:
+            # After the memory test: listings leave Python objects behind.
+            count = 10000 if args.quick else 100000
+            res = listing(api, count)
+            report["listing"] = res
+            print(f"listing {count} objects: {res['pages']} pages of 1,000 "
+                  f"in {res['paged_s']:.2f} s; with a delimiter "
+                  f"({res['prefixes']} prefixes) in {res['delimiter_s']:.2f} s")
     finally:
         if not args.keep:
             sandbox.down()
