@@ -23,12 +23,14 @@ from oio.common import perfdata as perf
 from oio.common.constants import CHECKHASH_HEADER, CHUNK_HEADERS, REQID_HEADER
 from oio.common.http_urllib3 import timeout
 from oio.common.storage_method import ECStorageMethod
+from oio.common.utils import generate_chunk_id
 
 try:
     import numpy
 except ImportError:      # optional: segments are then checked by re-encoding
     numpy = None
 
+from .io import Source
 from .replication import (
     ReplicatedMetachunkWriter,
     _ChunkPut,
@@ -100,9 +102,13 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
     sender i; the object-wide hash (when fed) runs in its own thread."""
 
     def __init__(self, sysmeta, meta_chunk, checksum,
-                 storage_method: ECStorageMethod, **kwargs):
+                 storage_method: ECStorageMethod, rebuild: bool = False,
+                 **kwargs):
+        if rebuild:       # some fragments only, every one of them needed
+            kwargs["quorum"] = len(meta_chunk)
         super().__init__(sysmeta, meta_chunk, checksum, storage_method,
                          **kwargs)
+        self.rebuild = rebuild
         if self.buffer_size < storage_method.ec_segment_size:
             self.segment_size = self.buffer_size      # a small object
         else:
@@ -114,8 +120,10 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
     def send(self, source, size: int | None) -> int:
         method: ECStorageMethod = self.storage_method
         chunks = sorted(self.meta_chunk, key=fragment_index)
-        if [fragment_index(c) for c in chunks] != list(
-                range(method.expected_chunks)):
+        indexes = [fragment_index(c) for c in chunks]
+        if (indexes != list(range(method.expected_chunks)) and not (
+                self.rebuild and len(set(indexes)) == len(indexes)
+                and all(0 <= i < method.expected_chunks for i in indexes))):
             raise exc.OioException(
                 f"Expected fragments 0..{method.expected_chunks - 1}, got "
                 f"{[c['pos'] for c in self.meta_chunk]}")
@@ -535,3 +543,54 @@ def xor_parity_matches(fragments: dict[int, bytes], k: int) -> bool:
             fragments[index], numpy.uint8, size, HEADER_SIZE), out=acc)
     return bool(numpy.array_equal(acc, numpy.frombuffer(
         parity, numpy.uint8, size, HEADER_SIZE)))
+
+
+def replace_fragments(pool_manager, lb, method: ECStorageMethod, sysmeta: dict,
+                      written: list[dict], missing: list[dict], size: int,
+                      metachunk_hash: str, reqid: str, logger=None,
+                      **kwargs) -> list[dict]:
+    """Put the `missing` fragments of a metachunk just written on other rawx
+    (away from every rawx of the metachunk), rebuilt from the `written`
+    ones: the chunks created. Raises when no rawx can take them or the
+    rebuilt data does not match the metachunk hash."""
+    used = {c["url"].split("/")[2] for c in written + missing}
+    targets = []
+    for chunk in missing:
+        found = [s for s in lb.poll("rawx", avoid=sorted(used))
+                 if s.get("addr") and s["addr"] not in used]
+        if not found:
+            raise exc.ServiceBusy(
+                f"No other rawx to replace fragment {chunk['pos']}")
+        used.add(found[0]["addr"])
+        targets.append({"url": f"http://{found[0]['addr']}/"
+                               f"{generate_chunk_id()}", "pos": chunk["pos"]})
+    reader = ECMetachunkReader(pool_manager, method, written, 0, size - 1,
+                               size, reqid, logger=logger)
+    writer = ECMetachunkWriter(sysmeta, targets, None, method, rebuild=True,
+                               pool_manager=pool_manager, reqid=reqid,
+                               logger=logger, **kwargs)
+    try:
+        got, rebuilt_hash, chunks = writer.stream(
+            Source(data=iter(reader)), size)
+    except BaseException:
+        writer.abort()
+        _delete(pool_manager, writer.uploaded(), reqid)
+        raise
+    if got != size or rebuilt_hash != metachunk_hash:
+        _delete(pool_manager, chunks, reqid)
+        raise exc.ServiceBusy(
+            f"Rebuilt fragments differ from the metachunk written ({got} "
+            f"bytes, {rebuilt_hash}; expected {size}, {metachunk_hash})")
+    for chunk in chunks:
+        (logger or LOGGER).info("fragment %s moved to %s (reqid=%s)",
+                                chunk["pos"], chunk["url"], reqid)
+    return chunks
+
+
+def _delete(pool_manager, chunks: list[dict], reqid: str) -> None:
+    for chunk in chunks:
+        try:
+            pool_manager.request("DELETE", chunk.get("real_url") or chunk["url"],
+                                 headers={REQID_HEADER: reqid}, retries=False)
+        except urllib3.exceptions.HTTPError:
+            pass

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from oio.account.client import AccountClient
-from oio.api.ec import ECMetachunkWriter, fragment_index
+from oio.api.ec import ECMetachunkWriter, fragment_index, replace_fragments
 from oio.api.io import Source, group_metachunks, object_stream, plan_reads
 from oio.api.replication import (
     WRITE_BUFFER_SIZE,
@@ -39,6 +39,7 @@ from oio.common.utils import (
     request_id,
     true_value,
 )
+from oio.conscience.client import ConscienceClient
 from oio.container.client import ContainerClient
 from oio.directory.client import DirectoryClient
 
@@ -115,6 +116,7 @@ class ObjectStorageApi:
                                          pool_manager=pool_manager, **kwargs)
         self.pool_manager = pool_manager
         self._proxy_client: ProxyClient | None = None
+        self._lb_client = None
         self.account = AccountClient(conf, logger=self.logger,
                                      pool_manager=pool_manager, **kwargs)
         self.directory = DirectoryClient(conf, logger=self.logger,
@@ -648,13 +650,13 @@ class ObjectStorageApi:
                 size += got
                 position += 1
                 while len(pending) > 1:
-                    written.extend(pending.pop(0).wait()[2])
+                    self._finish_metachunk(pending.pop(0), written, pkw)
                 if got < metachunk_size or source.at_eof():
                     break
                 meta, chunks = ahead.result() if ahead else prepare(position)
                 sysmeta["properties"].update(meta.get("properties") or {})
             while pending:
-                written.extend(pending.pop(0).wait()[2])
+                self._finish_metachunk(pending.pop(0), written, pkw)
         except BaseException:
             for writer in pending:
                 writer.abort()
@@ -665,6 +667,34 @@ class ObjectStorageApi:
         finally:
             ring.close()
         return written, size, obj_md5.hexdigest()
+
+    def _finish_metachunk(self, writer, written: list[dict], pkw: dict) -> None:
+        """Wait for a metachunk's replies; EC fragments that failed are
+        rebuilt on other rawx at once, so that what is acknowledged
+        survives the loss of any m rawx (the upload fails otherwise)."""
+        size, metachunk_hash, chunks = writer.wait()
+        written.extend(chunks)
+        missing = writer.failed_chunks()
+        if not missing:
+            return
+        if not writer.storage_method.ec:
+            self.logger.warning(
+                "metachunk written with %d of %d copies (reqid=%s)",
+                len(chunks), len(chunks) + len(missing), pkw["reqid"])
+            return
+        written.extend(replace_fragments(
+            self.pool_manager, self._lb, writer.storage_method,
+            writer.sysmeta, chunks, [dict(c) for c in missing], size,
+            metachunk_hash, pkw["reqid"], logger=self.logger))
+
+    @property
+    def _lb(self):
+        if self._lb_client is None:
+            self._lb_client = ConscienceClient(
+                {"namespace": self.namespace}, pool_manager=self.pool_manager,
+                endpoint=f"{self.container.proxy_scheme}://"
+                f"{self.container.proxy_netloc}", logger=self.logger).lb
+        return self._lb_client
 
     def _delete_orphan_chunks(self, chunks: list[dict], cid: str,
                               **kwargs) -> None:

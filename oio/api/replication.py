@@ -401,6 +401,10 @@ class ReplicatedMetachunkWriter:
         for consumer in self._consumers:
             consumer.join()
 
+    def failed_chunks(self) -> list[dict]:
+        """Chunks whose upload failed (after wait())."""
+        return [put.chunk for put in self._puts if put.failed]
+
     def uploaded(self) -> list[dict]:
         """Chunks a rawx accepted (201), good or not: what to delete when
         the object fails."""

@@ -188,6 +188,9 @@ class RawxApp:
         except OSError as exc:
             if exc.errno == errno.ENOENT:
                 raise HttpStatus(404) from None
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # The client takes another rawx for this chunk.
+                raise HttpStatus(507, f"volume full: {exc}") from None
             raise HttpStatus(500, f"I/O error: {exc}") from None
 
     def _render_info(self) -> str:

@@ -19,6 +19,7 @@ EC21=NONE:EC21
 ECX21=NONE:ECX21
 ECISAL=NONE:ECISAL
 ECISAL21=NONE:ECISAL21
+EC42=NONE:EC42
 
 [DATA_SECURITY]
 DUPONETWO=plain/min_dist=1,nb_copy=2
@@ -28,6 +29,7 @@ EC21=ec/k=2,m=1,algo=liberasurecode_rs_vand,min_dist=1,warn_dist=0
 ECX21=ec/k=2,m=1,algo=liberasurecode_rs_vand,min_dist=0,max_dist=2,warn_dist=0
 ECISAL=ec/k=6,m=3,algo=isa_l_rs_vand,min_dist=1
 ECISAL21=ec/k=2,m=1,algo=isa_l_rs_vand,min_dist=1,warn_dist=0
+EC42=ec/k=4,m=2,algo=isa_l_rs_vand,min_dist=1
 """
 
 POOLS = """\

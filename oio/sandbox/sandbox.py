@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -35,6 +36,12 @@ def _http(method: str, url: str, body=None, timeout: float = 5.0):
         if "json" not in (resp.headers.get("Content-Type") or ""):
             return resp.status, raw   # e.g. the proxy's text /v3.0/status
         return resp.status, (json.loads(raw) if raw.strip() else None)
+
+
+def _accepts(addr: str) -> bool:
+    host, port = addr.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=1):
+        return True
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str,
@@ -119,8 +126,13 @@ class Sandbox:
     def stop_service(self, name: str) -> None:
         self._ctl("stop", name)
 
-    def start_service(self, name: str) -> None:
+    def start_service(self, name: str, wait: float = 30.0) -> None:
+        """Start one service and wait until it accepts connections."""
         self._ctl("start", name)
+        spec = next((s for s in self.settings.services if s.name == name), None)
+        if spec is not None and spec.port and wait:
+            wait_for(lambda: _accepts(spec.addr), wait, f"{name} to listen",
+                     interval=0.05)
 
     def down(self) -> None:
         """Stop every service and supervisord itself."""

@@ -160,3 +160,78 @@ def test_reads_with_m_rawx_stopped(api, namespace):
     finally:
         for spec in stopped:
             namespace.sandbox.start_service(spec.name)
+
+
+def test_failed_fragment_is_rebuilt_on_another_rawx(api, namespace):
+    """A fragment whose rawx failed is rebuilt from the others and put on
+    a rawx that holds nothing of the metachunk."""
+    from oio.api.ec import ECMetachunkReader, ECMetachunkWriter, replace_fragments
+    from oio.api.io import Source
+    from oio.common.fullpath import encode_fullpath
+    from oio.common.utils import cid_from_name, generate_chunk_id
+
+    method = STORAGE_METHODS.load("ec/algo=isa_l_rs_vand,k=4,m=2")
+    rawx = [s.addr for s in namespace.services("rawx")]
+    chunks = [{"url": f"http://{addr}/{generate_chunk_id()}", "pos": f"0.{i}"}
+              for i, addr in enumerate(rawx[:5])]
+    chunks.append({"url": f"http://127.0.0.1:1/{generate_chunk_id()}",
+                   "pos": "0.5"})                     # nobody listens there
+    cid = cid_from_name("ec", "rebuild")
+    sysmeta = {"id": "0123456789ABCDEF0123456789ABCDEF", "version": 1,
+               "content_path": "obj", "chunk_method": method.name and
+               "ec/algo=isa_l_rs_vand,k=4,m=2", "policy": "EC42",
+               "container_id": cid,
+               "full_path": encode_fullpath("ec", "rebuild", "obj", 1,
+                                            "0123456789ABCDEF0123456789ABCDEF")}
+    data = os.urandom(3 * MiB + 5)
+    writer = ECMetachunkWriter(sysmeta, chunks, None, method,
+                               pool_manager=api.pool_manager)
+    size, md5, written = writer.stream(Source(data=data), None)
+    assert len(written) == 5 and md5 == hashlib.md5(data).hexdigest()
+    missing = writer.failed_chunks()
+    assert [c["pos"] for c in missing] == ["0.5"]
+    new = replace_fragments(api.pool_manager, api._lb, method, sysmeta,
+                            written, missing, size, md5, "test-rebuild")
+    assert len(new) == 1 and new[0]["pos"] == "0.5"
+    assert new[0]["url"].split("/")[2] in rawx[5:]
+    assert new[0]["hash"] == md5 and new[0]["size"] == size
+    every = written + new
+    # Any m = 2 fragments may now go.
+    for lost in ((0, 1), (4, 5), (1, 5)):
+        kept = [c for c in every if int(c["pos"][2]) not in lost]
+        got = b"".join(ECMetachunkReader(api.pool_manager, method, kept, 0,
+                                         size - 1, size, "test-read"))
+        assert got == data, lost
+
+
+def test_rawx_killed_during_upload_never_leaves_a_fragile_object(api, namespace):
+    """EC 4+2 over 9 rawx, one rawx stopped mid-upload: the object either
+    fails (and is not listed) or has all its fragments on distinct rawx."""
+    container, name = _name("ct"), "obj"
+    api.container_create("ec", container)
+    block = os.urandom(MiB)
+    sent = []
+    victim = namespace.services("rawx")[4]
+
+    def source():
+        for i in range(10):                 # two metachunks and a half
+            if i == 3:
+                namespace.sandbox.stop_service(victim.name)
+            sent.append(block)
+            yield block
+
+    try:
+        try:
+            api.object_create("ec", container, data=source(), obj_name=name,
+                              policy="EC42")
+        except exc.OioException:
+            listing = api.object_list("ec", container)
+            assert name not in [o["name"] for o in listing["objects"]]
+            return
+        for pos, frags in _fragments(api, container, name).items():
+            hosts = {c["url"].split("/")[2] for c in frags}
+            assert len(frags) == 6 and len(hosts) == 6, pos
+        assert _read(api, container, name) == b"".join(sent)
+    finally:
+        namespace.sandbox.start_service(victim.name)
+    assert api.object_head("ec", container, name, trust_level=2)

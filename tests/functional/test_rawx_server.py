@@ -507,3 +507,36 @@ def test_events_go_through_the_notifier():
     finally:
         server.thread.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def full_rawx():
+    """A rawx on a 2 MiB tmpfs volume (needs the right to mount)."""
+    root = tempfile.mkdtemp(prefix="rawx-full-")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs",
+                              root], capture_output=True)
+    if mounted.returncode != 0:
+        os.rmdir(root)
+        pytest.skip(f"cannot mount a small tmpfs: {mounted.stderr!r}")
+    try:
+        try:
+            server = Rawx(root)
+        except OSError as exc:           # a tmpfs without user xattrs
+            pytest.skip(f"tmpfs volume unusable: {exc}")
+        server.thread.start()
+        try:
+            yield server
+        finally:
+            server.thread.stop()
+    finally:
+        subprocess.run(["umount", "-l", root], capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_full_volume_is_507_and_leaves_nothing(full_rawx):
+    status, _, _ = full_rawx.put(chunk_id(1), b"x" * (3 * 1024 * 1024))
+    assert status == 507
+    assert full_rawx.files() == []
+    # The space is given back: a small chunk still fits.
+    status, _, _ = full_rawx.put(chunk_id(2), b"small")
+    assert status == 201
