@@ -15,7 +15,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from oio.account.client import AccountClient
-from oio.api.ec import ECMetachunkWriter, fragment_index, replace_fragments
+from oio.api.ec import (
+    ECMetachunkWriter,
+    fragment_index,
+    replace_copies,
+    replace_fragments,
+)
 from oio.api.io import Source, group_metachunks, object_stream, plan_reads
 from oio.api.replication import (
     WRITE_BUFFER_SIZE,
@@ -678,9 +683,17 @@ class ObjectStorageApi:
         if not missing:
             return
         if not writer.storage_method.ec:
-            self.logger.warning(
-                "metachunk written with %d of %d copies (reqid=%s)",
-                len(chunks), len(chunks) + len(missing), pkw["reqid"])
+            # The quorum is met: a copy that cannot be replaced is left to
+            # the rebuilders, as 7.2 does.
+            try:
+                written.extend(replace_copies(
+                    self.pool_manager, self._lb, writer.storage_method,
+                    writer.sysmeta, chunks, [dict(c) for c in missing], size,
+                    metachunk_hash, pkw["reqid"], logger=self.logger))
+            except exc.OioException as err:
+                self.logger.warning(
+                    "metachunk written with %d of %d copies (reqid=%s): %s",
+                    len(chunks), len(chunks) + len(missing), pkw["reqid"], err)
             return
         written.extend(replace_fragments(
             self.pool_manager, self._lb, writer.storage_method,

@@ -75,6 +75,11 @@ def test_upload_with_one_rawx_down_reaches_quorum(namespace):
         assert md5.lower() == hashlib.md5(data).hexdigest()
         _, stream = api.object_fetch("acct", container, obj)
         assert b"".join(stream) == data
+        # A copy that failed was made again on another rawx.
+        _, chunks = api.object_locate("acct", container, obj)
+        for pos in {c["pos"] for c in chunks}:
+            hosts = {_chunk_addr(c) for c in chunks if c["pos"] == pos}
+            assert len(hosts) == 3 and victim.addr not in hosts, pos
     finally:
         namespace.sandbox.start_service(victim.name)
 
