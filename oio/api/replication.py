@@ -206,16 +206,21 @@ class _ChunkPut(_Consumer):
     def prepare(self) -> None:
         self.started = time.monotonic()
         parsed = urlparse(self.url)
-        self.pool = self.writer.pool_manager.connection_from_url(self.url)
-        self.conn = self.pool._get_conn()
-        self.conn.timeout = self.writer.timeout.connect_timeout
-        if self.conn.sock is not None:
-            self.conn.sock.settimeout(self.writer.timeout.read_timeout)
-        self.conn.putrequest("PUT", parsed.path, skip_accept_encoding=True)
+        # Not connection_from_url: urllib3's URL parser costs more than
+        # the rest of a small PUT.
+        self.pool = self.writer.pool_manager.connection_from_host(
+            parsed.hostname, parsed.port, parsed.scheme)
+        conn = self.conn = self.pool._get_conn()
+        conn.timeout = self.writer.timeout.connect_timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(self.writer.timeout.read_timeout)
+        conn.putrequest("PUT", parsed.path, skip_accept_encoding=True)
+        # The plain http.client putheader: urllib3's checks each name.
+        putheader = http.client.HTTPConnection.putheader
         for key, value in self.headers.items():
-            self.conn.putheader(key, value)
-        self.conn.putheader("Transfer-Encoding", "chunked")
-        self.conn.endheaders()
+            putheader(conn, key, value)
+        putheader(conn, "Transfer-Encoding", "chunked")
+        conn.endheaders()
         self.conn.sock.settimeout(self.writer.timeout.read_timeout)
         perf.add(self.writer.perfdata, "rawx", "connect." + self.chunk["url"],
                  time.monotonic() - self.started)

@@ -210,4 +210,7 @@ def test_container_touch_recompute_counts_missing_chunks(api):
     assert system["sys.m2.chunks.missing"] == "0"
     with pytest.raises(exc.NoSuchContainer):
         api.container_touch(account, _name("missing"), recompute=True)
+    # The account learns about the container asynchronously.
+    wait_until(lambda: container in [c[0] for c in api.container_list(account)],
+               timeout=10)
     api.container_refresh(account, container, attempts=1)
