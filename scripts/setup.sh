@@ -28,4 +28,4 @@ if [ ! -x .venv/bin/python ]; then
     fi
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test,ec]'
+.venv/bin/python -m pip install -q -e '.[test,ec,fast]'

@@ -38,6 +38,7 @@ from .replication import (
     _End,
     _HashConsumer,
     chunk_headers,
+    new_chunk_hasher,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ class _FragmentPut(_ChunkPut):
 
     def __init__(self, writer, chunk: dict, headers: dict, algo: str | None):
         super().__init__(writer, chunk, headers)
-        self.hasher = hashlib.new(algo) if algo else None
+        self.hasher = new_chunk_hasher(algo) if algo else None
         self.sent = 0
         self.fragment_hash: str | None = None
 

@@ -640,8 +640,9 @@ class ObjectStorageApi:
                 ahead = None
                 if position > 0 or (left is not None and left > metachunk_size):
                     ahead = self._prepare_ahead.submit(prepare, position + 1)
-                if obj_md5 is None and algo is None and not method.ec:
-                    obj_md5 = hashlib.md5()   # no chunk hash: one pass only
+                if obj_md5 is None and not (method.ec or algo == "md5"):
+                    # The chunk hash is not the object's MD5: its own pass.
+                    obj_md5 = hashlib.md5()
                 writer = writer_class(
                     sysmeta, chunks, obj_md5, method, headers=pkw.get("headers"),
                     pool_manager=self.pool_manager, chunk_checksum_algo=algo,

@@ -11,7 +11,6 @@ object size.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import logging
 import queue
@@ -21,6 +20,7 @@ from urllib.parse import quote, urlparse
 
 import urllib3
 
+from oio.common import checksums
 from oio.common import exceptions as exc
 from oio.common import perfdata as perf
 from oio.common.constants import CHUNK_HEADERS, OIO_VERSION, REQID_HEADER
@@ -32,6 +32,14 @@ LOGGER = logging.getLogger(__name__)
 
 WRITE_BUFFER_SIZE = 1024 * 1024
 PUT_QUEUE_DEPTH = 4
+
+
+def new_chunk_hasher(algo: str):
+    """A hasher for chunk checksums; OioException for an unknown one."""
+    try:
+        return checksums.new_hasher(algo)
+    except checksums.UnknownChecksum as err:
+        raise exc.OioException(str(err)) from None
 
 
 def chunk_headers(sysmeta: dict, chunk: dict) -> dict:
@@ -303,8 +311,11 @@ class ReplicatedMetachunkWriter:
                                              self.queue_depth + 2)
         self.buffer_size = self.buffers.size
         self.logger = logger or LOGGER
-        self.chunk_checksum = (hashlib.new(chunk_checksum_algo)
+        self.chunk_checksum = (new_chunk_hasher(chunk_checksum_algo)
                                if chunk_checksum_algo else None)
+        if chunk_checksum_algo and not checksums.is_default(chunk_checksum_algo):
+            # Our rawx then computes and checks the same algorithm.
+            self.headers[CHUNK_HEADERS["chunk_hash_algo"]] = chunk_checksum_algo
         self._puts: list[_ChunkPut] = []
         self._consumers: list[_Consumer] = []
         self._transferred = 0

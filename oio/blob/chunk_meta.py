@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import quote as _quote
 from urllib.parse import unquote
 
+from oio.common import checksums
 from oio.common.constants import CHUNK_HEADERS, CHUNK_XATTR_KEYS, OIO_VERSION
 from oio.common.utils import cid_from_name, quote
 
@@ -22,6 +23,7 @@ def _x(key: str) -> str:
 
 
 X_CHUNK_HASH = _x("chunk_hash")
+X_HASH_ALGO = _x("chunk_hash_algo")
 X_CHUNK_SIZE = _x("chunk_size")
 X_CHUNK_POS = _x("chunk_pos")
 X_CHUNK_METHOD = _x("content_chunkmethod")
@@ -82,6 +84,7 @@ class UploadMeta:
     metachunk_size: str = ""
     chunk_hash: str = ""         # expected (upper), "" if the client sent none
     chunk_size: int | None = None  # expected, None if the client sent none
+    hash_algo: str = ""          # "" for MD5, else the declared algorithm
 
     @property
     def is_ec(self) -> bool:
@@ -154,6 +157,13 @@ def parse_upload_headers(chunk_id: str, headers: dict[str, str]) -> UploadMeta:
         account=account, container=container, container_id=cid,
         content_path=path, content_version=version, content_id=content_id,
         storage_policy=policy, chunk_method=method, chunk_pos=pos)
+    algo = _get(headers, "chunk_hash_algo").lower()
+    if algo and not checksums.is_default(algo):
+        try:
+            checksums.new_hasher(algo)
+        except checksums.UnknownChecksum as exc:
+            raise BadChunkMeta(str(exc)) from None
+        meta.hash_algo = algo
     apply_trailers(meta, headers)
     return meta
 
@@ -204,6 +214,7 @@ def upload_xattrs(meta: UploadMeta, chunk_hash: str, size: int,
         X_MC_HASH: meta.metachunk_hash,
         X_MC_SIZE: meta.metachunk_size,
         X_CHUNK_HASH: chunk_hash or meta.chunk_hash,
+        X_HASH_ALGO: meta.hash_algo,
         X_CHUNK_SIZE: str(size),
         X_CHUNK_POS: meta.chunk_pos,
         X_CHUNK_METHOD: meta.chunk_method,
@@ -274,6 +285,7 @@ def stored_fields(chunk_id: str, attrs: dict[str, bytes]) -> dict[str, str]:
         metachunk_size=_text(attrs.get(X_MC_SIZE)),
         chunk_position=_text(attrs.get(X_CHUNK_POS)),
         chunk_hash=_text(attrs.get(X_CHUNK_HASH)),
+        chunk_hash_algo=_text(attrs.get(X_HASH_ALGO)),
         chunk_size=_text(attrs.get(X_CHUNK_SIZE)),
         oio_version=_text(attrs.get(X_OIO_VERSION)),
         compression=_text(attrs.get(X_COMPRESSION)),
@@ -320,6 +332,7 @@ _REPLY_HEADERS = (
     ("chunk_hash", "X-Oio-Chunk-Meta-Chunk-Hash"),
     ("chunk_size", "X-Oio-Chunk-Meta-Chunk-Size"),
     ("oio_version", "X-Oio-Chunk-Meta-Oio-Version"),
+    ("chunk_hash_algo", "X-Oio-Chunk-Meta-Chunk-Hash-Algo"),   # not MD5
 )
 
 

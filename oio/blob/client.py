@@ -33,7 +33,7 @@ PARALLEL_CHUNKS_DELETE = 3
 # Headers a rawx may omit on reads (rawx.md §4.3).
 OPTIONAL_META = ("metachunk_hash", "metachunk_size", "chunk_mtime",
                  "oio_version", "full_path", "content_path", "content_version",
-                 "content_id", "container_id")
+                 "content_id", "container_id", "chunk_hash_algo")
 
 
 def extract_headers_meta(headers, check: bool = True) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import hashlib
 import logging
 import os
 import time
@@ -44,6 +43,7 @@ from oio.blob.rawx_notifier import (
 )
 from oio.blob.rawx_stats import RawxStats
 from oio.blob.rawx_upload import ChunkUpload, receive_chunk
+from oio.common.checksums import new_hasher
 from oio.common.constants import CHECKHASH_HEADER, CHUNK_HEADERS, REQID_HEADER
 from oio.common.http_server import (
     ClientDisconnected,
@@ -217,7 +217,8 @@ class RawxApp:
         # the pending file, which refuses an existing chunk (409); the final
         # rename checks again, atomically.
         upload = ChunkUpload(self.store, chunk_id,
-                             self.conf.checksum != "never", self.conf.compression)
+                             self.conf.checksum != "never", self.conf.compression,
+                             meta.hash_algo)
         try:
             await receive_chunk(req, upload, meta, self.conf.buffer_size)
         finally:
@@ -275,7 +276,8 @@ class RawxApp:
             if parse_bool(req.headers.get(CHECKHASH_HEADER), False):
                 expected = (req.headers.get(CHUNK_HEADERS["chunk_hash"])
                             or fields["chunk_hash"])
-                actual = await run_blocking(_md5_file, fd)
+                actual = await run_blocking(_hash_file, fd,
+                                            fields.get("chunk_hash_algo"))
                 if actual.upper() != expected.upper():
                     raise HttpStatus(412, f"chunk {chunk_id}: hash mismatch")
         finally:
@@ -331,9 +333,10 @@ _LINK_PLACEHOLDERS = {CHUNK_HEADERS["content_policy"]: "-",
                       CHUNK_HEADERS["chunk_pos"]: "-"}
 
 
-def _md5_file(fd: int, block: int = 1 << 20) -> str:
-    """Hex MD5 of the whole file behind `fd` (read with pread)."""
-    md5 = hashlib.md5()
+def _hash_file(fd: int, algo: str | None, block: int = 1 << 20) -> str:
+    """Hex hash (MD5 unless the chunk says otherwise) of the whole file
+    behind `fd` (read with pread)."""
+    md5 = new_hasher(algo)
     offset = 0
     while True:
         data = os.pread(fd, block, offset)

@@ -14,10 +14,10 @@ hop, so that a small chunk costs a single hop in all.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 from oio.blob.chunk_meta import UploadMeta, apply_trailers, upload_xattrs
 from oio.blob.chunk_store import ChunkStore, PendingChunk
+from oio.common.checksums import new_hasher
 from oio.common.http_server import Request, run_blocking
 
 
@@ -29,10 +29,11 @@ class ChunkUpload:
     """
 
     def __init__(self, store: ChunkStore, chunk_id: str, checksum: bool,
-                 compression: str = ""):
+                 compression: str = "", algo: str = ""):
         self.store = store
         self.chunk_id = chunk_id
-        self.md5 = hashlib.md5() if checksum else None
+        # MD5 unless the client declared another algorithm.
+        self.md5 = new_hasher(algo) if checksum else None
         self.compression = compression
         self.pending: PendingChunk | None = None
         self.size = 0

@@ -64,10 +64,13 @@ CHUNK_HEADERS = {
     "metachunk_hash": CHUNK_METADATA_PREFIX + "metachunk-hash",
     "full_path": CHUNK_METADATA_PREFIX + "full-path",
     "oio_version": CHUNK_METADATA_PREFIX + "oio-version",
+    # Ours: a chunk hash computed with another algorithm than MD5.
+    "chunk_hash_algo": CHUNK_METADATA_PREFIX + "chunk-hash-algo",
 }
 
 CHUNK_XATTR_KEYS = {
     "chunk_hash": "grid.chunk.hash",
+    "chunk_hash_algo": "grid.chunk.hash_algo",
     "chunk_id": "grid.chunk.id",
     "chunk_pos": "grid.chunk.position",
     "chunk_size": "grid.chunk.size",

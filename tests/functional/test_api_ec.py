@@ -235,3 +235,26 @@ def test_rawx_killed_during_upload_never_leaves_a_fragile_object(api, namespace)
     finally:
         namespace.sandbox.start_service(victim.name)
     assert api.object_head("ec", container, name, trust_level=2)
+
+
+@pytest.mark.parametrize("policy", ["ECISAL", "THREECOPIES"])
+def test_faster_chunk_checksum_on_request(api, policy):
+    pytest.importorskip("xxhash")
+    container, name = _name("ct"), "obj"
+    data = os.urandom(METACHUNK + 5)
+    chunks, _, md5 = api.object_create("ec", container, data=data,
+                                       obj_name=name, policy=policy,
+                                       chunk_checksum_algo="xxh3_128")
+    # The object hash (and EC metachunk hashes) stay MD5 for every reader.
+    assert md5 == hashlib.md5(data).hexdigest()
+    assert api.object_get_properties("ec", container, name)["hash"].lower() \
+        == md5
+    for chunk in chunks:
+        meta = api.blob_client.chunk_head(chunk["url"], check_hash=True)
+        assert meta["chunk_hash_algo"] == "xxh3_128"
+    assert _read(api, container, name) == data
+    assert api.object_head("ec", container, name, trust_level=2)
+    with pytest.raises(exc.OioException) as info:
+        api.object_create("ec", container, data=b"x", obj_name="bad",
+                          policy=policy, chunk_checksum_algo="crc7")
+    assert "crc7" in str(info.value)

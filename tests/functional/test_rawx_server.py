@@ -540,3 +540,43 @@ def test_full_volume_is_507_and_leaves_nothing(full_rawx):
     # The space is given back: a small chunk still fits.
     status, _, _ = full_rawx.put(chunk_id(2), b"small")
     assert status == 201
+
+
+@pytest.mark.parametrize("algo", ["xxh3_128", "blake3"])
+def test_declared_checksum_algorithm(rawx, algo):
+    pytest.importorskip(algo.split("_")[0].replace("xxh3", "xxhash"))
+    from oio.common.checksums import new_hasher
+
+    cid = chunk_id(40)
+    data = os.urandom(300000)
+    hasher = new_hasher(algo)
+    hasher.update(data)
+    digest = hasher.hexdigest()
+    header = {"X-oio-chunk-meta-chunk-hash-algo": algo}
+    status, hdrs = send_chunked(rawx, cid, [data[:1000], data[1000:]],
+                                {"X-oio-chunk-meta-chunk-hash": digest}, header)
+    assert status == 201
+    assert hdrs["X-Oio-Chunk-Meta-Chunk-Hash"] == digest.upper()
+    path = os.path.join(rawx.vol, cid[:3], cid)
+    assert os.getxattr(path, "user.grid.chunk.hash_algo") == algo.encode()
+    status, hdrs, body = rawx.request("GET", "/" + cid)
+    assert body == data and hdrs["X-Oio-Chunk-Meta-Chunk-Hash-Algo"] == algo
+    status, _, _ = rawx.request("HEAD", "/" + cid, headers={
+        "X-oio-check-hash": "True"})
+    assert status == 200
+    with open(path, "r+b") as f:                 # damage it: HEAD sees it
+        f.write(b"\0")
+    status, _, _ = rawx.request("HEAD", "/" + cid, headers={
+        "X-oio-check-hash": "True"})
+    assert status == 412
+    # A hash of the declared algorithm that does not match: refused.
+    status, _ = send_chunked(rawx, chunk_id(41), [data],
+                             {"X-oio-chunk-meta-chunk-hash": "00" * 16}, header)
+    assert status == 400
+
+
+def test_unknown_checksum_algorithm_is_400(rawx):
+    status, _, _ = rawx.put(chunk_id(42), b"data",
+                            **{"X-oio-chunk-meta-chunk-hash-algo": "crc7"})
+    assert status == 400
+    assert rawx.files() == []

@@ -100,3 +100,16 @@ def test_perfdata_header_and_stats():
     assert math.isclose(rawx["upload.RSD"], 0.5)
     perf.compute_stats(data, "download.")       # nothing to compute
     assert "download.AVG" not in rawx
+
+
+def test_checksum_algorithms():
+    from oio.common import checksums
+
+    assert checksums.is_default(None) and checksums.is_default("MD5")
+    assert checksums.new_hasher(None).name == "md5"
+    with pytest.raises(checksums.UnknownChecksum):
+        checksums.new_hasher("crc7")
+    xxhash = pytest.importorskip("xxhash")
+    hasher = checksums.new_hasher("xxh3_128")
+    hasher.update(b"abc")
+    assert hasher.hexdigest() == xxhash.xxh3_128(b"abc").hexdigest()
