@@ -133,9 +133,13 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
                           chunk_headers(self.sysmeta, chunk) if self.sysmeta
                           else {}, **headers), self.fragment_algo)
                       for chunk in chunks]
-        hasher = (_HashConsumer(self.checksum, self.queue_depth)
-                  if self.checksum is not None else None)
-        self._consumers = list(self._puts) + ([hasher] if hasher else [])
+        # Hashes run in their own threads (hashlib releases the GIL), beside
+        # the encoder, which holds it.
+        metachunk_hasher = _HashConsumer(self.chunk_checksum, self.queue_depth)
+        hashers = [metachunk_hasher]
+        if self.checksum is not None:
+            hashers.append(_HashConsumer(self.checksum, self.queue_depth))
+        self._consumers = list(self._puts) + hashers
         for consumer in self._consumers:
             consumer.start()
         driver = method.driver
@@ -154,17 +158,20 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
                 if not got:
                     ring.put(buf)
                     break
-                segment = buf.view[:got]
-                self.chunk_checksum.update(segment)
-                fragments = driver.encode(bytes(segment))
+                fragments = driver.encode(bytes(buf.view[:got]))
                 transferred += got
-                self._dispatch_fragments(fragments, buf, got, hasher)
+                self._dispatch_fragments(fragments, buf, got, hashers)
                 if got < want:
                     break
             if transferred == 0:
                 # An empty metachunk: empty fragments, trailers only.
-                self._dispatch_fragments([b""] * len(self._puts), None, 0,
-                                         None)
+                self._dispatch_fragments([b""] * len(self._puts), None, 0, [])
+            # The trailers need the metachunk hash: let its thread finish.
+            metachunk_hasher.queue.put(_End({}))
+            metachunk_hasher.join()
+            if metachunk_hasher.failed:
+                raise exc.OioException(
+                    f"metachunk hash failed: {metachunk_hasher.failed}")
         except BaseException:
             self.abort()
             raise
@@ -173,11 +180,12 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
         end = _End({CHUNK_HEADERS["metachunk_size"]: str(transferred),
                     CHUNK_HEADERS["metachunk_hash"]: self._hash})
         for consumer in self._consumers:
-            consumer.queue.put(end)
+            if consumer is not metachunk_hasher:
+                consumer.queue.put(end)
         return transferred
 
     def _dispatch_fragments(self, fragments: list[bytes], buf, length: int,
-                            hasher: _Consumer | None) -> None:
+                            hashers: list[_Consumer]) -> None:
         live_puts = [p for p in self._puts if not p.failed]
         if len(live_puts) < self.quorum:
             if buf is not None:
@@ -189,11 +197,13 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
                            None))
         if buf is None:
             return
-        if hasher is not None and not hasher.failed:
-            buf.refs = 1
-            hasher.queue.put((buf, length))
-        else:
+        live = [h for h in hashers if not h.failed]
+        if not live:
             buf.ring.put(buf)
+            return
+        buf.refs = len(live)
+        for hasher in live:
+            hasher.queue.put((buf, length))
 
     def _results(self, puts, transferred: int, chunk_hash: str | None):
         successes, failures = [], []
