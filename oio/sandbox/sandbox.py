@@ -202,6 +202,13 @@ class Sandbox:
         wait_for(self._proxy_sees_all_up, timeout,
                  "the proxy to see every service up")
 
+    def wait_all_up(self, timeout: float = 60.0) -> None:
+        """Block until every service is scored again, in the proxy's view
+        too (after services were stopped and started)."""
+        wait_for(self._all_scored, timeout, "every service to get a score > 0")
+        wait_for(self._proxy_sees_all_up, timeout,
+                 "the proxy to see every service up")
+
     def _proxy_sees_all_up(self) -> bool:
         """The proxy's load balancer refreshes from the conscience every
         second: wait until it has every service with a score."""

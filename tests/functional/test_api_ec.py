@@ -27,6 +27,12 @@ def api(namespace):
     return namespace.api()
 
 
+@pytest.fixture(autouse=True)
+def every_rawx_up(namespace):
+    """EC 6+3 needs all 9 rawx: wait for those other tests restarted."""
+    namespace.sandbox.wait_all_up()
+
+
 def _read(api, container, name, **kwargs) -> bytes:
     return b"".join(api.object_fetch("ec", container, name, **kwargs)[1])
 
