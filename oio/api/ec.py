@@ -182,6 +182,7 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
         for consumer in self._consumers:
             if consumer is not metachunk_hasher:
                 consumer.queue.put(end)
+        self._join_object_hash()
         return transferred
 
     def _dispatch_fragments(self, fragments: list[bytes], buf, length: int,
@@ -289,6 +290,14 @@ class _FragmentSource:
             body = resp.read(200)
             resp.release_conn()
             raise _FragmentError(f"HTTP {resp.status} {body!r}", resp.status)
+        stored = resp.headers.get(CHUNK_HEADERS["metachunk_hash"])
+        if stored and self.chunk.get("hash") and \
+                stored.lower() != str(self.chunk["hash"]).lower():
+            resp.close()
+            resp.release_conn()
+            # A fragment of another metachunk than the one meta2 knows.
+            raise _FragmentError(f"metachunk hash {stored} instead of "
+                                 f"{self.chunk['hash']}")
         self.resp = resp
         self.offset = offset
         self.last = last

@@ -4,6 +4,7 @@ failover between replicas (proxy-api.md §8.2, rawx.md §10)."""
 from __future__ import annotations
 
 import io
+import logging
 import os
 import random
 import stat
@@ -14,10 +15,12 @@ import urllib3
 
 from oio.common import exceptions as exc
 from oio.common import perfdata as perf
-from oio.common.constants import REQID_HEADER
+from oio.common.constants import CHUNK_HEADERS, REQID_HEADER
 from oio.common.http_urllib3 import timeout
 
+LOGGER = logging.getLogger(__name__)
 READ_BLOCK = 1024 * 1024
+CHUNK_HASH_HEADER = CHUNK_HEADERS["chunk_hash"]
 
 
 def metachunk_pos(chunk: dict) -> int:
@@ -97,7 +100,7 @@ class ChunkReader:
 
     def __iter__(self) -> Iterator[bytes]:
         offset = self.start
-        errors = []
+        errors = _BrokenChunks(self.reqid)
         for chunk in self.replicas:
             url = chunk.get("real_url") or chunk["url"]
             headers = {"Range": f"bytes={offset}-{self.end}",
@@ -117,6 +120,14 @@ class ChunkReader:
                 if resp.status not in (200, 206):
                     errors.append((url, resp.status, resp.read(200)))
                     continue
+                stored = resp.headers.get(CHUNK_HASH_HEADER)
+                if stored and chunk.get("hash") and \
+                        stored.lower() != str(chunk["hash"]).lower():
+                    # Not the chunk meta2 knows (an old or foreign one).
+                    errors.append((url, None, f"chunk hash {stored} instead "
+                                              f"of {chunk['hash']}"))
+                    resp.close()
+                    continue
                 if resp.status == 200 and offset:
                     resp.read(offset)          # a server without ranges
                 for block in resp.stream(READ_BLOCK):
@@ -135,6 +146,21 @@ class ChunkReader:
             raise exc.UnrecoverableContent(
                 f"All replicas of the chunk are missing: {errors}")
         raise exc.ServiceUnavailable(f"No replica of the chunk readable: {errors}")
+
+
+class _BrokenChunks(list):
+    """(url, status, reason) of the replicas that failed, each reported in
+    the log as it happens (the read goes on with another replica)."""
+
+    def __init__(self, reqid: str):
+        super().__init__()
+        self.reqid = reqid
+
+    def append(self, item: tuple) -> None:
+        url, status, reason = item
+        LOGGER.warning("chunk %s unusable (reqid=%s): %s", url, self.reqid,
+                       f"HTTP {status}" if status else reason)
+        super().append(item)
 
 
 def object_stream(pool_manager: urllib3.PoolManager, plan, reqid: str,

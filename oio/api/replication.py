@@ -402,7 +402,16 @@ class ReplicatedMetachunkWriter:
         end = _End(trailers)
         for consumer in consumers:
             consumer.queue.put(end)
+        self._join_object_hash()
         return transferred
+
+    def _join_object_hash(self) -> None:
+        """Wait until this metachunk is in the object hash: the next
+        metachunk's writer feeds the same hash, and must come after."""
+        for consumer in self._consumers:
+            if isinstance(consumer, _HashConsumer) and \
+                    consumer.checksum is self.checksum:
+                consumer.join()
 
     def wait(self) -> tuple[int, str, list[dict]]:
         """The reply half of stream()."""

@@ -264,3 +264,35 @@ def test_faster_chunk_checksum_on_request(api, policy):
         api.object_create("ec", container, data=b"x", obj_name="bad",
                           policy=policy, chunk_checksum_algo="crc7")
     assert "crc7" in str(info.value)
+
+
+@pytest.mark.parametrize("policy,xattr", [
+    ("THREECOPIES", "user.grid.chunk.hash"),
+    ("ECISAL", "user.grid.metachunk.hash")])
+def test_reads_skip_chunks_whose_hash_is_not_meta2s(api, namespace, policy,
+                                                    xattr, caplog):
+    """A chunk whose stored hash differs from meta2's record (a stale or
+    foreign chunk) is skipped and reported; the read uses another."""
+    from oio.api.io import ChunkReader
+
+    container, name = _name("ct"), "obj"
+    data = os.urandom(MiB + 3)
+    api.object_create("ec", container, data=data, obj_name=name,
+                      policy=policy)
+    _, chunks = api.object_locate("ec", container, name)
+    first = min(chunks, key=lambda c: c["pos"])      # "0", or "0.0"
+    assert first["pos"] in ("0", "0.0")
+    os.setxattr(_chunk_file(namespace, first), xattr, b"0" * 32)
+    with caplog.at_level("WARNING"):
+        if policy == "THREECOPIES":
+            # The bad replica first, on purpose.
+            replicas = [first] + [c for c in chunks
+                                  if c["pos"] == "0" and c is not first]
+            got = b"".join(ChunkReader(api.pool_manager, replicas, 0, MiB - 1,
+                                       "test-hash"))
+            assert got == data[:MiB]
+        else:
+            # Data fragments are read first: fragment 0 is always tried.
+            assert _read(api, container, name) == data
+    assert any(first["url"] in r.getMessage() and "hash" in r.getMessage()
+               for r in caplog.records)
