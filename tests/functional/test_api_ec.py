@@ -296,3 +296,37 @@ def test_reads_skip_chunks_whose_hash_is_not_meta2s(api, namespace, policy,
             assert _read(api, container, name) == data
     assert any(first["url"] in r.getMessage() and "hash" in r.getMessage()
                for r in caplog.records)
+
+
+@pytest.mark.parametrize("policy", ["ECISAL", "THREECOPIES"])
+def test_client_killed_during_upload_leaves_no_object(api, namespace, policy):
+    import subprocess
+    import sys
+
+    container = _name("ct")
+    api.container_create("ec", container)
+    script = (
+        "import os, sys, time\n"
+        "from oio import ObjectStorageApi\n"
+        "api = ObjectStorageApi(sys.argv[1], endpoint=sys.argv[2])\n"
+        "def source():\n"
+        "    block = os.urandom(1024 * 1024)\n"
+        "    for i in range(100):\n"
+        "        if i == 8:\n"
+        "            print('streaming', flush=True)\n"
+        "        yield block\n"
+        "        time.sleep(0.02)\n"
+        "api.object_create('ec', sys.argv[3], data=source(), obj_name='o',\n"
+        "                  policy=sys.argv[4])\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, namespace.ns, f"http://{namespace.proxy}",
+         container, policy], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "streaming"  # a metachunk in
+        proc.kill()
+    finally:
+        proc.wait(10)
+    listing = api.object_list("ec", container)
+    assert listing["objects"] == []
+    with pytest.raises(exc.NoSuchObject):
+        api.object_locate("ec", container, "o")
