@@ -1036,22 +1036,33 @@ class ObjectStorageApi:
         """Write the first `keep` bytes of metachunk `target` to new chunks
         at the same position (content/update)."""
         cid = cid_from_name(account, container).upper()
+        method = STORAGE_METHODS.load(meta["chunk_method"])
         plan = [(target, 0, keep - 1)] if keep else []
-        stream = object_stream(self.pool_manager, plan, pkw["reqid"])
+        stream = object_stream(self.pool_manager, plan, pkw["reqid"],
+                               method=method)
+        # The same policy as the object's, whatever the container's default.
         new_meta, chunks = self.container.content_prepare(
-            account, container, obj, size=1, content_id=meta["id"], **pkw)
+            account, container, obj, size=1, content_id=meta["id"],
+            stgpol=meta["policy"], **pkw)
         for chunk in chunks:
-            chunk["pos"] = str(target["pos"])
+            chunk["pos"] = (f"{target['pos']}.{fragment_index(chunk)}"
+                            if method.ec else str(target["pos"]))
         sysmeta = sysmeta_for(new_meta, account, container, obj, cid)
         sysmeta["oio_version"] = sysmeta.get("oio_version") or OIO_VERSION
-        method = STORAGE_METHODS.load(new_meta["chunk_method"])
-        ring = BufferRing(min(WRITE_BUFFER_SIZE, max(keep, 1)))
-        writer = ReplicatedMetachunkWriter(
+        if method.ec:
+            writer_class = ECMetachunkWriter
+            buffer_size = method.ec_segment_size if keep > \
+                method.ec_segment_size else max(keep, 1)
+        else:
+            writer_class = ReplicatedMetachunkWriter
+            buffer_size = min(WRITE_BUFFER_SIZE, max(keep, 1))
+        ring = BufferRing(buffer_size)
+        writer = writer_class(
             sysmeta, chunks, None, method, pool_manager=self.pool_manager,
             reqid=pkw["reqid"], logger=self.logger, buffers=ring)
         written: list[dict] = []
         try:
-            writer.send(Source(data=stream), int(new_meta["chunk_size"]))
+            writer.send(Source(data=stream), keep)
             written = writer.wait()[2]
             self.container.content_update(
                 account, container, obj, size=meta["length"], chunks=written,

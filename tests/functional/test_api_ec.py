@@ -330,3 +330,35 @@ def test_client_killed_during_upload_leaves_no_object(api, namespace, policy):
     assert listing["objects"] == []
     with pytest.raises(exc.NoSuchObject):
         api.object_locate("ec", container, "o")
+
+
+@pytest.mark.parametrize("new_size", [0, 1, MiB + 7, METACHUNK, METACHUNK + 3])
+def test_truncate_ec_object(api, new_size):
+    container, name = _name("ct"), "obj"
+    data = os.urandom(METACHUNK + 2 * MiB + 11)
+    api.object_create("ec", container, data=data, obj_name=name,
+                      policy="ECISAL")
+    api.object_truncate("ec", container, name, size=new_size)
+    assert _read(api, container, name) == data[:new_size]
+    meta = api.object_get_properties("ec", container, name)
+    assert int(meta["length"]) == new_size
+    assert meta["chunk_method"].startswith("ec/")
+    assert api.object_head("ec", container, name, trust_level=2)
+
+
+def test_link_and_change_policy_of_ec_objects(api):
+    container, name = _name("ct"), "obj"
+    data = os.urandom(METACHUNK + 5)
+    api.object_create("ec", container, data=data, obj_name=name,
+                      policy="THREECOPIES")
+    api.object_change_policy("ec", container, name, "ECISAL")
+    meta = api.object_get_properties("ec", container, name)
+    assert meta["policy"] == "ECISAL" and meta["chunk_method"].startswith("ec/")
+    assert _read(api, container, name) == data
+    api.object_link("ec", container, name, "ec", container, "link")
+    _, chunks = api.object_locate("ec", container, "link")
+    assert len(chunks) == 2 * 9
+    assert _read(api, container, "link") == data
+    api.object_change_policy("ec", container, name, "TWOCOPIES")
+    assert _read(api, container, name) == data
+    assert _read(api, container, "link") == data
