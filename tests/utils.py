@@ -89,3 +89,14 @@ def wait_until(condition, timeout: float = 20.0, interval: float = 0.05):
             return result
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+def container_listed(api, account: str, container: str) -> bool:
+    """Whether the account service lists the container yet (it learns
+    about containers asynchronously; the account may not exist yet)."""
+    from oio.common.exceptions import NoSuchAccount
+
+    try:
+        return container in [c[0] for c in api.container_list(account)]
+    except NoSuchAccount:
+        return False

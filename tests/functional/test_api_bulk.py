@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from oio.common import exceptions as exc
-from tests.utils import wait_until
+from tests.utils import container_listed, wait_until
 
 
 def _name(prefix: str) -> str:
@@ -211,6 +211,5 @@ def test_container_touch_recompute_counts_missing_chunks(api):
     with pytest.raises(exc.NoSuchContainer):
         api.container_touch(account, _name("missing"), recompute=True)
     # The account learns about the container asynchronously.
-    wait_until(lambda: container in [c[0] for c in api.container_list(account)],
-               timeout=10)
+    wait_until(lambda: container_listed(api, account, container), timeout=10)
     api.container_refresh(account, container, attempts=1)

@@ -10,7 +10,7 @@ import pytest
 from oio.common import exceptions as exc
 from oio.common.constants import OIO_DB_FROZEN
 from oio.common.utils import cid_from_name, compute_chunk_id
-from tests.utils import wait_until
+from tests.utils import container_listed, wait_until
 
 
 def _name(prefix: str) -> str:
@@ -89,7 +89,7 @@ def test_snapshot_copies_every_version_with_linked_chunks(api):
     assert "frozen" in str(info.value).lower()
     api.object_create(account, container, data=b"x", obj_name="new")
 
-    wait_until(lambda: snap in [c[0] for c in api.container_list(snap_account)],
+    wait_until(lambda: container_listed(api, snap_account, snap),
                timeout=10)
 
 

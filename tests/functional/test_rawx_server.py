@@ -411,6 +411,10 @@ def test_dispatch_rules(rawx, stored_chunk):
 
 
 def test_failed_probe_gives_503(rawx):
+    # The real probe would overwrite the verdicts set below: stop it first.
+    task = rawx.app._probe_task
+    rawx.thread.loop.call_soon_threadsafe(task.cancel)
+    wait_for(task.done)
     rawx.app.health.last_ko = time.monotonic() + 1
     assert rawx.request("GET", "/info")[0] == 503
     rawx.app.health.last_ok = time.monotonic() + 2
