@@ -1,0 +1,187 @@
+"""A small synchronous beanstalkd client (the commands of events.md §1.4).
+
+One connection, one thread at a time. Replies that are not the expected
+one raise BeanstalkError with beanstalkd's word (NOT_FOUND, DRAINING...);
+a lost connection raises ConnectionError, and the next command reconnects.
+"""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+import yaml
+
+DEFAULT_PRIORITY = 2 ** 31
+DEFAULT_TTR = 120
+MAX_JOB_SIZE = 65535
+
+
+class BeanstalkError(Exception):
+    """beanstalkd answered something else than success."""
+
+    def __init__(self, reply: str, command: str = ""):
+        super().__init__(f"{command}: {reply}" if command else reply)
+        self.reply = reply
+
+
+def parse_endpoint(url: str) -> tuple[str, int]:
+    """`beanstalk://IP:PORT` (or bare `IP:PORT`) → (host, port)."""
+    if "://" not in url:
+        url = "beanstalk://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("beanstalk", "beanstalkd") or not parts.hostname \
+            or not parts.port:
+        raise ValueError(f"not a beanstalkd endpoint: {url!r}")
+    return parts.hostname, parts.port
+
+
+class Beanstalk:
+    """`use`/`put` to produce, `watch`/`reserve`/`delete`/`release`/`bury`
+    to consume, `kick`/`peek_buried`/stats to administer."""
+
+    def __init__(self, host: str, port: int, timeout: float = 10.0):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buf = b""
+        self._used = "default"
+        self._watched = {"default"}
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs) -> Beanstalk:
+        host, port = parse_endpoint(url)
+        return cls(host, port, **kwargs)
+
+    # -- connection --
+    def connect(self) -> None:
+        self.close()
+        self._sock = socket.create_connection((self.host, self.port),
+                                              timeout=self.timeout)
+        self._buf = b""
+        used, watched = self._used, set(self._watched)
+        self._used, self._watched = "default", {"default"}
+        if used != "default":
+            self.use(used)
+        for tube in watched - {"default"}:
+            self.watch(tube)
+        if "default" not in watched:
+            self.ignore("default")
+
+    def close(self) -> None:
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            finally:
+                self._sock = None
+
+    def _command(self, line: str, body: bytes | None = None,
+                 timeout: float | None | object = ...) -> list[str]:
+        """Send one command; `timeout` for its reply (None: wait forever;
+        default: the client's)."""
+        if self._sock is None:
+            self.connect()
+        data = line.encode("ascii") + b"\r\n"
+        if body is not None:
+            data += body + b"\r\n"
+        try:
+            self._sock.settimeout(self.timeout if timeout is ... else timeout)
+            self._sock.sendall(data)
+            return self._read_line().split()
+        except OSError:
+            self.close()
+            raise
+
+    def _read_line(self) -> str:
+        while b"\r\n" not in self._buf:
+            more = self._sock.recv(65536)
+            if not more:
+                raise ConnectionError("beanstalkd closed the connection")
+            self._buf += more
+        line, _, self._buf = self._buf.partition(b"\r\n")
+        return line.decode("ascii")
+
+    def _read_body(self, size: int) -> bytes:
+        while len(self._buf) < size + 2:
+            more = self._sock.recv(max(65536, size + 2 - len(self._buf)))
+            if not more:
+                raise ConnectionError("beanstalkd closed the connection")
+            self._buf += more
+        body, self._buf = self._buf[:size], self._buf[size + 2:]
+        return body
+
+    def _expect(self, reply: list[str], *words: str, command: str = ""):
+        if not reply or reply[0] not in words:
+            raise BeanstalkError(" ".join(reply) or "empty reply", command)
+        return reply
+
+    # -- producing --
+    def use(self, tube: str) -> None:
+        self._expect(self._command(f"use {tube}"), "USING", command="use")
+        self._used = tube
+
+    def put(self, body: bytes, priority: int = DEFAULT_PRIORITY,
+            delay: int = 0, ttr: int = DEFAULT_TTR) -> int:
+        """The new job's ID."""
+        reply = self._command(f"put {priority} {delay} {ttr} {len(body)}", body)
+        return int(self._expect(reply, "INSERTED", command="put")[1])
+
+    # -- consuming --
+    def watch(self, tube: str) -> None:
+        self._expect(self._command(f"watch {tube}"), "WATCHING", command="watch")
+        self._watched.add(tube)
+
+    def ignore(self, tube: str) -> None:
+        self._expect(self._command(f"ignore {tube}"), "WATCHING", "NOT_IGNORED",
+                     command="ignore")
+        self._watched.discard(tube)
+
+    def reserve(self, timeout: float | None = None) -> tuple[int, bytes] | None:
+        """(job ID, body), or None when `timeout` seconds pass first."""
+        if timeout is None:
+            reply = self._command("reserve", timeout=None)
+        else:
+            reply = self._command(f"reserve-with-timeout {int(timeout)}",
+                                  timeout=int(timeout) + self.timeout)
+        if reply and reply[0] in ("TIMED_OUT", "DEADLINE_SOON"):
+            return None
+        self._expect(reply, "RESERVED", command="reserve")
+        return int(reply[1]), self._read_body(int(reply[2]))
+
+    def delete(self, job_id: int) -> None:
+        self._expect(self._command(f"delete {job_id}"), "DELETED",
+                     command="delete")
+
+    def release(self, job_id: int, priority: int = DEFAULT_PRIORITY,
+                delay: int = 0) -> None:
+        self._expect(self._command(f"release {job_id} {priority} {delay}"),
+                     "RELEASED", "BURIED", command="release")
+
+    def bury(self, job_id: int, priority: int = DEFAULT_PRIORITY) -> None:
+        self._expect(self._command(f"bury {job_id} {priority}"), "BURIED",
+                     command="bury")
+
+    # -- administration --
+    def kick(self, bound: int = 1000) -> int:
+        """Buried (or delayed) jobs of the used tube made ready again."""
+        return int(self._expect(self._command(f"kick {bound}"), "KICKED",
+                                command="kick")[1])
+
+    def peek_buried(self) -> tuple[int, bytes] | None:
+        reply = self._command("peek-buried")
+        if reply and reply[0] == "NOT_FOUND":
+            return None
+        self._expect(reply, "FOUND", command="peek-buried")
+        return int(reply[1]), self._read_body(int(reply[2]))
+
+    def _yaml(self, line: str) -> object:
+        reply = self._expect(self._command(line), "OK", command=line)
+        return yaml.safe_load(self._read_body(int(reply[1])))
+
+    def stats_tube(self, tube: str) -> dict:
+        """beanstalkd's statistics of `tube` (NOT_FOUND if it has none)."""
+        return self._yaml(f"stats-tube {tube}")
+
+    def list_tubes(self) -> list[str]:
+        return self._yaml("list-tubes")

@@ -1,0 +1,166 @@
+"""A durable outbox of events for a service (events.md §1).
+
+`emit()` writes the event to a local SQLite file (WAL, synchronous=FULL:
+on disk before the service answers its client) and returns; a thread
+sends what the file holds to beanstalkd, oldest first, round-robin over
+the endpoints, and forgets each event once beanstalkd accepted it. While
+beanstalkd is away the events wait in the file (retried with a growing
+pause, at most `max_pause` seconds), also across restarts of the service.
+Nothing is lost and no client request waits for beanstalkd.
+
+The same object serves meta2 (`emit(event_type, payload)`) and the rawx
+(`notify(event, data, request_id)`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+
+from .beanstalk import MAX_JOB_SIZE, Beanstalk, BeanstalkError, parse_endpoint
+
+LOGGER = logging.getLogger(__name__)
+BATCH = 256
+
+
+class EventSpool:
+    def __init__(self, path: str, endpoints: list[str], tube: str = "oio",
+                 max_pause: float = 5.0, start: bool = True):
+        if not endpoints:
+            raise ValueError("no beanstalkd endpoint")
+        for url in endpoints:
+            parse_endpoint(url)           # refuse a bad one at start
+        self.path = path
+        self.endpoints = list(endpoints)
+        self.tube = tube
+        self.max_pause = max_pause
+        self.enabled = True
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None,
+                                   check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS events ("
+                         "id INTEGER PRIMARY KEY AUTOINCREMENT, "
+                         "body BLOB NOT NULL)")
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._clients: list[Beanstalk] = []
+        self._next = 0
+        self.sent = 0
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="event-spool")
+        if start:
+            self._thread.start()
+
+    # -- producing --
+    def put(self, event: dict) -> None:
+        """Keep `event` (a JSON object) until beanstalkd has it."""
+        body = json.dumps(event, separators=(",", ":")).encode("utf-8")
+        if len(body) > MAX_JOB_SIZE:
+            LOGGER.error("event %s of %d bytes is too big for beanstalkd, "
+                         "dropped", event.get("event"), len(body))
+            return
+        with self._lock:
+            self._db.execute("INSERT INTO events(body) VALUES (?)", (body,))
+        self._wake.set()
+
+    def emit(self, event_type: str, payload: dict) -> None:
+        """meta2's notifier interface."""
+        self.put(payload)
+
+    def notify(self, event: str, data: dict, request_id: str) -> None:
+        """The rawx's notifier interface (no `url` in rawx events)."""
+        self.put({"event": event, "when": int(time.time() * 1e6),
+                  "request_id": request_id, "data": data})
+
+    def pending(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+
+    # -- sending --
+    def _batch(self) -> list[tuple[int, bytes]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT id, body FROM events ORDER BY id LIMIT ?",
+                (BATCH,)).fetchall()
+
+    def _forget(self, ids: list[int]) -> None:
+        with self._lock:
+            self._db.executemany("DELETE FROM events WHERE id = ?",
+                                 [(i,) for i in ids])
+
+    def _client(self) -> Beanstalk:
+        """The next endpoint's connection (round-robin)."""
+        if not self._clients:
+            self._clients = [Beanstalk.from_url(url, timeout=5.0)
+                             for url in self.endpoints]
+        client = self._clients[self._next % len(self._clients)]
+        self._next += 1
+        if client._sock is None:
+            client.connect()
+            client.use(self.tube)
+        return client
+
+    def send_pending(self) -> int:
+        """Send everything the spool holds; the number sent. Raises on a
+        beanstalkd error (what was sent is forgotten first)."""
+        total = 0
+        while True:
+            rows = self._batch()
+            if not rows:
+                return total
+            done: list[int] = []
+            try:
+                for row_id, body in rows:
+                    self._client().put(body)
+                    done.append(row_id)
+            finally:
+                if done:
+                    self._forget(done)
+                    total += len(done)
+                    self.sent += len(done)
+
+    def _run(self) -> None:
+        pause = 0.1
+        while not self._stop.is_set():
+            try:
+                self.send_pending()
+                pause = 0.1
+                self._wake.wait(1.0)
+                self._wake.clear()
+            except (OSError, BeanstalkError) as err:
+                for client in self._clients:
+                    client.close()
+                LOGGER.warning("beanstalkd unreachable (%s): %d events wait "
+                               "in %s", err, self.pending(), self.path)
+                self._stop.wait(pause)
+                pause = min(pause * 2, self.max_pause)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the spool is empty (True) or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while self.pending():
+            if time.monotonic() > deadline:
+                return False
+            self._wake.set()
+            time.sleep(0.02)
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(10)
+        for client in self._clients:
+            client.close()
+        self._db.close()
+
+    async def close(self) -> None:
+        """The rawx's notifier interface: what is not sent stays on disk."""
+        self.stop()

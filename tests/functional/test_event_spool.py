@@ -1,0 +1,140 @@
+"""The beanstalkd client and the durable event spool, against a real
+beanstalkd started on a free port."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from oio.event.beanstalk import Beanstalk, BeanstalkError, parse_endpoint
+from oio.event.spool import EventSpool
+from tests.utils import free_port, wait_until
+
+pytestmark = pytest.mark.skipif(not shutil.which("beanstalkd"),
+                                reason="beanstalkd is not installed")
+
+
+class Beanstalkd:
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"beanstalk://127.0.0.1:{self.port}"
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["beanstalkd", "-l", "127.0.0.1", "-p",
+                                      str(self.port)])
+        wait_until(self._accepts, timeout=10)
+
+    def _accepts(self) -> bool:
+        try:
+            Beanstalk("127.0.0.1", self.port, timeout=1).connect()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def beanstalkd():
+    server = Beanstalkd()
+    server.start()
+    yield server
+    server.stop()
+
+
+def consumer(server, tube="oio") -> Beanstalk:
+    client = Beanstalk.from_url(server.url)
+    client.watch(tube)
+    client.ignore("default")
+    return client
+
+
+def drain(client, count: int) -> list[dict]:
+    out = []
+    for _ in range(count):
+        job = client.reserve(timeout=5)
+        assert job is not None, f"only {len(out)} of {count} events"
+        out.append(json.loads(job[1]))
+        client.delete(job[0])
+    return out
+
+
+def test_client_commands(beanstalkd):
+    producer = Beanstalk.from_url(beanstalkd.url)
+    producer.use("t1")
+    first = producer.put(b"one")
+    producer.put(b"two", delay=0)
+    assert "t1" in producer.list_tubes()
+    assert producer.stats_tube("t1")["current-jobs-ready"] == 2
+    worker = consumer(beanstalkd, "t1")
+    job_id, body = worker.reserve(timeout=2)
+    assert (job_id, body) == (first, b"one")
+    worker.bury(job_id)
+    assert producer.peek_buried()[1] == b"one"
+    assert producer.kick(10) == 1
+    job_id, body = worker.reserve(timeout=2)
+    worker.release(job_id)
+    assert worker.reserve(timeout=2)[0] == job_id
+    worker.delete(job_id)
+    with pytest.raises(BeanstalkError):
+        worker.delete(job_id)
+    assert worker.reserve(timeout=2)[1] == b"two"
+    assert worker.reserve(timeout=0) is None            # nothing else ready
+    with pytest.raises(ValueError):
+        parse_endpoint("http://127.0.0.1:80")
+    assert parse_endpoint("127.0.0.1:6002") == ("127.0.0.1", 6002)
+
+
+def test_spool_delivers_in_order(beanstalkd, tmp_path):
+    spool = EventSpool(str(tmp_path / "spool.db"), [beanstalkd.url])
+    try:
+        for i in range(20):
+            spool.emit("storage.content.new", {"event": "storage.content.new",
+                                               "n": i})
+        spool.notify("storage.chunk.new", {"chunk_id": "AB"}, "-")
+        events = drain(consumer(beanstalkd), 21)
+        assert [e.get("n") for e in events[:20]] == list(range(20))
+        assert events[20]["event"] == "storage.chunk.new"
+        assert events[20]["request_id"] == "-" and "url" not in events[20]
+        wait_until(lambda: spool.pending() == 0, timeout=5)
+    finally:
+        spool.stop()
+
+
+def test_spool_keeps_events_while_beanstalkd_is_away(beanstalkd, tmp_path):
+    path = str(tmp_path / "spool.db")
+    beanstalkd.stop()
+    spool = EventSpool(path, [beanstalkd.url], max_pause=0.2)
+    for i in range(50):
+        spool.emit("storage.content.deleted", {"n": i})
+    assert spool.pending() == 50
+    spool.stop()                             # the service restarts meanwhile
+    beanstalkd.start()
+    spool = EventSpool(path, [beanstalkd.url], max_pause=0.2)
+    try:
+        events = drain(consumer(beanstalkd), 50)
+        assert [e["n"] for e in events] == list(range(50))
+        wait_until(lambda: spool.pending() == 0, timeout=5)
+        # beanstalkd goes away again, then comes back: the spool follows.
+        beanstalkd.stop()
+        spool.emit("x", {"n": 50})
+        wait_until(lambda: spool.pending() == 1, timeout=5)
+        beanstalkd.start()
+        assert drain(consumer(beanstalkd), 1)[0]["n"] == 50
+    finally:
+        spool.stop()
+
+
+def test_spool_refuses_a_bad_endpoint(tmp_path):
+    with pytest.raises(ValueError):
+        EventSpool(str(tmp_path / "s.db"), ["http://nowhere:1"])
+    with pytest.raises(ValueError):
+        EventSpool(str(tmp_path / "s.db"), [])
