@@ -34,3 +34,20 @@ class RecordingNotifier:
 
     def types(self) -> list[str]:
         return [e[0] for e in self.events]
+
+
+class FanoutNotifier:
+    """Hands every event to several notifiers, in order."""
+
+    def __init__(self, notifiers: list) -> None:
+        self.notifiers = [n for n in notifiers if n is not None]
+
+    def emit(self, event_type: str, payload: dict) -> None:
+        for notifier in self.notifiers:
+            notifier.emit(event_type, payload)
+
+    def stop(self) -> None:
+        for notifier in self.notifiers:
+            stop = getattr(notifier, "stop", None)
+            if stop is not None:
+                stop()

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from dataclasses import dataclass, field
 
@@ -44,6 +45,8 @@ class Meta2Config:
     refresh_interval: float = 5.0
     max_open_bases: int = 256
     log_level: str = "INFO"
+    # beanstalkd endpoints of the event agents (events.md §1.1)
+    event_agent: list[str] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, values: dict) -> Meta2Config:
@@ -63,7 +66,10 @@ class Meta2Config:
                         if a.strip()],
             refresh_interval=conf.get_duration("refresh_interval", 5.0),
             max_open_bases=conf.get_int("max_open_bases", 256),
-            log_level=conf.get_str("log_level", "INFO"))
+            log_level=conf.get_str("log_level", "INFO"),
+            event_agent=[u.strip() for u in
+                         (conf.get_str("event_agent") or "").split(";")
+                         if u.strip()])
 
     @classmethod
     def from_file(cls, path: str) -> Meta2Config:
@@ -129,6 +135,9 @@ class NamespaceRefresher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.client.close()
+        stop_events = getattr(self.meta2.events, "stop", None)
+        if stop_events is not None:
+            stop_events()
         self.meta2.close()
 
 
@@ -144,6 +153,13 @@ def build(config: Meta2Config) -> tuple[Meta2App, NamespaceRefresher]:
             {"namespace": config.namespace},
             endpoint=f"http://{config.conscience[0]}",
             connection_timeout=1.0, read_timeout=10.0))
+    if config.event_agent:
+        # Events go to beanstalkd through a durable spool in the datadir.
+        from oio.event.spool import EventSpool
+
+        from .events import FanoutNotifier
+        events = FanoutNotifier([events, EventSpool(
+            os.path.join(config.datadir, "events.spool"), config.event_agent)])
     meta2 = Meta2(config.datadir, config.namespace, events=events,
                   max_open=config.max_open_bases,
                   local_addr=f"{config.bind_addr}:{config.bind_port}")

@@ -34,7 +34,10 @@ def test_bootstrap_writes_every_file(tmp_path):
     sup = configparser.ConfigParser(interpolation=None)
     sup.read(s.supervisor_conf)
     programs = [x for x in sup.sections() if x.startswith("program:")]
-    assert len(programs) == len(s.services) + 1  # + the conscience agent
+    # + the conscience agent, + the event agent when there is a beanstalkd
+    assert len(programs) == len(s.services) + 1 + bool(s.beanstalkd)
+    if s.beanstalkd:
+        assert "program:OPENIO-event-agent-1" in programs
 
 
 def test_settings_round_trip(tmp_path):

@@ -1,0 +1,132 @@
+"""Filters of the event agent's pipelines (events.md §6).
+
+A filter looks at an event and either lets it go on (returns), asks for it
+to be retried later (raises EventError) or fails it for good (any other
+exception: the agent buries it). Implemented so far: content_cleaner,
+notify, bury, dump, logger, noop; the others of the seed (account_update,
+replicate, volume_index, webhook, xcute) come with the services they feed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import urllib3
+
+from oio.common.constants import CHUNK_HEADERS
+from oio.common.http_urllib3 import get_pool_manager, timeout
+
+from .beanstalk import Beanstalk, parse_endpoint
+
+LOGGER = logging.getLogger(__name__)
+
+
+class EventError(Exception):
+    """A temporary failure: the event is released and tried again later."""
+
+
+class BuryEvent(Exception):
+    """Put the event aside (buried) for an operator to look at."""
+
+
+class Filter:
+    def __init__(self, conf: dict[str, str]):
+        self.conf = conf
+
+    def process(self, event: dict) -> None:
+        """Return to let the event go on down the pipeline."""
+
+
+class Noop(Filter):
+    pass
+
+
+class Logger(Filter):
+    def process(self, event: dict) -> None:
+        LOGGER.info("event %s: %s", event.get("event"),
+                    json.dumps(event, separators=(",", ":"))[:4096])
+
+
+class Dump(Filter):
+    def process(self, event: dict) -> None:
+        LOGGER.debug("event %s", json.dumps(event, separators=(",", ":")))
+
+
+class Bury(Filter):
+    def process(self, event: dict) -> None:
+        raise BuryEvent(f"buried by the pipeline: {event.get('event')}")
+
+
+class Notify(Filter):
+    """Publish the whole event to another tube (`queue_url`, `tube`)."""
+
+    def __init__(self, conf: dict[str, str]):
+        super().__init__(conf)
+        url = conf.get("queue_url")
+        if not url:
+            raise ValueError("notify filter: queue_url is required")
+        parse_endpoint(url)
+        self.url = url
+        self.tube = conf.get("tube") or "notif"
+        self._client: Beanstalk | None = None
+
+    def process(self, event: dict) -> None:
+        body = json.dumps(event, separators=(",", ":")).encode("utf-8")
+        try:
+            if self._client is None:
+                self._client = Beanstalk.from_url(self.url)
+                self._client.use(self.tube)
+            self._client.put(body)
+        except OSError as err:
+            self._client = None
+            raise EventError(f"notify to {self.url}/{self.tube}: {err}") \
+                from None
+
+
+class ContentCleaner(Filter):
+    """Delete the chunks of deleted (or drained) contents from the rawx."""
+
+    TYPES = ("storage.content.deleted", "storage.content.drained")
+
+    def __init__(self, conf: dict[str, str]):
+        super().__init__(conf)
+        self.concurrency = max(1, int(conf.get("concurrency", 3)))
+        self.timeout = timeout(float(conf.get("timeout", 5.0)),
+                               float(conf.get("timeout", 5.0)))
+        self.pool = get_pool_manager(
+            pool_connections=int(conf.get("pool_connections", 16)),
+            pool_maxsize=int(conf.get("pool_maxsize", 16)))
+        self.executor = ThreadPoolExecutor(self.concurrency,
+                                           thread_name_prefix="cleaner")
+
+    def process(self, event: dict) -> None:
+        if event.get("event") not in self.TYPES:
+            return
+        beans = event.get("data")
+        if not isinstance(beans, list):
+            raise BuryEvent("content event without a bean list")
+        urls = [b["id"] for b in beans if isinstance(b, dict)
+                and b.get("type") == "chunks" and isinstance(b.get("id"), str)
+                and b["id"].startswith(("http://", "https://"))]
+        cid = ((event.get("url") or {}).get("id") or "").upper()
+        headers = {CHUNK_HEADERS["container_id"]: cid, "Connection": "close"}
+        if event.get("request_id"):
+            headers["X-oio-req-id"] = str(event["request_id"])[:63]
+        for url, status in zip(urls, self.executor.map(
+                lambda u: self._delete(u, headers), urls), strict=True):
+            if status not in (204, 404):
+                LOGGER.warning("chunk %s not deleted: %s", url, status)
+
+    def _delete(self, url: str, headers: dict) -> int | str:
+        try:
+            resp = self.pool.request("DELETE", url, headers=headers,
+                                     timeout=self.timeout, retries=False)
+            return resp.status
+        except urllib3.exceptions.HTTPError as err:
+            return str(err)
+
+
+FACTORIES = {"content_cleaner": ContentCleaner, "notify": Notify,
+             "bury": Bury, "dump": Dump, "logger": Logger, "noop": Noop}
