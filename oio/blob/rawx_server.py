@@ -13,6 +13,7 @@ import sys
 from oio.blob.chunk_store import ChunkStore, VolumeLockError
 from oio.blob.rawx_app import RawxApp
 from oio.blob.rawx_config import RawxConfig, load_rawx_conf
+from oio.common.configuration import load_namespace_conf
 from oio.common.exceptions import ConfigurationException
 from oio.common.http_server import run_service
 
@@ -37,6 +38,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not args.conf:
         parser.error("a configuration file is required (-f CONF or CONF)")
     return args
+
+
+def event_notifier(conf: RawxConfig):
+    """Chunk events go to the namespace's `event-agent` beanstalkd through
+    a spool beside the volume; none when events are off or no endpoint is
+    configured (rawx.md §1.2)."""
+    if not conf.events:
+        return None
+    endpoints = load_namespace_conf(conf.ns, failsafe=True).get("event-agent")
+    if not endpoints:
+        return None
+    from oio.event.spool import EventSpool
+    return EventSpool(conf.basedir.rstrip("/") + ".events.spool",
+                      [u.strip() for u in endpoints.split(";") if u.strip()],
+                      write_behind=True)
 
 
 def prepare_volume(conf: RawxConfig, servicing: bool = False) -> None:
@@ -83,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationException as exc:
         print(f"oio-rawx: {exc}", file=sys.stderr)
         return 2
-    app = RawxApp(conf)
+    app = RawxApp(conf, notifier=event_notifier(conf))
     name = args.syslog_id or conf.syslog_id or conf.service_id or "rawx"
     run_service(app, conf.host, conf.port, name=name,
                 log_level="DEBUG" if args.verbose else "INFO",

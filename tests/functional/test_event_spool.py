@@ -138,3 +138,45 @@ def test_spool_refuses_a_bad_endpoint(tmp_path):
         EventSpool(str(tmp_path / "s.db"), ["http://nowhere:1"])
     with pytest.raises(ValueError):
         EventSpool(str(tmp_path / "s.db"), [])
+
+
+def test_write_behind_spool_keeps_the_order_and_the_rest(beanstalkd, tmp_path):
+    path = str(tmp_path / "wb.db")
+    beanstalkd.stop()
+    spool = EventSpool(path, [beanstalkd.url], max_pause=0.2,
+                       write_behind=True)
+    for i in range(30):
+        spool.notify("storage.chunk.new", {"n": str(i)}, "-")
+    wait_until(lambda: not spool._incoming, timeout=5)     # on disk now
+    spool.stop()                       # what is left is on disk
+    beanstalkd.start()
+    spool = EventSpool(path, [beanstalkd.url], write_behind=True)
+    try:
+        events = drain(consumer(beanstalkd), 30)
+        assert [e["data"]["n"] for e in events] == [str(i) for i in range(30)]
+    finally:
+        spool.stop()
+
+
+def test_rawx_announces_chunks(beanstalkd, tmp_path):
+    from tests.functional.test_rawx_server import Rawx, chunk_id
+
+    server = Rawx(str(tmp_path))
+    spool = EventSpool(str(tmp_path / "rawx.events.spool"), [beanstalkd.url],
+                       write_behind=True)
+    server.app.notifier = spool
+    server.thread.start()
+    try:
+        cid = chunk_id(1)
+        assert server.put(cid, b"hello", **{"X-oio-req-id": "REQ1"})[0] == 201
+        assert server.request("DELETE", "/" + cid)[0] == 204
+        new, deleted = drain(consumer(beanstalkd), 2)
+    finally:
+        server.thread.stop()
+    assert new["event"] == "storage.chunk.new" and "url" not in new
+    assert new["request_id"] == "REQ1"
+    assert new["data"]["chunk_id"] == cid and new["data"]["chunk_size"] == "5"
+    assert new["data"]["volume_id"] == server.addr
+    assert deleted["event"] == "storage.chunk.deleted"
+    assert deleted["data"]["chunk_id"] == cid
+    assert deleted["data"]["chunk_hash"] == ""
