@@ -3,15 +3,18 @@
 A filter looks at an event and either lets it go on (returns), asks for it
 to be retried later (raises EventError) or fails it for good (any other
 exception: the agent buries it). Implemented so far: content_cleaner,
-notify, bury, dump, logger, noop; the others of the seed (account_update,
-replicate, volume_index, webhook, xcute) come with the services they feed.
+notify, webhook, bury, dump, logger, noop; the others of the seed
+(account_update, replicate, volume_index, xcute) come with the services
+they feed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import unquote
 
 import urllib3
 
@@ -50,8 +53,14 @@ class Logger(Filter):
 
 
 class Dump(Filter):
+    """Write each event, pretty-printed, to `<directory>/event_<job id>`
+    (debugging; directory /tmp unless configured)."""
+
     def process(self, event: dict) -> None:
-        LOGGER.debug("event %s", json.dumps(event, separators=(",", ":")))
+        directory = self.conf.get("directory") or "/tmp"
+        name = f"event_{int(event.get('job_id') or 0)}"
+        with open(os.path.join(directory, name), "w") as out:
+            json.dump(event, out, indent=2, sort_keys=True)
 
 
 class Bury(Filter):
@@ -70,9 +79,21 @@ class Notify(Filter):
         parse_endpoint(url)
         self.url = url
         self.tube = conf.get("tube") or "notif"
+        self.exclude = {unquote(e.strip()) for e in
+                        (conf.get("exclude") or "").split(",") if e.strip()}
         self._client: Beanstalk | None = None
 
+    def excluded(self, event: dict) -> bool:
+        url = event.get("url")
+        if not isinstance(url, dict) or not self.exclude:
+            return False
+        account, container = url.get("account"), url.get("user")
+        return account in self.exclude or f"{account}/{container}" in \
+            self.exclude
+
     def process(self, event: dict) -> None:
+        if self.excluded(event):
+            return
         body = json.dumps(event, separators=(",", ":")).encode("utf-8")
         try:
             if self._client is None:
@@ -128,5 +149,64 @@ class ContentCleaner(Filter):
             return str(err)
 
 
+class Webhook(Filter):
+    """POST a summary of content events to `endpoint` (events.md §6)."""
+
+    def __init__(self, conf: dict[str, str]):
+        super().__init__(conf)
+        self.endpoint = conf.get("endpoint")
+        if not self.endpoint:
+            raise ValueError("webhook filter: endpoint is required")
+        seconds = float(conf.get("timeout", 5.0))
+        self.timeout = timeout(seconds, seconds)
+        self.pool = get_pool_manager(pool_connections=4, pool_maxsize=4)
+
+    def process(self, event: dict) -> None:
+        kind = event.get("event", "")
+        if not kind.startswith("storage.content."):
+            return
+        url = event.get("url") or {}
+        data = {"id": url.get("content"), "account": url.get("account"),
+                "container": url.get("user"), "name": url.get("path")}
+        beans = event.get("data") if isinstance(event.get("data"), list) else []
+        if kind not in ("storage.content.deleted", "storage.content.append"):
+            data.update(_content_fields(beans))
+        body = {"eventId": event.get("job_id"), "eventType": kind,
+                "timestamp": event.get("when"), "data": data}
+        try:
+            resp = self.pool.request(
+                "POST", self.endpoint, body=json.dumps(body).encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+                timeout=self.timeout, retries=False)
+        except urllib3.exceptions.HTTPError as err:
+            raise EventError(f"webhook {self.endpoint}: {err}") from None
+        if resp.status >= 400:
+            raise EventError(f"webhook {self.endpoint}: HTTP {resp.status}")
+
+
+def _content_fields(beans: list) -> dict:
+    """The webhook's object fields from the alias, header and property
+    beans of a content event."""
+    out: dict = {}
+    metadata = {}
+    for bean in beans:
+        if not isinstance(bean, dict):
+            continue
+        kind = bean.get("type")
+        if kind == "contents_headers":
+            out.update(md5Hash=bean.get("hash"), contentType=bean.get(
+                "mime-type"), policy=bean.get("policy"),
+                chunkMethod=bean.get("chunk-method"), size=bean.get("size"))
+        elif kind == "aliases":
+            out.update(creationTime=bean.get("ctime"),
+                       modificationTime=bean.get("mtime"),
+                       version=bean.get("version"))
+        elif kind == "properties":
+            metadata[bean.get("key")] = bean.get("value")
+    out["metadata"] = metadata
+    return out
+
+
 FACTORIES = {"content_cleaner": ContentCleaner, "notify": Notify,
+             "webhook": Webhook,
              "bury": Bury, "dump": Dump, "logger": Logger, "noop": Noop}

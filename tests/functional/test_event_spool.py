@@ -180,3 +180,93 @@ def test_rawx_announces_chunks(beanstalkd, tmp_path):
     assert deleted["event"] == "storage.chunk.deleted"
     assert deleted["data"]["chunk_id"] == cid
     assert deleted["data"]["chunk_hash"] == ""
+
+
+class Receiver:
+    """A local HTTP endpoint recording what is POSTed to it."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        received, self.status = [], [200]
+        self.received = received
+        status = self.status
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers["Content-Length"])
+                received.append(json.loads(self.rfile.read(length)))
+                self.send_response(status[0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+def test_agent_pipeline_with_a_webhook(beanstalkd, tmp_path):
+    from oio.event.agent import EventAgent
+
+    receiver = Receiver()
+    handlers = tmp_path / "handlers.conf"
+    handlers.write_text(
+        "[handler:storage.content.new]\npipeline = logger webhook\n"
+        "[handler:storage.content.deleted]\npipeline = webhook\n"
+        "[handler:storage.chunk.new]\npipeline = bury\n"
+        "[filter:webhook]\nuse = egg:oio#webhook\n"
+        f"endpoint = {receiver.url}\n"
+        "[filter:logger]\nuse = egg:oio#logger\n"
+        "[filter:bury]\nuse = egg:oio#bury\n")
+    agent = EventAgent({"namespace": "OPENIO", "queue_url": beanstalkd.url,
+                        "tube": "oio", "concurrency": "1",
+                        "handlers_conf": str(handlers)})
+    producer = Beanstalk.from_url(beanstalkd.url)
+    producer.use("oio")
+    url = {"ns": "OPENIO", "account": "a", "user": "c", "path": "o",
+           "content": "AB" * 8, "id": "CD" * 32, "version": "5"}
+    beans = [{"type": "aliases", "name": "o", "version": 5, "ctime": 1,
+              "mtime": 2, "deleted": False, "header": "AB" * 8},
+             {"type": "contents_headers", "id": "AB" * 8, "hash": "EF" * 16,
+              "size": 3, "policy": "SINGLE", "chunk-method": "plain/nb_copy=1",
+              "mime-type": "text/plain"},
+             {"type": "properties", "alias": "o", "version": 5, "key": "k",
+              "value": "v"}]
+    agent.start()
+    try:
+        producer.put(json.dumps({"event": "storage.content.new", "when": 7,
+                                 "url": url, "data": beans}).encode())
+        wait_until(lambda: receiver.received, timeout=10)
+        hook = receiver.received[0]
+        assert hook["eventType"] == "storage.content.new"
+        assert hook["timestamp"] == 7 and hook["eventId"]
+        assert hook["data"]["name"] == "o" and hook["data"]["size"] == 3
+        assert hook["data"]["metadata"] == {"k": "v"}
+        assert hook["data"]["contentType"] == "text/plain"
+        # Malformed, explicitly buried, and without handler.
+        producer.put(b"garbage")
+        producer.put(json.dumps({"event": "storage.chunk.new",
+                                 "data": {}}).encode())
+        producer.put(json.dumps({"event": "unknown.type"}).encode())
+        wait_until(lambda: producer.stats_tube("oio")[
+            "current-jobs-buried"] == 2, timeout=10)
+        # The endpoint fails: the event is released to be retried later.
+        receiver.status[0] = 500
+        producer.put(json.dumps({"event": "storage.content.deleted",
+                                 "url": url, "data": beans}).encode())
+        wait_until(lambda: producer.stats_tube("oio")[
+            "current-jobs-delayed"] == 1, timeout=10)
+        assert receiver.received[-1]["eventType"] == "storage.content.deleted"
+        assert "size" not in receiver.received[-1]["data"]
+    finally:
+        agent.stop()
+        receiver.close()
+    stats = producer.stats_tube("oio")
+    assert stats["current-jobs-ready"] == 0

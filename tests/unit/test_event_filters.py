@@ -1,0 +1,80 @@
+"""The event agent's handlers file and filters that need no service."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from oio.event.agent import EventAgent, load_handlers
+from oio.event.filters import Bury, BuryEvent, ContentCleaner, Dump, Notify
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "handlers.conf"
+    path.write_text(text)
+    return str(path)
+
+
+def test_handlers_file(tmp_path):
+    path = write(tmp_path, "[handler:a.b]\npipeline = noop dump\n"
+                           "[handler:c.d]\npipeline =\n"
+                           "[filter:noop]\nuse = egg:oio#noop\n"
+                           "[filter:dump]\nuse = egg:oio#dump\n")
+    handlers = load_handlers(path, {"namespace": "OPENIO"})
+    assert [type(f).__name__ for f in handlers["a.b"]] == ["Noop", "Dump"]
+    assert handlers["c.d"] == []
+    # One instance per filter section, shared by the handlers using it.
+    path = write(tmp_path, "[handler:a]\npipeline = noop\n"
+                           "[handler:b]\npipeline = noop\n"
+                           "[filter:noop]\nuse = egg:oio#noop\n")
+    handlers = load_handlers(path, {})
+    assert handlers["a"][0] is handlers["b"][0]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[handler:a]\npipeline = missing\n", "no [filter:missing]"),
+    ("[handler:a]\npipeline = x\n[filter:x]\nuse = egg:oio#nothing\n",
+     "unknown use"),
+    ("[handler:a]\npipeline = x\n[filter:x]\nuse = egg:other#noop\n",
+     "unknown use"),
+    ("[handler:a]\npipeline = x\n[filter:x]\nuse = egg:oio#notify\n",
+     "queue_url is required"),
+])
+def test_bad_handlers_files(tmp_path, text, message):
+    with pytest.raises(ValueError) as info:
+        load_handlers(write(tmp_path, text), {})
+    assert message in str(info.value)
+
+
+def test_agent_configuration_errors(tmp_path):
+    with pytest.raises(ValueError):
+        EventAgent({"namespace": "OPENIO"})
+    with pytest.raises(ValueError):
+        load_handlers(str(tmp_path / "nope.conf"), {})
+    with pytest.raises(ValueError):
+        EventAgent({"namespace": "OPENIO", "queue_url": "http://x:1",
+                    "handlers_conf": write(tmp_path, "")})
+
+
+def test_notify_exclusions():
+    notify = Notify({"queue_url": "beanstalk://127.0.0.1:1",
+                     "exclude": "acct1,acct2/ct%2Fx"})
+    assert notify.excluded({"url": {"account": "acct1", "user": "c"}})
+    assert notify.excluded({"url": {"account": "acct2", "user": "ct/x"}})
+    assert not notify.excluded({"url": {"account": "acct2", "user": "ct"}})
+    assert not notify.excluded({"event": "storage.chunk.new"})
+
+
+def test_dump_and_bury(tmp_path):
+    Dump({"directory": str(tmp_path)}).process({"event": "x", "job_id": 12})
+    assert json.loads((tmp_path / "event_12").read_text())["event"] == "x"
+    with pytest.raises(BuryEvent):
+        Bury({}).process({"event": "x"})
+
+
+def test_content_cleaner_ignores_other_events_and_needs_beans():
+    cleaner = ContentCleaner({})
+    cleaner.process({"event": "storage.content.new", "data": "whatever"})
+    with pytest.raises(BuryEvent):
+        cleaner.process({"event": "storage.content.deleted", "data": {}})
