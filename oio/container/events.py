@@ -51,3 +51,66 @@ class FanoutNotifier:
             stop = getattr(notifier, "stop", None)
             if stop is not None:
                 stop()
+
+
+class CoalescingNotifier:
+    """Holds `storage.container.state` events for up to `delay` seconds and
+    sends only the latest of each container (7.2's "overwritable" events):
+    a busy container does not flood the queue. Other events go through at
+    once, after the held state of their container if there is one."""
+
+    COALESCED = frozenset(("storage.container.state",))
+
+    def __init__(self, next_notifier, delay: float = 1.0) -> None:
+        import threading
+
+        self.next = next_notifier
+        self.delay = delay
+        self._held: dict[str, tuple[float, str, dict]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name="state-events")
+        self._thread.start()
+
+    @staticmethod
+    def _key(payload: dict) -> str:
+        url = payload.get("url") or {}
+        return str(url.get("id") or (url.get("account"), url.get("user")))
+
+    def emit(self, event_type: str, payload: dict) -> None:
+        import time
+
+        key = self._key(payload)
+        if event_type in self.COALESCED:
+            with self._lock:
+                since = self._held.get(key, (time.monotonic(),))[0]
+                self._held[key] = (since, event_type, payload)
+            return
+        with self._lock:
+            held = self._held.pop(key, None)
+        if held is not None:
+            self.next.emit(held[1], held[2])
+        self.next.emit(event_type, payload)
+
+    def _run(self) -> None:
+        import time
+
+        while not self._stop.wait(min(0.1, self.delay)):
+            self._flush(time.monotonic() - self.delay)
+        self._flush(float("inf"))
+
+    def _flush(self, older_than: float) -> None:
+        with self._lock:
+            due = [(k, v) for k, v in self._held.items() if v[0] <= older_than]
+            for key, _ in due:
+                del self._held[key]
+        for _, (_, event_type, payload) in due:
+            self.next.emit(event_type, payload)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        stop = getattr(self.next, "stop", None)
+        if stop is not None:
+            stop()

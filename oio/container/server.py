@@ -143,9 +143,17 @@ class NamespaceRefresher:
 
 def build(config: Meta2Config) -> tuple[Meta2App, NamespaceRefresher]:
     events = None
-    if config.conscience:
-        # Until events go through beanstalkd, meta2 tells the account
-        # service itself (found through the conscience's load balancer).
+    if config.event_agent:
+        # Events go to beanstalkd through a durable spool in the datadir;
+        # the event agent's account_update filter tells the account.
+        from oio.event.spool import EventSpool
+
+        from .events import CoalescingNotifier
+        events = CoalescingNotifier(EventSpool(
+            os.path.join(config.datadir, "events.spool"), config.event_agent))
+    elif config.conscience:
+        # Without beanstalkd, meta2 tells the account service itself
+        # (found through the conscience's load balancer).
         from oio.account.client import AccountClient
 
         from .account_updater import AccountUpdater
@@ -153,13 +161,6 @@ def build(config: Meta2Config) -> tuple[Meta2App, NamespaceRefresher]:
             {"namespace": config.namespace},
             endpoint=f"http://{config.conscience[0]}",
             connection_timeout=1.0, read_timeout=10.0))
-    if config.event_agent:
-        # Events go to beanstalkd through a durable spool in the datadir.
-        from oio.event.spool import EventSpool
-
-        from .events import FanoutNotifier
-        events = FanoutNotifier([events, EventSpool(
-            os.path.join(config.datadir, "events.spool"), config.event_agent)])
     meta2 = Meta2(config.datadir, config.namespace, events=events,
                   max_open=config.max_open_bases,
                   local_addr=f"{config.bind_addr}:{config.bind_port}")

@@ -3,9 +3,9 @@
 A filter looks at an event and either lets it go on (returns), asks for it
 to be retried later (raises EventError) or fails it for good (any other
 exception: the agent buries it). Implemented so far: content_cleaner,
-notify, webhook, bury, dump, logger, noop; the others of the seed
-(account_update, replicate, volume_index, xcute) come with the services
-they feed.
+notify, webhook, account_update, bury, dump, logger, noop; the others of
+the seed (replicate, volume_index, xcute) come with the services they
+feed.
 """
 
 from __future__ import annotations
@@ -207,6 +207,38 @@ def _content_fields(beans: list) -> dict:
     return out
 
 
+class AccountUpdate(Filter):
+    """Container creations, states and deletions → the account service
+    (`container/update`, account.md §5)."""
+
+    def __init__(self, conf: dict[str, str]):
+        super().__init__(conf)
+        from oio.account.client import AccountClient
+
+        self.client = AccountClient(
+            {"namespace": conf["namespace"]},
+            connection_timeout=float(conf.get("connection_timeout", 2.0)),
+            read_timeout=float(conf.get("read_timeout", 30.0)))
+
+    def process(self, event: dict) -> None:
+        from oio.common import exceptions as exc
+        from oio.container.account_updater import account_update_of
+
+        update = account_update_of(event.get("event", ""), event)
+        if update is None:
+            return
+        account, name, body = update
+        try:
+            self.client.container_update(account, name, body)
+        except exc.Conflict as err:
+            LOGGER.info("account update of %s/%s not needed: %s", account,
+                        name, err)
+        except exc.OioException as err:
+            raise EventError(f"account update of {account}/{name}: {err}") \
+                from None
+
+
 FACTORIES = {"content_cleaner": ContentCleaner, "notify": Notify,
+             "account_update": AccountUpdate,
              "webhook": Webhook,
              "bury": Bury, "dump": Dump, "logger": Logger, "noop": Noop}

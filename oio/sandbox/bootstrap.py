@@ -257,7 +257,7 @@ class Bootstrap:
     def write_event_agent(self) -> None:
         """The agent consuming the beanstalkd of the sandbox, and its
         handlers (the sandbox's of events.md §5, for the filters that
-        exist so far; the account is still told by meta2 directly)."""
+        exist so far)."""
         s = self.s
         handlers = os.path.join(s.conf_dir, "event-handlers.conf")
         _write(os.path.join(s.conf_dir, "event-agent.conf"), _ini({
@@ -266,22 +266,26 @@ class Bootstrap:
                 "queue_url": f"beanstalk://{s.one('beanstalkd').addr}",
                 "tube": "oio", "concurrency": 2,
                 "handlers_conf": handlers}}))
-        cleaning = ("storage.content.deleted", "storage.content.drained")
-        others = ("storage.content.new", "storage.content.update",
-                  "storage.content.append", "storage.content.broken",
-                  "storage.content.perfectible", "storage.container.new",
-                  "storage.container.update", "storage.container.deleted",
-                  "storage.container.state", "storage.chunk.new",
-                  "storage.chunk.deleted", "storage.meta2.deleted",
-                  "account.services")
-        sections: dict[str, dict] = {}
-        for event in cleaning:
-            sections[f"handler:{event}"] = {"pipeline": "content_cleaner"}
-        for event in others:
-            sections[f"handler:{event}"] = {"pipeline": ""}
+        pipelines = {
+            "storage.content.deleted": "content_cleaner",
+            "storage.content.drained": "content_cleaner",
+            "storage.container.new": "account_update",
+            "storage.container.state": "account_update",
+            "storage.container.deleted": "account_update"}
+        for event in ("storage.content.new", "storage.content.update",
+                      "storage.content.append", "storage.content.broken",
+                      "storage.content.perfectible", "storage.container.update",
+                      "storage.chunk.new", "storage.chunk.deleted",
+                      "storage.meta2.deleted", "account.services"):
+            pipelines[event] = ""
+        sections: dict[str, dict] = {f"handler:{event}": {"pipeline": pipeline}
+                                     for event, pipeline in pipelines.items()}
         sections["filter:content_cleaner"] = {
             "use": "egg:oio#content_cleaner", "concurrency": 4,
             "timeout": 4.5}
+        sections["filter:account_update"] = {
+            "use": "egg:oio#account_update", "connection_timeout": 1.0,
+            "read_timeout": 15.0}
         for name in ("bury", "dump", "noop", "logger"):
             sections[f"filter:{name}"] = {"use": f"egg:oio#{name}"}
         _write(handlers, _ini(sections))

@@ -78,3 +78,28 @@ def test_content_cleaner_ignores_other_events_and_needs_beans():
     cleaner.process({"event": "storage.content.new", "data": "whatever"})
     with pytest.raises(BuryEvent):
         cleaner.process({"event": "storage.content.deleted", "data": {}})
+
+
+def test_container_states_are_coalesced():
+    from oio.container.events import CoalescingNotifier, RecordingNotifier
+    from tests.utils import wait_until
+
+    sink = RecordingNotifier()
+    notifier = CoalescingNotifier(sink, delay=0.2)
+    url = {"ns": "OPENIO", "account": "a", "user": "c", "id": "AB" * 32}
+    other = dict(url, user="d", id="CD" * 32)
+    try:
+        for n in range(3):
+            notifier.emit("storage.container.state", {"url": url, "n": n})
+        notifier.emit("storage.container.state", {"url": other, "n": 9})
+        assert sink.events == []                     # held
+        wait_until(lambda: len(sink.events) == 2, timeout=5)
+        assert sorted(p["n"] for _, p in sink.events) == [2, 9]
+        # A deletion goes at once, after the held state of its container.
+        notifier.emit("storage.container.state", {"url": url, "n": 3})
+        notifier.emit("storage.container.deleted", {"url": url, "n": 4})
+        assert [p["n"] for _, p in sink.events[2:]] == [3, 4]
+        notifier.emit("storage.content.new", {"url": other, "n": 5})
+        assert sink.events[-1][1]["n"] == 5
+    finally:
+        notifier.stop()
