@@ -134,3 +134,26 @@ def _tube_idle(namespace) -> bool:
     stats = Beanstalk.from_url(f"beanstalk://{addr}").stats_tube("oio")
     return stats["current-jobs-ready"] == 0 and \
         stats["current-jobs-reserved"] == 0
+
+
+def test_account_statistics_follow_uploads(api):
+    account = _name("acct")
+    sizes = [1 + (i * 37) % 1000 for i in range(100)]
+    for i, size in enumerate(sizes):
+        api.object_create(account, f"ct{i % 2}", data=b"s" * size,
+                          obj_name=f"o{i}")
+
+    def counted():
+        try:
+            info = api.account_show(account)
+        except exc.NoSuchAccount:
+            return False
+        return (info["objects"], info["bytes"], info["containers"]) == \
+            (100, sum(sizes), 2)
+
+    wait_until(counted, timeout=20)
+    listing = {c[0]: c[1:3] for c in api.container_list(account)}
+    assert listing == {"ct0": [50, sum(sizes[0::2])],
+                       "ct1": [50, sum(sizes[1::2])]}
+    api.object_delete(account, "ct0", "o0")
+    wait_until(lambda: api.account_show(account)["objects"] == 99, timeout=20)
