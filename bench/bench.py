@@ -34,7 +34,7 @@ MiB = 1024 * 1024
 
 # -- machine limits ----------------------------------------------------------
 
-SECTIONS = "big,small,ec,huge,listing"
+SECTIONS = "big,small,ec,events,huge,listing"
 
 
 def md5_speed(seconds: float = 1.0) -> float:
@@ -257,6 +257,50 @@ def huge_object(api, pids, me, big: int) -> dict:
             "peak_rss_mib": peaks}
 
 
+def events(api, settings, count: int) -> dict:
+    """A burst of `count` small uploads: how long the account statistics
+    lag behind the last one, and how fast the agent drains the events."""
+    from oio.event.beanstalk import Beanstalk
+
+    tube = Beanstalk.from_url(f"beanstalk://{settings.one('beanstalkd').addr}")
+
+    def processed() -> int:
+        stats = tube.stats_tube("oio")
+        return stats["total-jobs"] - stats["current-jobs-ready"] - \
+            stats["current-jobs-reserved"] - stats["current-jobs-delayed"]
+
+    account = f"events-{os.getpid()}"
+    payload = b"e" * 1024
+    before = processed()
+    start = time.perf_counter()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: api.object_create(
+            account, f"c{i % 10}", data=payload, obj_name=f"o{i}",
+            policy="SINGLE"), range(count)))
+    uploaded = time.perf_counter()
+
+    def counted() -> bool:
+        try:
+            return api.account_show(account)["objects"] == count
+        except Exception:  # noqa: BLE001 - the account may not exist yet
+            return False
+
+    while not counted():
+        time.sleep(0.05)
+    lag = time.perf_counter() - uploaded
+    while tube.stats_tube("oio")["current-jobs-ready"]:
+        time.sleep(0.05)
+    drained = time.perf_counter()
+    handled = processed() - before
+    result = {"uploads": count, "upload_ops": count / (uploaded - start),
+              "account_lag_s": lag, "events": handled,
+              "events_per_s": handled / (drained - start)}
+    print(f"events: {count} uploads at {result['upload_ops']:.0f}/s; the "
+          f"account counted them {lag:.2f} s after the last one; the agent "
+          f"handled {handled} events at {result['events_per_s']:.0f}/s")
+    return result
+
+
 def erasure_coding(api, pids, me, size: int, count: int) -> dict:
     """EC 6+3 big objects (ISA-L and liberasurecode), whole and degraded
     (3 data fragments of every metachunk deleted), and 4 KiB objects."""
@@ -369,6 +413,9 @@ def main() -> int:
         if "ec" in sections:
             report["ec"] = erasure_coding(api, pids, me, size,
                                           200 if args.quick else 1000)
+        if "events" in sections and settings.beanstalkd:
+            report["events"] = events(api, settings,
+                                      1000 if args.quick else 10000)
         if "huge" in sections:
             report.update(huge_object(api, pids, me, (
                 256 if args.quick else args.big_mib) * MiB))
