@@ -3,9 +3,8 @@
 A filter looks at an event and either lets it go on (returns), asks for it
 to be retried later (raises EventError) or fails it for good (any other
 exception: the agent buries it). Implemented so far: content_cleaner,
-notify, webhook, account_update, bury, dump, logger, noop; the others of
-the seed (replicate, volume_index, xcute) come with the services they
-feed.
+notify, webhook, account_update, volume_index (rawx chunks), bury, dump,
+logger, noop; replicate and xcute come with the services they feed.
 """
 
 from __future__ import annotations
@@ -238,7 +237,49 @@ class AccountUpdate(Filter):
                 from None
 
 
+class VolumeIndex(Filter):
+    """Chunk events → the rdir of their rawx volume (push on new, delete
+    on deleted; rdir.md §5). rdir failures are only logged: the event goes
+    on, and crawlers repair the index."""
+
+    TYPES = ("storage.chunk.new", "storage.chunk.deleted")
+
+    def __init__(self, conf: dict[str, str]):
+        super().__init__(conf)
+        from oio.rdir.client import RdirClient
+
+        self.client = RdirClient(
+            {"namespace": conf["namespace"]},
+            connection_timeout=float(conf.get("connection_timeout", 2.0)),
+            read_timeout=float(conf.get("read_timeout", 10.0)))
+
+    def process(self, event: dict) -> None:
+        from oio.common import exceptions as exc
+
+        kind = event.get("event")
+        if kind not in self.TYPES:
+            return
+        data = event.get("data")
+        if not isinstance(data, dict):
+            raise BuryEvent("chunk event without data")
+        volume = data.get("volume_service_id") or data.get("volume_id")
+        ids = [data.get(k) for k in ("container_id", "content_id", "chunk_id")]
+        if not volume or not all(ids):
+            raise BuryEvent("chunk event without volume or chunk identity")
+        try:
+            if kind == "storage.chunk.new":
+                self.client.chunk_push(volume, *ids,
+                                       mtime=int(event.get("when") or 0)
+                                       // 1_000_000)
+            else:
+                self.client.chunk_delete(volume, *ids)
+        except exc.OioException as err:
+            LOGGER.warning("rdir of volume %s not updated for chunk %s: %s",
+                           volume, ids[2], err)
+
+
 FACTORIES = {"content_cleaner": ContentCleaner, "notify": Notify,
+             "volume_index": VolumeIndex,
              "account_update": AccountUpdate,
              "webhook": Webhook,
              "bury": Bury, "dump": Dump, "logger": Logger, "noop": Noop}

@@ -253,6 +253,11 @@ class Bootstrap:
         conf["autocreate"] = "true"
         _write(self.conf_path(spec), _ini({"account-server": conf}))
 
+    def write_rdir(self, spec: ServiceSpec) -> None:
+        conf = self._base(spec)
+        conf["db_path"] = self.s.data_path(spec)
+        _write(self.conf_path(spec), _ini({"rdir-server": conf}))
+
     # Event agent ----------------------------------------------------------
     def write_event_agent(self) -> None:
         """The agent consuming the beanstalkd of the sandbox, and its
@@ -271,11 +276,12 @@ class Bootstrap:
             "storage.content.drained": "content_cleaner",
             "storage.container.new": "account_update",
             "storage.container.state": "account_update",
-            "storage.container.deleted": "account_update"}
+            "storage.container.deleted": "account_update",
+            "storage.chunk.new": "volume_index",
+            "storage.chunk.deleted": "volume_index"}
         for event in ("storage.content.new", "storage.content.update",
                       "storage.content.append", "storage.content.broken",
                       "storage.content.perfectible", "storage.container.update",
-                      "storage.chunk.new", "storage.chunk.deleted",
                       "storage.meta2.deleted", "account.services"):
             pipelines[event] = ""
         sections: dict[str, dict] = {f"handler:{event}": {"pipeline": pipeline}
@@ -283,6 +289,7 @@ class Bootstrap:
         sections["filter:content_cleaner"] = {
             "use": "egg:oio#content_cleaner", "concurrency": 4,
             "timeout": 4.5}
+        sections["filter:volume_index"] = {"use": "egg:oio#volume_index"}
         sections["filter:account_update"] = {
             "use": "egg:oio#account_update", "connection_timeout": 1.0,
             "read_timeout": 15.0}
@@ -350,7 +357,7 @@ class Bootstrap:
         entry = {"oioproxy": "oio-proxy", "conscience": "oio-conscience",
                  "meta0": "oio-meta0", "meta1": "oio-meta1",
                  "meta2": "oio-meta2", "rawx": "oio-rawx",
-                 "account": "oio-account"}[spec.type]
+                 "account": "oio-account", "rdir": "oio-rdir"}[spec.type]
         return f"{script(entry)} {self.conf_path(spec)}"
 
     def write_supervisor(self) -> None:

@@ -70,6 +70,7 @@ class SandboxSettings:
         add("meta2", self.nb_meta2)
         add("rawx", self.nb_rawx)
         add("account", 1)
+        add("rdir", 1)
         return specs
 
     # Paths ----------------------------------------------------------------

@@ -19,7 +19,7 @@ from oio.sandbox.layout import SandboxSettings, ServiceSpec
 
 STATE_FILE = "sandbox.json"
 # Service types the conscience must score before the namespace is usable.
-SCORED_TYPES = ("meta0", "meta1", "meta2", "rawx", "account")
+SCORED_TYPES = ("meta0", "meta1", "meta2", "rawx", "account", "rdir")
 
 
 class SandboxError(Exception):
@@ -201,6 +201,18 @@ class Sandbox:
         wait_for(self._all_scored, timeout, "every service to get a score > 0")
         wait_for(self._proxy_sees_all_up, timeout,
                  "the proxy to see every service up")
+        self.assign_rdir()
+
+    def assign_rdir(self) -> None:
+        """Give every rawx volume an rdir (reference `_RDIR/<volume>` linked
+        to a service of type rdir), as `openio rdir bootstrap` does."""
+        if not self.settings.of_type("rdir"):
+            return
+        for rawx in self.settings.of_type("rawx"):
+            query = f"acct=_RDIR&ref={rawx.addr}"
+            _http("POST", f"{self.ns_url}/reference/create?{query}", {})
+            _http("POST", f"{self.ns_url}/reference/link?{query}&type=rdir",
+                  {})
 
     def wait_all_up(self, timeout: float = 60.0) -> None:
         """Block until every service is scored again, in the proxy's view

@@ -157,3 +157,36 @@ def test_account_statistics_follow_uploads(api):
                        "ct1": [50, sum(sizes[1::2])]}
     api.object_delete(account, "ct0", "o0")
     wait_until(lambda: api.account_show(account)["objects"] == 99, timeout=20)
+
+
+def test_rdir_lists_the_chunks_of_each_rawx(api, namespace):
+    from oio.common.utils import cid_from_name
+    from oio.rdir.client import RdirClient
+
+    if not namespace.services("rdir"):
+        pytest.skip("no rdir in this sandbox")
+    namespace.sandbox.wait_all_up()
+    account, container = _name("acct"), _name("ct")
+    cid = cid_from_name(account, container)
+    for i in range(5):
+        api.object_create(account, container, data=os.urandom(MiB + i),
+                          obj_name=f"o{i}", policy="THREECOPIES")
+    api.object_delete(account, container, "o4")
+    expected: dict[str, set] = {}
+    for i in range(4):
+        _, chunks = api.object_locate(account, container, f"o{i}")
+        for chunk in chunks:
+            volume, chunk_id = chunk["url"].split("/")[2:4]
+            expected.setdefault(volume, set()).add(chunk_id)
+    rdir = RdirClient({"namespace": namespace.ns},
+                      endpoint=f"http://{namespace.proxy}")
+
+    def indexed() -> dict[str, set]:
+        found = {}
+        for spec in namespace.services("rawx"):
+            ids = {c[2] for c in rdir.chunk_fetch(spec.addr, container_id=cid)}
+            if ids:
+                found[spec.addr] = ids
+        return found
+
+    wait_until(lambda: indexed() == expected, timeout=30)
