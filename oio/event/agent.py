@@ -10,8 +10,9 @@ CONF's `[event-agent]` section: `namespace`, `queue_url` (one or several
 `[filter:<name>] use = egg:oio#<factory>` sections).
 
 Job lifecycle: undecodable → buried (logged); no handler → deleted
-(logged); pipeline done → deleted; EventError → released, retried in 15 s;
-any other failure → buried (logged). `openio events` can exhume buried
+(logged); pipeline done → deleted; EventError → released, retried in 15 s
+(buried after 20 releases: never lost, never retried forever); any other
+failure → buried (logged). `openio events` can exhume buried
 jobs (kick).
 """
 
@@ -30,6 +31,8 @@ from .filters import FACTORIES, BuryEvent, EventError, Filter
 
 LOGGER = logging.getLogger("oio.event.agent")
 RETRY_DELAY = 15
+# A job failing that many times is buried (kept for `openio events exhume`).
+MAX_RELEASES = 20
 RECONNECT_DELAY = 2.0
 
 
@@ -92,6 +95,13 @@ class EventWorker(threading.Thread):
                 self.stop_event.wait(RECONNECT_DELAY)
         client.close()
 
+    @staticmethod
+    def _releases(client: Beanstalk, job_id: int) -> int:
+        try:
+            return int(client.stats_job(job_id).get("releases", 0))
+        except BeanstalkError:
+            return 0
+
     def handle(self, client: Beanstalk, job_id: int, body: bytes) -> None:
         try:
             event = json.loads(body)
@@ -114,6 +124,11 @@ class EventWorker(threading.Thread):
             for stage in pipeline:
                 stage.process(event)
         except EventError as err:
+            if self._releases(client, job_id) >= MAX_RELEASES:
+                LOGGER.error("job %d (%s) buried after %d attempts: %s",
+                             job_id, event["event"], MAX_RELEASES + 1, err)
+                client.bury(job_id)
+                return
             LOGGER.warning("job %d (%s) retried in %ds: %s", job_id,
                            event["event"], RETRY_DELAY, err)
             client.release(job_id, delay=RETRY_DELAY)

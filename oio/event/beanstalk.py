@@ -179,6 +179,10 @@ class Beanstalk:
         reply = self._expect(self._command(line), "OK", command=line)
         return yaml.safe_load(self._read_body(int(reply[1])))
 
+    def stats_job(self, job_id: int) -> dict:
+        """beanstalkd's statistics of a job (`releases`, `age`...)."""
+        return self._yaml(f"stats-job {job_id}")
+
     def stats_tube(self, tube: str) -> dict:
         """beanstalkd's statistics of `tube` (NOT_FOUND if it has none)."""
         return self._yaml(f"stats-tube {tube}")

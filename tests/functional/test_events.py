@@ -190,3 +190,24 @@ def test_rdir_lists_the_chunks_of_each_rawx(api, namespace):
         return found
 
     wait_until(lambda: indexed() == expected, timeout=30)
+
+
+def test_no_event_lost_while_beanstalkd_is_down_during_uploads(api, namespace):
+    spec = namespace.services("beanstalkd")[0]
+    account = _name("acct")
+    api.object_create(account, "ct", data=b"first", obj_name="o0")
+    namespace.sandbox.stop_service(spec.name)
+    try:
+        for i in range(1, 20):
+            api.object_create(account, "ct", data=b"x" * i, obj_name=f"o{i}")
+    finally:
+        namespace.sandbox.start_service(spec.name)
+
+    def counted():
+        try:
+            info = api.account_show(account)
+        except exc.NoSuchAccount:
+            return False
+        return (info["objects"], info["bytes"]) == (20, 5 + sum(range(1, 20)))
+
+    wait_until(counted, timeout=30)
