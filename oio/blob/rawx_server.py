@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
 
 from oio.blob.chunk_store import ChunkStore, VolumeLockError
@@ -99,7 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationException as exc:
         print(f"oio-rawx: {exc}", file=sys.stderr)
         return 2
-    app = RawxApp(conf, notifier=event_notifier(conf))
+    try:
+        notifier = event_notifier(conf)
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        print(f"oio-rawx: cannot queue events: {exc}", file=sys.stderr)
+        return 2
+    app = RawxApp(conf, notifier=notifier)
     name = args.syslog_id or conf.syslog_id or conf.service_id or "rawx"
     run_service(app, conf.host, conf.port, name=name,
                 log_level="DEBUG" if args.verbose else "INFO",

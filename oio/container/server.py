@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 
@@ -177,7 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigurationException as exc:
         print(f"oio-meta2: {exc}", file=sys.stderr)
         return 2
-    app, refresher = build(config)
+    try:
+        app, refresher = build(config)
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        print(f"oio-meta2: cannot start: {exc}", file=sys.stderr)
+        return 2
     run_service(app, config.bind_addr, config.bind_port, name="oio-meta2",
                 log_level=config.log_level, on_startup=refresher.start,
                 on_cleanup=refresher.stop)

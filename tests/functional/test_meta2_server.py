@@ -401,3 +401,13 @@ def test_snapshot_pulled_from_another_meta2(client, server, tmp_path):
             resp = remote("POST", f"admin/snapshot?cid={dst}", bad)
             assert resp.status == 400, bad
         remote.conn.close()
+
+
+def test_bad_event_endpoint_stops_meta2_at_start(tmp_path, capsys):
+    from oio.container.server import main
+
+    conf = tmp_path / "meta2.conf"
+    conf.write_text(f"[meta2]\nnamespace = {NS}\nbind_port = {free_port()}\n"
+                    f"datadir = {tmp_path}\nevent_agent = http://nowhere:1\n")
+    assert main([str(conf)]) == 2
+    assert "not a beanstalkd endpoint" in capsys.readouterr().err
