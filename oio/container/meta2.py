@@ -188,14 +188,20 @@ class Meta2:
             url["content"] = alias.content
             url["version"] = str(alias.version - 1 if alias.deleted
                                  else alias.version)
-        payload = {"event": event, "when": timestamp_us(), "url": url,
-                   "data": data}
-        if ctx is not None:
-            if ctx.req_id:
-                payload["request_id"] = ctx.req_id
-            if ctx.origin:
-                payload["origin"] = ctx.origin
-        self.events.emit(event, payload)
+        when = timestamp_us()
+        parts = split_content_beans(event, data) if isinstance(data, list) \
+            else [data]
+        for index, part in enumerate(parts):
+            payload = {"event": event, "when": when, "url": url}
+            if ctx is not None:
+                if ctx.req_id:
+                    payload["request_id"] = ctx.req_id
+                if ctx.origin:
+                    payload["origin"] = ctx.origin
+            if isinstance(data, list):
+                payload.update(part=index, parts=len(parts))
+            payload["data"] = part
+            self.events.emit(event, payload)
 
     @staticmethod
     def _writable(base: ContainerBase) -> None:
@@ -997,6 +1003,28 @@ class Meta2:
                     w.insert_chunks(after["content"], [after["chunk"]])
                 w.add_counter(M2_PROP_VERSION, 1)
         self._run(cid, run)
+
+
+EVENT_CHUNK_GROUP = 16
+EVENTS_WITH_CHUNKS = ("storage.content.deleted", "storage.content.drained")
+
+
+def split_content_beans(event: str, beans: list[dict]) -> list[list[dict]]:
+    """The `data` of each event of a content operation (events.md §3.4):
+    chunk beans only in deletions and drains, by groups of 16 after a
+    first event with the other beans, each group with the alias and
+    header beans (so that every part tells the chunk method): beanstalkd
+    takes jobs of 64 KiB at most."""
+    chunks = [b for b in beans if b.get("type") == "chunks"]
+    others = [b for b in beans if b.get("type") != "chunks"]
+    if event not in EVENTS_WITH_CHUNKS:
+        return [others]
+    if len(beans) <= EVENT_CHUNK_GROUP:
+        return [beans]
+    heads = [b for b in others
+             if b.get("type") in ("aliases", "contents_headers")]
+    return [others] + [heads + chunks[i:i + EVENT_CHUNK_GROUP]
+                       for i in range(0, len(chunks), EVENT_CHUNK_GROUP)]
 
 
 def parse_chunk_beans(beans, now: int) -> list[dict]:

@@ -605,3 +605,38 @@ def test_raw_update_on_frozen(m2):
         "http://r/COPY"]
     with pytest.raises(Meta2Error):
         parse_chunk_beans([dict(bean, size="1")], 0)
+
+
+def test_content_events_are_split_as_7_2_does():
+    from oio.container.meta2 import split_content_beans
+
+    alias = {"type": "aliases", "name": "o"}
+    header = {"type": "contents_headers", "chunk-method": "plain/nb_copy=3"}
+    prop = {"type": "properties", "key": "k", "value": "v"}
+    chunks = [{"type": "chunks", "id": f"http://r/{i}"} for i in range(40)]
+    beans = [alias, header, *chunks, prop]
+    # Without chunks: one event, chunk beans removed.
+    assert split_content_beans("storage.content.new", beans) == [
+        [alias, header, prop]]
+    parts = split_content_beans("storage.content.deleted", beans)
+    assert len(parts) == 1 + 3
+    assert parts[0] == [alias, header, prop]
+    assert [len(p) for p in parts[1:]] == [18, 18, 10]
+    assert all(p[:2] == [alias, header] for p in parts[1:])
+    assert [c for p in parts[1:] for c in p[2:]] == chunks
+    small = [alias, header, *chunks[:3]]
+    assert split_content_beans("storage.content.drained", small) == [small]
+
+
+def test_big_deletion_events_fit_in_beanstalkd(m2):
+    put(m2, "big", size=4 * 100, body_chunks=chunks(4, copies=3, mc=100))
+    m2.content_delete(CID, "big")
+    deleted = [p for t, p in m2.events.events
+               if t == "storage.content.deleted"]
+    assert len(deleted) == 1 + 300 // 16 + 1
+    assert [p["part"] for p in deleted] == list(range(len(deleted)))
+    assert {p["parts"] for p in deleted} == {len(deleted)}
+    import json
+    assert max(len(json.dumps(p)) for p in deleted) < 65535
+    assert sum(1 for p in deleted for b in p["data"]
+               if b["type"] == "chunks") == 300
