@@ -690,7 +690,8 @@ class ObjectStorageApi:
                 written.extend(replace_copies(
                     self.pool_manager, self._lb, writer.storage_method,
                     writer.sysmeta, chunks, [dict(c) for c in missing], size,
-                    metachunk_hash, pkw["reqid"], logger=self.logger))
+                    metachunk_hash, pkw["reqid"], logger=self.logger,
+                    chunk_checksum_algo=writer.chunk_checksum_algo))
             except exc.OioException as err:
                 self.logger.warning(
                     "metachunk written with %d of %d copies (reqid=%s): %s",
@@ -699,7 +700,8 @@ class ObjectStorageApi:
         written.extend(replace_fragments(
             self.pool_manager, self._lb, writer.storage_method,
             writer.sysmeta, chunks, [dict(c) for c in missing], size,
-            metachunk_hash, pkw["reqid"], logger=self.logger))
+            metachunk_hash, pkw["reqid"], logger=self.logger,
+            chunk_checksum_algo=writer.chunk_checksum_algo))
 
     @property
     def _lb(self):
