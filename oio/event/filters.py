@@ -3,8 +3,8 @@
 A filter looks at an event and either lets it go on (returns), asks for it
 to be retried later (raises EventError) or fails it for good (any other
 exception: the agent buries it). Implemented so far: content_cleaner,
-notify, webhook, account_update, volume_index (rawx chunks), bury, dump,
-logger, noop; replicate and xcute come with the services they feed.
+notify, replicate, webhook, account_update, volume_index (rawx chunks),
+xcute (forwarding only, until xcute exists), bury, dump, logger, noop.
 """
 
 from __future__ import annotations
@@ -278,7 +278,79 @@ class VolumeIndex(Filter):
                            volume, ids[2], err)
 
 
+class Replicate(Notify):
+    """A `notify` of container and content events only (to the external
+    replicator's tube, `oio-repli` in the sandbox); with
+    `check_replication_enabled`, only for containers whose account record
+    says `replication_enabled` (cached `cache_duration` seconds)."""
+
+    def __init__(self, conf: dict[str, str]):
+        conf = dict(conf)
+        conf.setdefault("tube", "oio-repli")
+        super().__init__(conf)
+        self.check = str(conf.get("check_replication_enabled", "false")
+                         ).lower() in ("1", "true", "yes", "on")
+        self.cache_duration = float(conf.get("cache_duration", 30.0))
+        self.cache_size = int(conf.get("cache_size", 10000))
+        self._cache: dict[tuple[str, str], tuple[float, bool]] = {}
+        self._account = None
+        if self.check:
+            from oio.account.client import AccountClient
+
+            self._account = AccountClient(
+                {"namespace": conf["namespace"]},
+                connection_timeout=float(conf.get("connection_timeout", 2.0)),
+                read_timeout=float(conf.get("read_timeout", 10.0)))
+
+    def _enabled(self, account: str, container: str) -> bool:
+        import time
+
+        from oio.common import exceptions as exc
+
+        now = time.monotonic()
+        cached = self._cache.get((account, container))
+        if cached is not None and now - cached[0] < self.cache_duration:
+            return cached[1]
+        try:
+            info = self._account.container_show(account, container)
+            enabled = bool((info or {}).get("replication_enabled"))
+        except exc.NotFound:
+            enabled = False
+        except exc.OioException as err:
+            raise EventError(f"replication check of {account}/{container}: "
+                             f"{err}") from None
+        if len(self._cache) >= self.cache_size:
+            self._cache.clear()
+        self._cache[(account, container)] = (now, enabled)
+        return enabled
+
+    def process(self, event: dict) -> None:
+        kind = event.get("event", "")
+        if not kind.startswith(("storage.container.", "storage.content.")):
+            return
+        url = event.get("url") or {}
+        if self.check and not self._enabled(url.get("account"),
+                                            url.get("user")):
+            return
+        super().process(event)
+
+
+class XcuteForward(Notify):
+    """Until xcute exists: `xcute.tasks` jobs are handed to the xcute
+    tube (`oio-xcute` unless configured) for the xcute agent to come."""
+
+    def __init__(self, conf: dict[str, str]):
+        conf = dict(conf)
+        conf.setdefault("tube", "oio-xcute")
+        super().__init__(conf)
+
+    def process(self, event: dict) -> None:
+        if event.get("event") == "xcute.tasks":
+            super().process(event)
+
+
 FACTORIES = {"content_cleaner": ContentCleaner, "notify": Notify,
+             "replicate": Replicate, "xcute": XcuteForward,
              "volume_index": VolumeIndex,
              "account_update": AccountUpdate,
              "webhook": Webhook,

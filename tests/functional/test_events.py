@@ -12,7 +12,7 @@ import pytest
 
 from oio.common import exceptions as exc
 from oio.event.beanstalk import Beanstalk
-from tests.utils import wait_until
+from tests.utils import container_listed, wait_until
 
 MiB = 1024 * 1024
 
@@ -211,3 +211,24 @@ def test_no_event_lost_while_beanstalkd_is_down_during_uploads(api, namespace):
         return (info["objects"], info["bytes"]) == (20, 5 + sum(range(1, 20)))
 
     wait_until(counted, timeout=30)
+
+
+def test_replication_is_checked_with_the_account(api, namespace):
+    from oio.event.filters import Replicate
+
+    addr = namespace.services("beanstalkd")[0].addr
+    replicate = Replicate({"namespace": namespace.ns, "tube": "repli-test",
+                           "queue_url": f"beanstalk://{addr}",
+                           "check_replication_enabled": "true"})
+    account, container = _name("acct"), _name("ct")
+    api.object_create(account, container, data=b"x", obj_name="o")
+    wait_until(lambda: container_listed(api, account, container), timeout=10)
+    url = {"ns": namespace.ns, "account": account, "user": container}
+    # The account says replication is off (7.2's default): not forwarded.
+    replicate.process({"event": "storage.content.new", "url": url})
+    replicate.process({"event": "storage.content.new",
+                       "url": dict(url, user="missing")})
+    tube = Beanstalk.from_url(f"beanstalk://{addr}")
+    tube.watch("repli-test")
+    assert tube.reserve(timeout=0) is None
+    assert replicate._cache[(account, container)][1] is False
