@@ -39,6 +39,7 @@ from .replication import (
     _HashConsumer,
     chunk_headers,
     new_chunk_hasher,
+    reply_mismatch,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -206,30 +207,15 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
         for hasher in live:
             hasher.queue.put((buf, length))
 
-    def _results(self, puts, transferred: int, chunk_hash: str | None):
-        successes, failures = [], []
-        for put in puts:
-            if not put.failed:
-                reply = (put.reply_hash or "").lower() or None
-                if reply and put.fragment_hash and reply != put.fragment_hash:
-                    put.failed = (f"checksum mismatch: {put.fragment_hash} "
-                                  f"(local), {reply} (rawx)")
-                elif put.reply_size is not None and put.reply_size != put.sent:
-                    put.failed = (f"chunk size mismatch: {put.sent} (local), "
-                                  f"{put.reply_size} (rawx)")
-            if put.failed:
-                self.logger.warning("fragment upload to %s failed (reqid=%s): "
-                                    "%s", put.url, self.reqid, put.failed)
-                failures.append(self._failed_chunk(put))
-                continue
-            put.chunk.pop("error", None)
-            successes.append(put.chunk)
-        self.quorum_or_fail(successes, failures)
-        for chunk in successes:
-            # meta2 records the metachunk's size and hash on every fragment.
-            chunk["size"] = transferred
-            chunk["hash"] = chunk_hash
-        return transferred, chunk_hash, successes
+    @staticmethod
+    def _check_reply(put: _FragmentPut, transferred: int,
+                     metachunk_hash: str | None
+                     ) -> tuple[str | None, str | None]:
+        """A fragment is checked against its own bytes; every fragment
+        records the metachunk's size and hash in meta2."""
+        reply = (put.reply_hash or "").lower() or None
+        return reply_mismatch(put.fragment_hash, reply, put.sent,
+                              put.reply_size), metachunk_hash
 
 
 def _fill(source, view: memoryview) -> int:

@@ -42,6 +42,16 @@ def new_chunk_hasher(algo: str):
         raise exc.OioException(str(err)) from None
 
 
+def reply_mismatch(local_hash: str | None, reply_hash: str | None,
+                   local_size: int, reply_size: int | None) -> str | None:
+    """Why a rawx reply does not match what was sent, or None."""
+    if reply_hash and local_hash and reply_hash != local_hash:
+        return f"checksum mismatch: {local_hash} (local), {reply_hash} (rawx)"
+    if reply_size is not None and reply_size != local_size:
+        return f"chunk size mismatch: {local_size} (local), {reply_size} (rawx)"
+    return None
+
+
 def chunk_headers(sysmeta: dict, chunk: dict) -> dict:
     """The headers of a chunk PUT, as the 7.2 client sends them (rawx.md
     §7.1): `sysmeta` is the object metadata of content/prepare2 completed
@@ -454,18 +464,14 @@ class ReplicatedMetachunkWriter:
 
     def _results(self, puts: list[_ChunkPut], transferred: int,
                  chunk_hash: str | None) -> tuple[int, str, list[dict]]:
+        """Check each reply, apply the quorum, and give the chunks written
+        the size and hash meta2 records."""
         successes, failures = [], []
-        expected = chunk_hash
+        recorded = chunk_hash
         for put in puts:
             if not put.failed:
-                reply = (put.reply_hash or "").lower() or None
-                expected = expected or reply
-                if reply and expected and reply != expected:
-                    put.failed = (f"checksum mismatch: {expected} (local), "
-                                  f"{reply} (rawx)")
-                elif put.reply_size is not None and put.reply_size != transferred:
-                    put.failed = (f"chunk size mismatch: {transferred} "
-                                  f"(local), {put.reply_size} (rawx)")
+                put.failed, recorded = self._check_reply(put, transferred,
+                                                         recorded)
             if put.failed:
                 self.logger.warning("chunk upload to %s failed (reqid=%s): %s",
                                     put.url, self.reqid, put.failed)
@@ -476,5 +482,15 @@ class ReplicatedMetachunkWriter:
         self.quorum_or_fail(successes, failures)
         for chunk in successes:
             chunk["size"] = transferred
-            chunk["hash"] = expected
-        return transferred, expected, successes
+            chunk["hash"] = recorded
+        return transferred, recorded, successes
+
+    @staticmethod
+    def _check_reply(put: _ChunkPut, transferred: int, expected: str | None
+                     ) -> tuple[str | None, str | None]:
+        """(why the copy failed or None, the chunk hash so far): without a
+        local hash, the first reply's is the reference of the others."""
+        reply = (put.reply_hash or "").lower() or None
+        expected = expected or reply
+        return reply_mismatch(expected, reply, transferred,
+                              put.reply_size), expected

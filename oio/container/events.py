@@ -8,6 +8,8 @@ beanstalkd producer plugs in here later.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Protocol
 
 
@@ -36,23 +38,6 @@ class RecordingNotifier:
         return [e[0] for e in self.events]
 
 
-class FanoutNotifier:
-    """Hands every event to several notifiers, in order."""
-
-    def __init__(self, notifiers: list) -> None:
-        self.notifiers = [n for n in notifiers if n is not None]
-
-    def emit(self, event_type: str, payload: dict) -> None:
-        for notifier in self.notifiers:
-            notifier.emit(event_type, payload)
-
-    def stop(self) -> None:
-        for notifier in self.notifiers:
-            stop = getattr(notifier, "stop", None)
-            if stop is not None:
-                stop()
-
-
 class CoalescingNotifier:
     """Holds `storage.container.state` events for up to `delay` seconds and
     sends only the latest of each container (7.2's "overwritable" events):
@@ -62,8 +47,6 @@ class CoalescingNotifier:
     COALESCED = frozenset(("storage.container.state",))
 
     def __init__(self, next_notifier, delay: float = 1.0) -> None:
-        import threading
-
         self.next = next_notifier
         self.delay = delay
         self._held: dict[str, tuple[float, str, dict]] = {}
@@ -79,8 +62,6 @@ class CoalescingNotifier:
         return str(url.get("id") or (url.get("account"), url.get("user")))
 
     def emit(self, event_type: str, payload: dict) -> None:
-        import time
-
         key = self._key(payload)
         if event_type in self.COALESCED:
             with self._lock:
@@ -94,8 +75,6 @@ class CoalescingNotifier:
         self.next.emit(event_type, payload)
 
     def _run(self) -> None:
-        import time
-
         while not self._stop.wait(min(0.1, self.delay)):
             self._flush(time.monotonic() - self.delay)
         self._flush(float("inf"))

@@ -67,7 +67,6 @@ class EventSpool:
         self._stop = threading.Event()
         self._clients: list[Beanstalk] = []
         self._next = 0
-        self.sent = 0
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="event-spool")
         if start:
@@ -157,8 +156,6 @@ class EventSpool:
             self._store_incoming()
             self._backlog = True
             raise
-        finally:
-            self.sent += sent
         return sent
 
     def send_pending(self) -> int:
@@ -182,7 +179,6 @@ class EventSpool:
                 if done:
                     self._forget(done)
                     total += len(done)
-                    self.sent += len(done)
 
     def _run(self) -> None:
         pause = 0.1
@@ -201,16 +197,6 @@ class EventSpool:
                                "in %s", err, self.pending(), self.path)
                 self._stop.wait(pause)
                 pause = min(pause * 2, self.max_pause)
-
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until the spool is empty (True) or `timeout` passes."""
-        deadline = time.monotonic() + timeout
-        while self.pending():
-            if time.monotonic() > deadline:
-                return False
-            self._wake.set()
-            time.sleep(0.02)
-        return True
 
     def stop(self) -> None:
         self._stop.set()

@@ -6,7 +6,6 @@ blocking pool, never on the event loop.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 
@@ -44,17 +43,6 @@ def _query_int(req: Request, name: str) -> int | None:
         return int(value)
     except ValueError:
         raise HttpError(400, f"Invalid integer for '{name}': {value!r}") from None
-
-
-async def _body(req: Request):
-    """The JSON body, None when empty; 400 when it is not JSON."""
-    raw = await req.body(limit=MAX_BODY)
-    if not raw.strip():
-        return None
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise HttpError(400, f"Invalid JSON body: {exc}") from None
 
 
 def _listing_headers(truncated: bool, marker: str | None) -> dict:
@@ -127,22 +115,22 @@ class RdirApp:
             return json_response(self.config)
 
         async def create(req):
-            await _body(req)
+            await req.json(MAX_BODY)
             await self._call(b.create, self._vol(req))
             return Response(201)
 
         async def push(req):
-            vol, data = self._vol(req), await _body(req)
+            vol, data = self._vol(req), await req.json(MAX_BODY)
             await self._call(b.chunk_push, vol, data, _flag(req, "create"))
             return Response(204)
 
         async def delete(req):
-            vol, data = self._vol(req), await _body(req)
+            vol, data = self._vol(req), await req.json(MAX_BODY)
             await self._call(b.chunk_delete, vol, data)
             return Response(204)
 
         async def fetch(req):
-            vol, data = self._vol(req), await _body(req)
+            vol, data = self._vol(req), await req.json(MAX_BODY)
             if data is not None and not isinstance(data, dict):
                 raise HttpError(400, "Expected a JSON object")
             data = data or {}
@@ -167,7 +155,7 @@ class RdirApp:
 
         async def vol_status(req):
             vol = self._vol(req)
-            await _body(req)
+            await req.json(MAX_BODY)
             stats, truncated, next_marker = await self._call(
                 b.chunk_status, vol, req.args.get("marker"),
                 _query_int(req, "max"), req.args.get("prefix"))
@@ -178,18 +166,18 @@ class RdirApp:
             return json_response(await self._call(b.admin_show, self._vol(req)))
 
         async def admin_lock(req):
-            vol, data = self._vol(req), await _body(req)
+            vol, data = self._vol(req), await req.json(MAX_BODY)
             await self._call(b.admin_lock, vol, data)
             return Response(204)
 
         async def admin_unlock(req):
             vol = self._vol(req)
-            await _body(req)
+            await req.json(MAX_BODY)
             await self._call(b.admin_unlock, vol)
             return Response(204)
 
         async def admin_incident(req):
-            vol, data = self._vol(req), await _body(req)
+            vol, data = self._vol(req), await req.json(MAX_BODY)
             if req.method == "GET":
                 date = await self._call(b.admin_incident_get, vol)
                 return json_response({"date": date})
@@ -198,29 +186,29 @@ class RdirApp:
 
         async def admin_clear(req):
             vol = self._vol(req)
-            await _body(req)
+            await req.json(MAX_BODY)
             result = await self._call(
                 b.admin_clear, vol, _flag(req, "all"),
                 _flag(req, "before_incident"), _flag(req, "repair"))
             return json_response(result)
 
         async def meta2_create(req):
-            await _body(req)
+            await req.json(MAX_BODY)
             await self._call(b.meta2_create, self._vol(req))
             return Response(201)
 
         async def meta2_push(req):
-            vol, data = self._vol(req), await _body(req)
+            vol, data = self._vol(req), await req.json(MAX_BODY)
             await self._call(b.meta2_push, vol, data, _flag(req, "create", True))
             return Response(204)
 
         async def meta2_delete(req):
-            vol, data = self._vol(req), await _body(req)
+            vol, data = self._vol(req), await req.json(MAX_BODY)
             await self._call(b.meta2_delete, vol, data)
             return Response(204)
 
         async def meta2_fetch(req):
-            vol, data = self._vol(req), await _body(req)
+            vol, data = self._vol(req), await req.json(MAX_BODY)
             return json_response(await self._call(b.meta2_fetch, vol, data))
 
         add("GET", "/status", status)

@@ -17,6 +17,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 
+from oio.common.utils import fsync_path
+
 logger = logging.getLogger(__name__)
 
 DB_FILE = "rdir.sqlite3"
@@ -227,14 +229,6 @@ class _Db:
             start, op = rows[-1][0], ">"
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class RdirBackend:
     """The indexes of the volumes of one rdir service, under `db_path`."""
 
@@ -270,8 +264,8 @@ class RdirBackend:
                     raise RdirError(404, "DB not found")
                 os.makedirs(directory, exist_ok=True)
                 db = _Db(path)
-                _fsync_dir(directory)
-                _fsync_dir(self.db_path)
+                fsync_path(directory)
+                fsync_path(self.db_path)
             else:
                 db = _Db(path)
             self._dbs[name] = db
