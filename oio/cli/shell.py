@@ -1,0 +1,164 @@
+"""The `openio` and `openio-admin` applications (cliff).
+
+Commands are found in oio/cli/registry.py and imported lazily; the
+ClientManager builds the API objects a command needs, once, from the
+global options (--oio-ns, --oio-account, --oio-proxy, --admin).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from functools import cached_property
+
+from cliff.app import App
+from cliff.commandmanager import CommandManager
+
+from oio.cli import add_common_parser_options, unavailable
+from oio.cli.registry import ADMIN, OPENIO, Unavailable
+from oio.common.configuration import load_namespace_conf, namespace_conf_files
+from oio.common.exceptions import CommandError
+
+LOG = logging.getLogger("oio.cli")
+VERSION = "7.2.0"
+
+
+class _LazyCommand:
+    """What cliff expects of an entry point: `load()` gives the class."""
+
+    def __init__(self, name: str, target: str | Unavailable) -> None:
+        self.name = name
+        self.target = target
+        self.value = target if isinstance(target, str) else "unavailable"
+
+    def load(self):
+        if isinstance(self.target, Unavailable):
+            return unavailable(self.target.reason)
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+class RegistryCommandManager(CommandManager):
+    """Commands from a registry dict instead of setuptools entry points,
+    so that a new command needs no reinstall and `openio` starts fast."""
+
+    def __init__(self, registry: dict, group: str) -> None:
+        self._registry = registry
+        super().__init__(group)
+
+    def load_commands(self, namespace: str) -> None:
+        self.group_list.append(namespace)
+        for name, target in self._registry.items():
+            self.commands[name] = _LazyCommand(name, target)
+
+
+class ClientManager:
+    """Clients for the commands, built on first use."""
+
+    def __init__(self, options) -> None:
+        self.options = options
+
+    @cached_property
+    def namespace(self) -> str:
+        if self.options.ns:
+            return self.options.ns
+        import configparser
+
+        parser = configparser.ConfigParser(interpolation=None, strict=False)
+        parser.read(namespace_conf_files())
+        sections = [s for s in parser.sections() if s != "DEFAULT"]
+        if len(sections) == 1:
+            return sections[0]
+        raise CommandError(
+            "Set the namespace with --oio-ns or the OIO_NS environment "
+            f"variable (configured: {', '.join(sections) or 'none'})")
+
+    @property
+    def account(self) -> str:
+        if not self.options.account:
+            raise CommandError(
+                "Set the account with --oio-account or the OIO_ACCOUNT "
+                "environment variable")
+        return self.options.account
+
+    @property
+    def admin_mode(self) -> bool:
+        return bool(self.options.admin_mode)
+
+    @cached_property
+    def sds_conf(self) -> dict:
+        return load_namespace_conf(self.namespace, failsafe=True)
+
+    @cached_property
+    def client_conf(self) -> dict:
+        """Keyword arguments every client of this run shares."""
+        conf: dict = {"admin_mode": self.admin_mode}
+        if self.options.proxyd_url:
+            url = self.options.proxyd_url
+            conf["endpoint"] = url if "://" in url else f"http://{url}"
+        if self.options.request_id:
+            conf["reqid"] = self.options.request_id
+        return conf
+
+    @cached_property
+    def storage(self):
+        from oio import ObjectStorageApi
+
+        return ObjectStorageApi(self.namespace, **self.client_conf)
+
+    @property
+    def pool_manager(self):
+        return self.storage.pool_manager
+
+
+class OpenIOShell(App):
+    """`openio`: the user's command line."""
+
+    NAME = "openio"
+    REGISTRY = OPENIO
+    DESCRIPTION = "Command line of an OpenIO SDS namespace"
+
+    def __init__(self) -> None:
+        super().__init__(
+            description=self.DESCRIPTION, version=VERSION,
+            command_manager=RegistryCommandManager(self.REGISTRY,
+                                                   f"{self.NAME}.commands"),
+            deferred_help=True)
+        self.client_manager: ClientManager | None = None
+
+    def build_option_parser(self, description, version, argparse_kwargs=None):
+        parser = super().build_option_parser(description, version,
+                                             argparse_kwargs)
+        add_common_parser_options(parser)
+        return parser
+
+    def initialize_app(self, argv) -> None:
+        self.client_manager = ClientManager(self.options)
+
+    def configure_logging(self) -> None:
+        super().configure_logging()
+        # Our libraries log their retries at WARNING; a person at the
+        # terminal wants only the command's own error unless -v.
+        if self.options.verbose_level <= 1:
+            logging.getLogger("oio").setLevel(logging.ERROR)
+
+
+class AdminShell(OpenIOShell):
+    """`openio-admin`: checks, locations and service administration."""
+
+    NAME = "openio-admin"
+    REGISTRY = ADMIN
+    DESCRIPTION = "Administration of an OpenIO SDS namespace"
+
+
+def main(argv: list[str] | None = None) -> int:
+    return OpenIOShell().run(sys.argv[1:] if argv is None else argv)
+
+
+def admin_main(argv: list[str] | None = None) -> int:
+    return AdminShell().run(sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

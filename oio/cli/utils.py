@@ -1,0 +1,43 @@
+"""Small helpers shared by the command groups."""
+
+from __future__ import annotations
+
+from argparse import Action
+
+METRIC_SYMBOLS = ("", "K", "M", "G", "T", "P", "E", "Z", "Y")
+
+
+class KeyValueAction(Action):
+    """`-p key=value` (repeatable) into a dict; `-p key` alone drops key."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if getattr(namespace, self.dest, None) is None:
+            setattr(namespace, self.dest, {})
+        key, sep, value = values.partition("=")
+        if sep:
+            getattr(namespace, self.dest)[key] = value
+        else:
+            getattr(namespace, self.dest).pop(key, None)
+
+
+class ValueFormatStoreTrueAction(Action):
+    """`store_true` that also switches the output format to `value`, as
+    upstream's long listings do."""
+
+    def __init__(self, option_strings, dest, nargs=0, **kwargs):
+        super().__init__(option_strings, dest, nargs=nargs, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, True)
+        namespace.formatter = "value"
+
+
+def convert_size(size: float, unit: str = "") -> str:
+    """1234567 -> '1.235M' (powers of 1000, as OpenIO's tables)."""
+    if abs(size) < 1000.0:
+        return f"{size:.0f}{unit}"
+    for symbol in METRIC_SYMBOLS[1:-1]:
+        size /= 1000.0
+        if abs(size) < 1000.0:
+            return f"{size:.3f}{symbol}{unit}"
+    return f"{size:.3f}{METRIC_SYMBOLS[-1]}{unit}"

@@ -1,0 +1,71 @@
+"""`openio account ...` through the real binary."""
+
+from __future__ import annotations
+
+import uuid
+
+from tests.functional.cli import run_cli
+
+
+def _name() -> str:
+    return f"cli-acct-{uuid.uuid4().hex[:8]}"
+
+
+def test_account_lifecycle(namespace):
+    name = _name()
+    created = run_cli(namespace, "account", "create", name, "-f", "json")
+    assert created.code == 0, created.err
+    assert created.json() == [{"Name": name, "Created": True}]
+    again = run_cli(namespace, "account", "create", name, "-f", "json")
+    assert again.json() == [{"Name": name, "Created": False}]
+
+    listed = run_cli(namespace, "account", "list", "-f", "json")
+    assert {"Name": name} in listed.json()
+
+    assert run_cli(namespace, "account", "set", name, "-p", "team=blue",
+                   "-p", "tier=gold").code == 0
+    shown = run_cli(namespace, "account", "show", name, "-f", "json").json()
+    assert shown["account"] == name
+    assert shown["metadata"] == {"team": "blue", "tier": "gold"}
+    assert shown["objects"] == 0 and shown["containers"] == 0
+
+    assert run_cli(namespace, "account", "unset", name, "-p", "tier").code == 0
+    shown = run_cli(namespace, "account", "show", name, "-f", "json").json()
+    assert shown["metadata"] == {"team": "blue"}
+
+    value = run_cli(namespace, "account", "show", name, "-f", "value",
+                    "-c", "account")
+    assert value.out.strip() == name
+
+    assert run_cli(namespace, "account", "refresh", name).code == 0
+    assert run_cli(namespace, "account", "flush", name).code == 0
+    assert run_cli(namespace, "account", "delete", name).code == 0
+    gone = run_cli(namespace, "account", "show", name)
+    assert gone.code == 1
+    assert "Account not found" in gone.err
+
+
+def test_account_errors(namespace):
+    missing = run_cli(namespace, "account", "show", _name())
+    assert missing.code == 1 and "not found" in missing.err
+    assert "Traceback" not in missing.err
+
+    no_target = run_cli(namespace, "account", "refresh")
+    assert no_target.code == 1
+    assert "Missing value for account or --all" in no_target.err
+
+    usage = run_cli(namespace, "account", "set", _name())
+    assert usage.code == 2 and "--property" in usage.err
+
+    unknown = run_cli(namespace, "account", "frobnicate")
+    assert unknown.code == 2
+
+    unavailable = run_cli(namespace, "lifecycle", "get", "c")
+    assert unavailable.code == 1 and "not available" in unavailable.err
+
+
+def test_help_lists_every_group(namespace):
+    helped = run_cli(namespace, "help")
+    assert helped.code == 0
+    for group in ("account", "election", "zk", "lifecycle"):
+        assert f"\n  {group} " in helped.out, group
