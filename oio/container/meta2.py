@@ -335,6 +335,11 @@ class Meta2:
                 raise Meta2Error(CODE_CONTAINER_NOTEMPTY, "Container not empty")
             self._emit("storage.container.deleted", base, ctx,
                        {"bucket": base.admin.get("sys.m2.bucket.name")})
+            if self.local_addr:
+                # This copy of the base goes: the rdir of this meta2
+                # volume forgets the container (events.md §3.7).
+                self._emit("storage.meta2.deleted", base, ctx,
+                           {"peer": self.local_addr})
 
         try:
             self.bases.destroy(cid, check)

@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
-from oio.common.utils import cid_from_name
+from oio.common.utils import cid_from_name, timestamp_us
 
 from .errors import already_linked, bad_request, check_cid, in_use, no_reference
 
@@ -278,10 +278,27 @@ class Meta1:
     upper-cased), so the class is safe to call with raw input."""
 
     def __init__(self, datadir: str, meta1_digits: int = 4,
-                 clock: Callable[[], float] = time.time, max_open: int = 256):
+                 clock: Callable[[], float] = time.time, max_open: int = 256,
+                 namespace: str = "", events=None):
         self.digits = max(0, min(4, meta1_digits))
         self.bases = BaseSet(datadir, self.digits, max_open)
         self.clock = clock
+        self.namespace = namespace
+        # A notifier (`emit(type, payload)`, e.g. an EventSpool): told the
+        # whole service list of a reference each time it changes.
+        self.events = events
+
+    def _announce(self, base: Meta1Base, cid: str, account: str,
+                  name: str) -> None:
+        """`account.services` (events.md §3.8): the account learns that a
+        container exists, the rdir which meta2 hosts it."""
+        if self.events is None:
+            return
+        self.events.emit("account.services", {
+            "event": "account.services", "when": timestamp_us(),
+            "url": {"ns": self.namespace, "account": account, "user": name,
+                    "id": cid},
+            "data": _services(base, cid)})
 
     def close(self) -> None:
         self.bases.close()
@@ -334,11 +351,14 @@ class Meta1:
     def destroy(self, cid: str, force: bool = False) -> None:
         """403/407 while services are linked, unless `force`."""
         cid = check_cid(cid)
-        with self._existing(cid) as (base, _, _):
-            if not force and _services(base, cid):
+        with self._existing(cid) as (base, account, name):
+            linked = _services(base, cid)
+            if not force and linked:
                 raise in_use(cid)
             base.write([(f"DELETE FROM {table} WHERE cid = ?", (cid,))
                         for table in ("services", "props", "refs")])
+            if linked:
+                self._announce(base, cid, account, name)
 
     def list(self, prefix: str, limit: int = 1000,
              marker: str = "") -> list[dict]:
@@ -360,11 +380,12 @@ class Meta1:
         candidates are then ignored), else the candidates, now linked."""
         cid, kind = check_cid(cid), check_type(kind)
         entries = check_entry_list(candidates, kind)
-        with self._existing(cid) as (base, _, _):
+        with self._existing(cid) as (base, account, name):
             existing = _services(base, cid, kind)
             if existing:
                 return existing
             base.write(_insert_services(cid, entries))
+            self._announce(base, cid, account, name)
             return _services(base, cid, kind)
 
     def force(self, cid: str, kind: str, entry: object,
@@ -373,17 +394,21 @@ class Meta1:
         for `kind` and not `replace`; with `replace`, the old set goes)."""
         cid, kind = check_cid(cid), check_type(kind)
         entries = check_entry_list(entry, kind)
-        with self._existing(cid) as (base, _, _):
+        with self._existing(cid) as (base, account, name):
             if not replace and _services(base, cid, kind):
                 raise already_linked(kind)
             base.write([("DELETE FROM services WHERE cid = ? AND type = ?",
                          (cid, kind))] + _insert_services(cid, entries))
+            self._announce(base, cid, account, name)
 
     def unlink(self, cid: str, kind: str) -> None:
         cid, kind = check_cid(cid), check_type(kind)
-        with self._existing(cid) as (base, _, _):
+        with self._existing(cid) as (base, account, name):
+            if not _services(base, cid, kind):
+                return
             base.write([("DELETE FROM services WHERE cid = ? AND type = ?",
                          (cid, kind))])
+            self._announce(base, cid, account, name)
 
     # Properties ------------------------------------------------------------
     def get_properties(self, cid: str, keys: object = None) -> dict[str, str]:

@@ -7,6 +7,7 @@ work (fsync'd commits) in a worker thread, never on the event loop.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from oio.common.http_server import (
@@ -146,7 +147,17 @@ def build_app(meta1: Meta1, namespace: str) -> Router:
 
 
 def build(config: DirectoryConfig) -> Router:
-    return build_app(Meta1(config.datadir, config.meta1_digits), config.namespace)
+    events = None
+    if config.event_agent:
+        # Durable outbox, as meta2's: a link is never lost for the account
+        # and the rdir while beanstalkd is away.
+        from oio.event.spool import EventSpool
+
+        events = EventSpool(os.path.join(config.datadir, "events.spool"),
+                            list(config.event_agent))
+    meta1 = Meta1(config.datadir, config.meta1_digits,
+                  namespace=config.namespace, events=events)
+    return build_app(meta1, config.namespace)
 
 
 def main(argv: list[str] | None = None) -> int:

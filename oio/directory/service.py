@@ -37,6 +37,8 @@ class DirectoryConfig:
     # Conscience addresses (comma-separated). Not used yet: the
     # conscience-agent registers these services; kept for the election work.
     conscience: str = ""
+    # beanstalkd endpoints (meta1: `account.services` events), ';'-separated.
+    event_agent: tuple[str, ...] = ()
 
     @classmethod
     def from_file(cls, path: str, kind: str) -> DirectoryConfig:
@@ -54,7 +56,11 @@ class DirectoryConfig:
                    bind_port=conf.get_int("bind_port"),
                    meta1_digits=digits,
                    log_level=conf.get_str("log_level", "INFO"),
-                   conscience=conf.get_str("conscience", ""))
+                   conscience=conf.get_str("conscience", ""),
+                   event_agent=tuple(
+                       u.strip() for u in
+                       (conf.get_str("event_agent") or "").split(";")
+                       if u.strip()))
 
 
 def json_body(raw: bytes) -> Any:
@@ -102,6 +108,11 @@ def serve(kind: str, build: Callable[[DirectoryConfig], Router],
     except ConfigurationException as exc:
         print(f"oio-{kind}: {exc}", file=sys.stderr)
         return 2
-    run_service(build(config), config.bind_addr, config.bind_port,
+    try:
+        app = build(config)
+    except (ConfigurationException, ValueError, OSError) as exc:
+        print(f"oio-{kind}: {exc}", file=sys.stderr)
+        return 2
+    run_service(app, config.bind_addr, config.bind_port,
                 name=f"oio-{kind}", log_level=config.log_level)
     return 0

@@ -223,7 +223,10 @@ class AccountUpdate(Filter):
         from oio.common import exceptions as exc
         from oio.container.account_updater import account_update_of
 
-        update = account_update_of(event.get("event", ""), event)
+        if event.get("event") == "account.services":
+            update = self._services_update(event)
+        else:
+            update = account_update_of(event.get("event", ""), event)
         if update is None:
             return
         account, name, body = update
@@ -236,6 +239,39 @@ class AccountUpdate(Filter):
             raise EventError(f"account update of {account}/{name}: {err}") \
                 from None
 
+    def _services_update(self, event: dict) -> tuple | None:
+        """A reference linked to a meta2 makes sure its account exists (no
+        container update); one with no meta2 left is a deleted container
+        (account.md §5)."""
+        from oio.common import exceptions as exc
+        from oio.container.account_updater import HIDDEN_ACCOUNTS
+
+        url = event.get("url") or {}
+        account, name = url.get("account"), url.get("user")
+        if not account or not name or account in HIDDEN_ACCOUNTS:
+            return None
+        if not any(srv.get("type") == "meta2" for srv in _service_list(event)):
+            return account, name, {"dtime": event.get("when", 0) / 1e6}
+        try:
+            self.client.account_create(account)
+        except exc.OioTimeout as err:
+            LOGGER.warning("account %s not created: %s", account, err)
+        except exc.OioException as err:
+            raise EventError(f"account creation of {account}: {err}") \
+                from None
+        return None
+
+
+def _service_list(event: dict) -> list[dict]:
+    """The links of an `account.services` event (a list, or the newer
+    {"services": [...]} shape)."""
+    data = event.get("data")
+    if isinstance(data, dict):
+        data = data.get("services")
+    if not isinstance(data, list):
+        raise BuryEvent("account.services event without a service list")
+    return [srv for srv in data if isinstance(srv, dict)]
+
 
 class VolumeIndex(Filter):
     """Chunk events → the rdir of their rawx volume (push on new, delete
@@ -243,6 +279,8 @@ class VolumeIndex(Filter):
     on, and crawlers repair the index."""
 
     TYPES = ("storage.chunk.new", "storage.chunk.deleted")
+    META2_TYPES = ("account.services", "storage.meta2.deleted",
+                   "storage.container.deleted")
 
     def __init__(self, conf: dict[str, str]):
         super().__init__(conf)
@@ -257,6 +295,9 @@ class VolumeIndex(Filter):
         from oio.common import exceptions as exc
 
         kind = event.get("event")
+        if kind in self.META2_TYPES:
+            self._meta2(kind, event)
+            return
         if kind not in self.TYPES:
             return
         data = event.get("data")
@@ -276,6 +317,35 @@ class VolumeIndex(Filter):
         except exc.OioException as err:
             LOGGER.warning("rdir of volume %s not updated for chunk %s: %s",
                            volume, ids[2], err)
+
+
+    def _meta2(self, kind: str, event: dict) -> None:
+        """Which containers each meta2 volume hosts (rdir.md §5)."""
+        from oio.common import exceptions as exc
+
+        url = event.get("url") or {}
+        path = "/".join((url.get("ns") or self.conf.get("namespace", ""),
+                         url.get("account") or "", url.get("user") or ""))
+        cid = url.get("id")
+        if not cid or not url.get("account") or not url.get("user"):
+            raise BuryEvent(f"{kind} event without a container URL")
+        try:
+            if kind == "account.services":
+                mtime = int(event.get("when") or 0) // 1_000_000
+                for srv in _service_list(event):
+                    if srv.get("type") == "meta2" and srv.get("host"):
+                        self.client.meta2_index_push(srv["host"], path, cid,
+                                                     mtime)
+                return
+            data = event.get("data")
+            data = data if isinstance(data, dict) else {}
+            peers = [data["peer"]] if data.get("peer") else \
+                list(data.get("peers") or ())
+            for peer in peers:
+                self.client.meta2_index_delete(peer, path, cid)
+        except exc.OioException as err:
+            LOGGER.warning("rdir of meta2 not updated for %s (%s): %s", path,
+                           kind, err)
 
 
 class Replicate(Notify):

@@ -227,7 +227,10 @@ class Bootstrap:
         self._write_meta(spec, "meta0")
 
     def write_meta1(self, spec: ServiceSpec) -> None:
-        self._write_meta(spec, "meta1")
+        extra = {}
+        if self.s.beanstalkd:
+            extra["event_agent"] = f"beanstalk://{self.s.one('beanstalkd').addr}"
+        self._write_meta(spec, "meta1", extra)
 
     def write_meta2(self, spec: ServiceSpec) -> None:
         extra = {}
@@ -278,11 +281,12 @@ class Bootstrap:
             "storage.container.state": "account_update",
             "storage.container.deleted": "account_update",
             "storage.chunk.new": "volume_index",
-            "storage.chunk.deleted": "volume_index"}
+            "storage.chunk.deleted": "volume_index",
+            "storage.meta2.deleted": "volume_index",
+            "account.services": "account_update volume_index"}
         for event in ("storage.content.new", "storage.content.update",
                       "storage.content.append", "storage.content.broken",
-                      "storage.content.perfectible", "storage.container.update",
-                      "storage.meta2.deleted", "account.services"):
+                      "storage.content.perfectible", "storage.container.update"):
             pipelines[event] = ""
         sections: dict[str, dict] = {f"handler:{event}": {"pipeline": pipeline}
                                      for event, pipeline in pipelines.items()}

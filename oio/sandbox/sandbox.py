@@ -204,12 +204,14 @@ class Sandbox:
         self.assign_rdir()
 
     def assign_rdir(self) -> None:
-        """Give every rawx volume an rdir (reference `_RDIR/<volume>` linked
-        to a service of type rdir), as `openio rdir bootstrap` does."""
+        """Give every rawx and meta2 volume an rdir (reference
+        `_RDIR/<volume>` linked to a service of type rdir), as
+        `openio rdir bootstrap rawx|meta2` does."""
         if not self.settings.of_type("rdir"):
             return
-        for rawx in self.settings.of_type("rawx"):
-            query = f"acct=_RDIR&ref={rawx.addr}"
+        for volume in self.settings.of_type("rawx") + self.settings.of_type(
+                "meta2"):
+            query = f"acct=_RDIR&ref={volume.addr}"
             _http("POST", f"{self.ns_url}/reference/create?{query}", {})
             _http("POST", f"{self.ns_url}/reference/link?{query}&type=rdir",
                   {})

@@ -192,6 +192,42 @@ def test_rdir_lists_the_chunks_of_each_rawx(api, namespace):
     wait_until(lambda: indexed() == expected, timeout=30)
 
 
+def test_rdir_lists_the_containers_of_each_meta2(api, namespace):
+    """meta1's account.services and meta2's storage.meta2.deleted keep the
+    meta2 volumes' index: exactly the live containers, on their meta2."""
+    from oio.rdir.client import RdirClient
+
+    if not namespace.services("rdir"):
+        pytest.skip("no rdir in this sandbox")
+    namespace.sandbox.wait_all_up()
+    account = _name("acct")
+    names = [_name("ct") for _ in range(4)]
+    for name in names:
+        api.container_create(account, name)
+    api.container_delete(account, names[3])
+    expected: dict[str, set] = {}
+    for name in names[:3]:
+        links = api.directory.list(account, name, service_type="meta2")
+        for srv in links["srv"]:
+            expected.setdefault(srv["host"], set()).add(
+                f"{namespace.ns}/{account}/{name}")
+    rdir = RdirClient({"namespace": namespace.ns},
+                      endpoint=f"http://{namespace.proxy}")
+
+    def indexed() -> dict[str, set]:
+        found = {}
+        for spec in namespace.services("meta2"):
+            urls = {r["container_url"] for r in rdir.meta2_index_fetch_all(
+                spec.addr) if r["container_url"].split("/")[1] == account}
+            if urls:
+                found[spec.addr] = urls
+        return found
+
+    wait_until(lambda: indexed() == expected, timeout=30)
+    # The account learnt of the account from meta1's event too.
+    assert api.account_show(account)["id"] == account
+
+
 def test_no_event_lost_while_beanstalkd_is_down_during_uploads(api, namespace):
     spec = namespace.services("beanstalkd")[0]
     account = _name("acct")

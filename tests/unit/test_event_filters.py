@@ -103,3 +103,43 @@ def test_container_states_are_coalesced():
         assert sink.events[-1][1]["n"] == 5
     finally:
         notifier.stop()
+
+
+class _Recorder:
+    def __init__(self):
+        self.calls = []
+
+    def __getattr__(self, name):
+        return lambda *args, **kw: self.calls.append((name, args))
+
+
+def _services_event(services, account="acct"):
+    return {"event": "account.services", "when": 2_000_000,
+            "url": {"ns": "NS", "account": account, "user": "ct",
+                    "id": "C" * 64}, "data": services}
+
+
+def test_account_services_feed_the_account_and_the_meta2_index():
+    from oio.event.filters import AccountUpdate, VolumeIndex
+
+    m2 = {"seq": 1, "type": "meta2", "host": "127.0.0.1:6008", "args": ""}
+    account = AccountUpdate.__new__(AccountUpdate)
+    account.client = _Recorder()
+    account.process(_services_event([m2]))
+    account.process(_services_event([]))
+    account.process(_services_event([m2], account="_RDIR"))
+    assert account.client.calls == [
+        ("account_create", ("acct",)),
+        ("container_update", ("acct", "ct", {"dtime": 2.0}))]
+
+    index = VolumeIndex.__new__(VolumeIndex)
+    index.conf, index.client = {"namespace": "NS"}, _Recorder()
+    index.process(_services_event([m2, dict(m2, type="sqlx")]))
+    index.process({"event": "storage.meta2.deleted", "url": {
+        "ns": "NS", "account": "acct", "user": "ct", "id": "C" * 64},
+        "data": {"peer": "127.0.0.1:6008"}})
+    assert index.client.calls == [
+        ("meta2_index_push", ("127.0.0.1:6008", "NS/acct/ct", "C" * 64, 2)),
+        ("meta2_index_delete", ("127.0.0.1:6008", "NS/acct/ct", "C" * 64))]
+    with pytest.raises(BuryEvent):
+        index.process(_services_event("not a list"))

@@ -226,3 +226,26 @@ def test_eviction_under_concurrent_use(tmp_path):
     for cid in cids:
         assert len(meta1.show(cid)["srv"]) == 1
         assert len(meta1.get_properties(cid)) == 6
+
+
+def test_service_changes_are_announced(tmp_path):
+    from oio.container.events import RecordingNotifier
+
+    events = RecordingNotifier()
+    m1 = Meta1(str(tmp_path), meta1_digits=2, namespace="NS", events=events)
+    try:
+        m1.create(CID, "acct", "ref")
+        m1.link(CID, "meta2", [M2])
+        m1.link(CID, "meta2", [dict(M2, host="127.0.0.1:7000")])  # no change
+        m1.unlink(CID, "meta2")
+        m1.unlink(CID, "meta2")                                  # no change
+        m1.force(CID, "meta2", M2)
+        assert events.types() == ["account.services"] * 3
+        first, unlinked, forced = (e[1] for e in events.events)
+        assert first["url"] == {"ns": "NS", "account": "acct", "user": "ref",
+                                "id": CID}
+        assert first["data"] == [M2] and forced["data"] == [M2]
+        assert unlinked["data"] == []
+        assert first["when"] > 10**15                      # microseconds
+    finally:
+        m1.close()
