@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import time
 import uuid
 
 import pytest
 
 from oio.common.exceptions import OioException
+from tests.utils import wait_until
 
 MiB = 1024 * 1024
 
@@ -118,3 +120,41 @@ def test_rawx_dying_during_upload_never_leaves_half_objects(namespace):
     finally:
         for spec in victims:
             namespace.sandbox.start_service(spec.name)
+
+
+def test_a_stopped_rawx_drops_to_score_0_and_gets_no_new_chunks(namespace):
+    """The sandbox's conscience agent sees the rawx die: its score falls to
+    0 within seconds and the load balancer stops choosing it."""
+    from oio.conscience.client import ConscienceClient
+
+    api = namespace.api()
+    conscience = ConscienceClient({"namespace": namespace.ns},
+                                  endpoint=f"http://{namespace.proxy}")
+    victim = namespace.services("rawx")[2]
+
+    def score() -> int:
+        for srv in conscience.all_services("rawx"):
+            if srv["addr"] == victim.addr:
+                return int(srv["score"])
+        return -1
+
+    namespace.sandbox.stop_service(victim.name)
+    try:
+        started = time.monotonic()
+        wait_until(lambda: score() == 0, timeout=20)
+        elapsed = time.monotonic() - started
+        assert elapsed < 15, elapsed
+        # The proxy's load balancer refreshes every second.
+        wait_until(lambda: not any(
+            _chunk_addr(c) == victim.addr for c in api.object_create(
+                "acct", _name("ct"), data=b"probe", obj_name="p",
+                policy="THREECOPIES")[0]), timeout=10)
+        container = _name("ct")
+        for i in range(10):
+            chunks, _, _ = api.object_create("acct", container, data=b"x" * i,
+                                             obj_name=f"o{i}",
+                                             policy="THREECOPIES")
+            assert victim.addr not in {_chunk_addr(c) for c in chunks}
+    finally:
+        namespace.sandbox.start_service(victim.name)
+        namespace.sandbox.wait_all_up()
