@@ -1,0 +1,2 @@
+"""`openio-admin` command groups (thin: logic lives in oio.admin and
+oio.crawler)."""

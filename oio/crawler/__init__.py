@@ -1,0 +1,1 @@
+"""Background and one-shot checkers of the namespace (integrity, ...)."""
