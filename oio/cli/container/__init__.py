@@ -1,0 +1,1 @@
+"""`openio container ...` and `openio bucket ...`."""
