@@ -145,7 +145,7 @@ ADMIN: dict[str, str | Unavailable] = {
     "oioproxy decache": f"{_DECACHE}:ProxyDecache",
     "meta2 list containers": f"{_SLIST}:Meta2ListContainers",
     "rawx list containers": f"{_SLIST}:RawxListContainers",
-    "rdir reassign": f"{_RDIR}:RdirReassign",
+    "rdir reassign": "oio.cli.admin.rdir_reassign:RdirReassign",
     **{f"election {name}": NO_ZK
        for name in ("debug", "leave", "ping", "status", "sync", "balance")},
     **{name: NO_REBUILD for name in (

@@ -208,6 +208,16 @@ class ContainerClient(ProxyClient):
             params=self._make_params(account, reference, cid=cid), **kwargs)
         return resp
 
+    def container_raw_insert(self, bean: dict, account=None, reference=None,
+                             cid=None, **kwargs) -> None:
+        """Add one raw bean (a chunk record, proxy-api.md 3.6);
+        `frozen=True` allows it on a frozen container."""
+        params = self._make_params(account, reference, cid=cid)
+        if kwargs.pop("frozen", None):
+            params["frozen"] = 1
+        self._request("POST", "/raw_insert", params=params,
+                      data=json.dumps([bean]), **kwargs)
+
     def container_raw_update(self, old: list, new: list, account=None,
                              reference=None, cid=None, **kwargs) -> None:
         """Replace raw beans `old[i]` by `new[i]`; `frozen=True` allows it on

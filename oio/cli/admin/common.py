@@ -40,6 +40,12 @@ class AdminClients:
         return RdirClient({"namespace": self.namespace}, **self._kwargs())
 
     @cached_property
+    def rdir_dispatcher(self):
+        from oio.rdir.dispatcher import RdirDispatcher
+
+        return RdirDispatcher({"namespace": self.namespace}, **self._kwargs())
+
+    @cached_property
     def admin(self):
         from oio.admin.services import AdminClient
 
