@@ -38,6 +38,7 @@ from .replication import (
     _End,
     _HashConsumer,
     chunk_headers,
+    fill,
     new_chunk_hasher,
     reply_mismatch,
 )
@@ -80,19 +81,18 @@ class _FragmentPut(_ChunkPut):
         self.sent = 0
         self.fragment_hash: str | None = None
 
-    def handle(self, view: memoryview) -> None:
+    def account(self, view: memoryview) -> None:
         if self.hasher is not None:
             self.hasher.update(view)
         self.sent += view.nbytes
-        super().handle(view)
 
-    def finish(self, end: _End) -> None:
+    def last_chunk(self, end: _End) -> bytes:
         trailers = {CHUNK_HEADERS["chunk_size"]: str(self.sent)}
         if self.hasher is not None:
             self.fragment_hash = self.hasher.hexdigest()
             trailers[CHUNK_HEADERS["chunk_hash"]] = self.fragment_hash
         trailers.update(end.trailers)
-        super().finish(_End(trailers))
+        return super().last_chunk(_End(trailers))
 
 
 class ECMetachunkWriter(ReplicatedMetachunkWriter):
@@ -134,6 +134,9 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
                           chunk_headers(self.sysmeta, chunk) if self.sysmeta
                           else {}, **headers), self.fragment_algo)
                       for chunk in chunks]
+        left = self.inline_size(source, size)
+        if left is not None and left <= self.segment_size:
+            return self._send_inline(source, left)
         # Hashes run in their own threads (hashlib releases the GIL), beside
         # the encoder, which holds it.
         metachunk_hasher = _HashConsumer(self.chunk_checksum, self.queue_depth)
@@ -152,7 +155,7 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
                     self.segment_size, size - transferred)
                 buf = ring.get()
                 try:
-                    got = _fill(source, buf.view[:want])
+                    got = fill(source, buf.view[:want])
                 except BaseException:
                     ring.put(buf)
                     raise
@@ -166,7 +169,8 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
                     break
             if transferred == 0:
                 # An empty metachunk: empty fragments, trailers only.
-                self._dispatch_fragments([b""] * len(self._puts), None, 0, [])
+                self._dispatch_fragments(
+                    [b""] * method.expected_chunks, None, 0, [])
             # The trailers need the metachunk hash: let its thread finish.
             metachunk_hasher.queue.put(_End({}))
             metachunk_hasher.join()
@@ -185,6 +189,32 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
                 consumer.queue.put(end)
         self._join_object_hash()
         return transferred
+
+    def _send_inline(self, source, size: int) -> int:
+        """One segment, encoded and sent from this thread."""
+        buf = self.buffers.get()
+        try:
+            got = fill(source, buf.view[:size])
+            block = buf.view[:got]
+            self.chunk_checksum.update(block)
+            if self.checksum is not None:
+                self.checksum.update(block)
+            fragments = (self.storage_method.driver.encode(bytes(block)) if got
+                         else [b""] * self.storage_method.expected_chunks)
+            self._hash = self.chunk_checksum.hexdigest()
+            end = _End({CHUNK_HEADERS["metachunk_size"]: str(got),
+                        CHUNK_HEADERS["metachunk_hash"]: self._hash})
+            self._inline = True
+            for put in self._puts:
+                put.send_whole(memoryview(fragments[fragment_index(put.chunk)]),
+                               end)
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self.buffers.put(buf)
+        self._transferred = got
+        return got
 
     def _dispatch_fragments(self, fragments: list[bytes], buf, length: int,
                             hashers: list[_Consumer]) -> None:
@@ -216,23 +246,6 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
         reply = (put.reply_hash or "").lower() or None
         return reply_mismatch(put.fragment_hash, reply, put.sent,
                               put.reply_size), metachunk_hash
-
-
-def _fill(source, view: memoryview) -> int:
-    """Read until `view` is full or the source ends: segments must be whole
-    for readers to find them where OpenIO puts them."""
-    total = 0
-    while total < view.nbytes:
-        try:
-            got = source.readinto(view[total:])
-        except exc.OioException:
-            raise
-        except (OSError, ValueError) as err:
-            raise exc.SourceReadError(str(err)) from err
-        if not got:
-            break
-        total += got
-    return total
 
 
 # -- reading ------------------------------------------------------------------

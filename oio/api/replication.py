@@ -32,6 +32,26 @@ LOGGER = logging.getLogger(__name__)
 
 WRITE_BUFFER_SIZE = 1024 * 1024
 PUT_QUEUE_DEPTH = 4
+# A metachunk this small is sent from the caller's thread: one thread per
+# copy costs more than the copies' writes (sockets take it all at once).
+INLINE_MAX = 256 * 1024
+
+
+def fill(source, view: memoryview) -> int:
+    """Read until `view` is full or the source ends (a short read is not
+    the end)."""
+    total = 0
+    while total < view.nbytes:
+        try:
+            got = source.readinto(view[total:])
+        except exc.OioException:
+            raise
+        except (OSError, ValueError) as err:
+            raise exc.SourceReadError(str(err)) from err
+        if not got:
+            break
+        total += got
+    return total
 
 
 def new_chunk_hasher(algo: str):
@@ -171,11 +191,14 @@ class _Consumer(threading.Thread):
                 finally:
                     buf.release()
         except Exception as err:  # noqa: BLE001 - any failure fails this copy
-            self.error = err
-            self.failed = self.failed or f"{type(err).__name__}: {err}"
-            self.on_failure()
+            self._fail(err)
             if not ended:
                 self._drain()
+
+    def _fail(self, err: Exception) -> None:
+        self.error = err
+        self.failed = self.failed or f"{type(err).__name__}: {err}"
+        self.on_failure()
 
     def prepare(self) -> None:
         """Called before the first block."""
@@ -222,6 +245,12 @@ class _ChunkPut(_Consumer):
         self.reply_size: int | None = None
 
     def prepare(self) -> None:
+        self._open()
+        self.conn.endheaders()
+        self._connected()
+
+    def _open(self) -> None:
+        """Take a pooled connection and buffer the request's headers."""
         self.started = time.monotonic()
         parsed = urlparse(self.url)
         # Not connection_from_url: urllib3's URL parser costs more than
@@ -238,20 +267,35 @@ class _ChunkPut(_Consumer):
         for key, value in self.headers.items():
             putheader(conn, key, value)
         putheader(conn, "Transfer-Encoding", "chunked")
-        conn.endheaders()
+
+    def _connected(self) -> None:
         self.conn.sock.settimeout(self.writer.timeout.read_timeout)
         perf.add(self.writer.perfdata, "rawx", "connect." + self.chunk["url"],
                  time.monotonic() - self.started)
 
+    def account(self, view: memoryview) -> None:
+        """What a subclass learns from the bytes it sends."""
+
     def handle(self, view: memoryview) -> None:
+        self.account(view)
         if view.nbytes:
             self.conn.send(b"%x\r\n" % view.nbytes)
             self.conn.send(view)
             self.conn.send(b"\r\n")
 
     def finish(self, end: _End) -> None:
+        self.send_end(end)
+        self.read_reply()
+
+    def send_end(self, end: _End) -> None:
+        self.conn.send(self.last_chunk(end))
+
+    def last_chunk(self, end: _End) -> bytes:
+        """The zero-size chunk and the trailers."""
         trailers = "".join(f"{k}: {v}\r\n" for k, v in end.trailers.items())
-        self.conn.send(b"0\r\n" + trailers.encode("ascii") + b"\r\n")
+        return b"0\r\n" + trailers.encode("ascii") + b"\r\n"
+
+    def read_reply(self) -> None:
         # The plain http.client reader: urllib3's wrapper expects to have
         # sent the request itself.
         resp = http.client.HTTPConnection.getresponse(self.conn)
@@ -278,6 +322,30 @@ class _ChunkPut(_Consumer):
             self.conn.close()
             self.pool._put_conn(self.conn)   # gives the pool its slot back
             self.conn = None
+
+    # Inline use, without the thread (small metachunks): the whole request
+    # goes out with send_whole(), the reply is read later by reply_inline(),
+    # so the copies are written by the rawx in parallel all the same.
+    def send_whole(self, view: memoryview, end: _End) -> None:
+        try:
+            self._open()
+            self.account(view)
+            body = b"%x\r\n%b\r\n" % (view.nbytes, view) if view.nbytes \
+                else b""
+            # Headers and body in one send (http.client joins them).
+            http.client.HTTPConnection.endheaders(
+                self.conn, message_body=body + self.last_chunk(end))
+            self._connected()
+        except Exception as err:  # noqa: BLE001 - any failure fails this copy
+            self._fail(err)
+
+    def reply_inline(self) -> None:
+        if self.failed or self.status is not None:
+            return
+        try:
+            self.read_reply()
+        except Exception as err:  # noqa: BLE001 - any failure fails this copy
+            self._fail(err)
 
 
 class ReplicatedMetachunkWriter:
@@ -328,6 +396,7 @@ class ReplicatedMetachunkWriter:
             self.headers[CHUNK_HEADERS["chunk_hash_algo"]] = chunk_checksum_algo
         self._puts: list[_ChunkPut] = []
         self._consumers: list[_Consumer] = []
+        self._inline = False
         self._transferred = 0
         self._hash: str | None = None
 
@@ -367,6 +436,9 @@ class ReplicatedMetachunkWriter:
                           chunk_headers(self.sysmeta, chunk) if self.sysmeta
                           else {}, **self.headers))
                       for chunk in self.meta_chunk]
+        left = self.inline_size(source, size)
+        if left is not None:
+            return self._send_inline(source, left)
         consumers: list[_Consumer] = list(self._puts)
         # Hashed inline when it is the only hash, in a thread otherwise.
         inline_hash = self.checksum if self.chunk_checksum is None else None
@@ -415,6 +487,41 @@ class ReplicatedMetachunkWriter:
         self._join_object_hash()
         return transferred
 
+    def inline_size(self, source, size: int | None) -> int | None:
+        """What is left of a small source that ends within this metachunk
+        (sent inline, without sender threads), or None."""
+        remaining = getattr(source, "remaining", None)
+        left = remaining() if remaining is not None else None
+        if left is None or left > min(INLINE_MAX, self.buffer_size) or (
+                size is not None and left > size):
+            return None
+        return left
+
+    def _send_inline(self, source, size: int) -> int:
+        buf = self.buffers.get()
+        try:
+            got = fill(source, buf.view[:size])
+            block = buf.view[:got]
+            if self.chunk_checksum is not None:
+                self.chunk_checksum.update(block)
+            if self.checksum is not None:
+                self.checksum.update(block)
+            self._hash = (self.chunk_checksum.hexdigest()
+                          if self.chunk_checksum is not None else None)
+            trailers = {CHUNK_HEADERS["chunk_size"]: str(got)}
+            if self._hash:
+                trailers[CHUNK_HEADERS["chunk_hash"]] = self._hash
+            self._inline = True
+            for put in self._puts:
+                put.send_whole(block, _End(trailers))
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            self.buffers.put(buf)
+        self._transferred = got
+        return got
+
     def _join_object_hash(self) -> None:
         """Wait until this metachunk is in the object hash: the next
         metachunk's writer feeds the same hash, and must come after."""
@@ -427,6 +534,9 @@ class ReplicatedMetachunkWriter:
         """The reply half of stream()."""
         for consumer in self._consumers:
             consumer.join()
+        if self._inline:
+            for put in self._puts:
+                put.reply_inline()
         return self._results(self._puts, self._transferred, self._hash)
 
     def abort(self) -> None:
@@ -435,6 +545,11 @@ class ReplicatedMetachunkWriter:
             consumer.queue.put(_ABORT)
         for consumer in self._consumers:
             consumer.join()
+        if self._inline:
+            # Whole requests went out: read the replies, so that chunks the
+            # rawx kept are known (uploaded()) and deleted by the caller.
+            for put in self._puts:
+                put.reply_inline()
 
     def failed_chunks(self) -> list[dict]:
         """Chunks whose upload failed (after wait())."""

@@ -158,3 +158,28 @@ def test_a_stopped_rawx_drops_to_score_0_and_gets_no_new_chunks(namespace):
     finally:
         namespace.sandbox.start_service(victim.name)
         namespace.sandbox.wait_all_up()
+
+
+# EC42: 6 fragments on 9 rawx leave room for a replacement.
+@pytest.mark.parametrize("policy,copies", [("THREECOPIES", 3), ("EC42", 6)])
+@pytest.mark.parametrize("size", [0, 4096])
+def test_small_uploads_with_one_rawx_down(namespace, policy, copies, size):
+    """Small metachunks go out without sender threads: a dead rawx among
+    their targets still fails only its copy, which is made again."""
+    api = namespace.api()
+    container = _name("ct")
+    victim = namespace.services("rawx")[4]
+    namespace.sandbox.stop_service(victim.name)
+    try:
+        for i in range(4):
+            data = os.urandom(size)
+            api.object_create("acct", container, data=data, obj_name=f"o{i}",
+                              policy=policy)
+            _, stream = api.object_fetch("acct", container, f"o{i}")
+            assert b"".join(stream) == data
+            _, chunks = api.object_locate("acct", container, f"o{i}")
+            hosts = {_chunk_addr(c) for c in chunks}
+            assert len(chunks) == copies and victim.addr not in hosts
+    finally:
+        namespace.sandbox.start_service(victim.name)
+        namespace.sandbox.wait_all_up()
