@@ -212,12 +212,10 @@ class ObjectStorageApi:
         for obj in self._iter_objects(account, container, versions=True, **pkw):
             if obj.get("deleted"):
                 continue
-            try:
-                meta, chunks = self.container.content_locate(
-                    account, container, obj["name"], version=obj["version"],
-                    properties=False, **pkw)
-            except exc.NotFound:
+            located = self._locate_version(account, container, obj, pkw)
+            if located is None:
                 continue
+            meta, chunks = located
             method = STORAGE_METHODS.load(meta["chunk_method"])
             size, chunk_size = int(meta.get("length") or 0), \
                 int(meta.get("chunk_size") or 0)
@@ -229,6 +227,21 @@ class ObjectStorageApi:
                 damaged += 1
                 missing += lacking
         return damaged, missing
+
+    def _locate_version(self, account, container, obj: dict, pkw
+                        ) -> tuple[dict, list] | None:
+        """(metadata, chunks) of a listed version; None when it went
+        meanwhile or was drained (410: no chunk, nothing to count)."""
+        try:
+            return self.container.content_locate(
+                account, container, obj["name"], version=obj["version"],
+                properties=False, **pkw)
+        except exc.NotFound:
+            return None
+        except exc.ClientException as err:
+            if err.http_status == 410:
+                return None
+            raise
 
     def container_create_many(self, account: str, containers: list[str],
                               properties: dict | None = None,
@@ -348,9 +361,8 @@ class ObjectStorageApi:
                                           versions=True, **pkw):
                 if obj.get("deleted"):
                     continue  # a delete marker has no chunk
-                _, chunks = self.container.content_locate(
-                    account, container, obj["name"], version=obj["version"],
-                    properties=False, **pkw)
+                located = self._locate_version(account, container, obj, pkw)
+                chunks = located[1] if located else []    # drained: none
                 fullpath = encode_fullpath(dst_account, dst_container,
                                            obj["name"], obj["version"],
                                            obj["content"])

@@ -122,3 +122,19 @@ def test_snapshot_of_a_frozen_source_is_refused_and_left_frozen(api):
         "sys.status"] == str(OIO_DB_FROZEN)
     api.container.container_enable(account, container)
     api.object_create(account, container, data=b"x", obj_name="o2")
+
+
+def test_snapshot_and_recount_with_a_drained_object(api):
+    """A drained object has no chunk (locate answers 410): the snapshot
+    copies its alias, the recount does not call it damaged."""
+    account, container, snap = _name("acct"), _name("src"), _name("snap")
+    api.object_create(account, container, data=b"kept", obj_name="kept")
+    api.object_create(account, container, data=b"gone", obj_name="drained")
+    api.object_drain(account, container, "drained")
+    api.container_touch(account, container, recompute=True)
+    system = api.container_get_properties(account, container)["system"]
+    assert system["sys.m2.objects.damaged"] == "0"
+    api.container_snapshot(account, container, account, snap)
+    names = {o["name"] for o in api.object_list(account, snap)["objects"]}
+    assert names == {"kept", "drained"}
+    assert _read(api, account, snap, "kept") == b"kept"
