@@ -127,6 +127,11 @@ def test_cluster_errors(namespace):
     assert bad.json()[0]["Service"] == "no-such-id"
     assert "not found" in bad.json()[0]["Result"]
 
+    port = run_cli(namespace, "cluster", "unlock", "rawx", "1.2.3.4:99999",
+                   "-f", "json")
+    assert port.code == 1
+    assert port.json()[0]["Result"].startswith("Invalid service ID or address")
+
     unresolved = run_cli(namespace, "cluster", "resolve", "rawx", "nope")
     assert unresolved.code == 1 and "Service ID [nope] not found" in \
         unresolved.err

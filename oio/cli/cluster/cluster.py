@@ -152,9 +152,12 @@ class _ServicesCommand(_ConscienceMixin, Lister):
                 # Service IDs go to the conscience as their address.
                 addr = self.conscience.resolve_service_id(parsed_args.srv_type,
                                                           srv_id)
-            except OioException as err:
+            except (OioException, ValueError) as err:
+                # ValueError: an IP:PORT whose port is out of range.
                 self.success = False
-                errors.append((parsed_args.srv_type, srv_id, str(err)))
+                errors.append((parsed_args.srv_type, srv_id,
+                               f"Invalid service ID or address: {err}"
+                               if isinstance(err, ValueError) else str(err)))
                 continue
             out.append(self.conscience.get_service_definition(
                 parsed_args.srv_type, addr, **extra))
