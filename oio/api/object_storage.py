@@ -114,6 +114,10 @@ class ObjectStorageApi:
         for key in self.EXTRA_KEYWORDS:
             if key in kwargs:
                 self._global_kwargs[key] = kwargs[key]
+        if kwargs.get("reqid"):
+            # One request ID for everything this API does (the CLI's
+            # --request-id), data path included.
+            self._global_kwargs["reqid"] = kwargs["reqid"]
         pool_manager = kwargs.pop("pool_manager", None) or get_pool_manager(
             pool_connections=kwargs.get("pool_connections", 64),
             pool_maxsize=kwargs.get("pool_maxsize", 32))

@@ -16,6 +16,8 @@ def _kwargs(manager) -> dict[str, Any]:
                            "admin_mode": conf.get("admin_mode", False)}
     if conf.get("endpoint"):
         out["endpoint"] = conf["endpoint"]
+    if conf.get("reqid"):
+        out["reqid"] = conf["reqid"]
     return out
 
 

@@ -93,6 +93,9 @@ class ProxyClient:
         self.connection = connection
         self.connection_timeout = kwargs.get("connection_timeout")
         self.read_timeout = kwargs.get("read_timeout")
+        # Every request of this client carries it when set (a CLI run's
+        # --request-id), else each gets its own.
+        self.default_reqid = kwargs.get("reqid")
 
     def _make_uri(self, target: str) -> str:
         """A URL under the namespace, outside of this client's prefix."""
@@ -115,7 +118,8 @@ class ProxyClient:
             out[PERFDATA_HEADER] = "enabled"
         # The proxy gives up when the client would: 99 % of what is left.
         out.setdefault(TIMEOUT_HEADER, str(int(tmo.read_timeout * 990_000)))
-        reqid = str(kwargs.get("reqid") or given_reqid or request_id())
+        reqid = str(kwargs.get("reqid") or given_reqid or self.default_reqid
+                    or request_id())
         out[REQID_HEADER] = reqid[:STRLEN_REQID]
         out.setdefault("Connection", self.connection)
         return out

@@ -78,3 +78,28 @@ def test_help_lists_every_command(namespace, binary):
     registry = OPENIO if binary == "openio" else ADMIN
     assert set(registry) <= listed, set(registry) - listed
     assert "Could not load" not in helped.err
+
+
+def test_request_id_reaches_the_services(namespace):
+    """--request-id is the request ID of every request of the run."""
+    import glob
+    import os
+
+    from tests.utils import wait_until
+
+    reqid = f"CLI-{uuid.uuid4().hex[:12]}"
+    account = _name()
+    done = run_cli(namespace, "--request-id", reqid, "account", "create",
+                   account)
+    assert done.code == 0, done.err
+    logs = glob.glob(os.path.join(namespace.settings.log_dir, "*.log"))
+
+    def seen() -> bool:
+        for path in logs:
+            with open(path, errors="replace") as log:
+                if reqid in log.read():
+                    return True
+        return False
+
+    wait_until(seen, timeout=10)
+    run_cli(namespace, "account", "delete", account)
