@@ -1,4 +1,5 @@
-"""A one-line transfer progress bar on stderr, for uploads and downloads.
+"""A one-line progress bar on stderr: bytes of uploads and downloads, or
+items of long admin work (checks, repairs).
 
 It draws only when its stream is a terminal (so pipes, logs and tests see
 nothing), at most `interval` seconds apart, and erases itself at the end.
@@ -32,15 +33,18 @@ def _size_text(size: float) -> str:
 
 
 class Progress:
-    """Bytes done of `total` (None when unknown), with %, MB/s and ETA."""
+    """Bytes done of `total` (None when unknown), with %, MB/s and ETA; or,
+    with a `unit` ("items"), a count, its rate and the errors seen."""
 
     def __init__(self, total: int | None, label: str = "",
                  stream: IO[str] | None = None, interval: float = 0.1,
                  clock: Callable[[], float] = time.monotonic,
-                 width: int = 30) -> None:
+                 width: int = 30, unit: str | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.total = total
         self.label = label
+        self.unit = unit
+        self.errors = 0
         self.interval = interval
         self.clock = clock
         self.width = width
@@ -68,6 +72,12 @@ class Progress:
         elapsed = max(now - self._start, 1e-6)
         rate = self.done / elapsed
         parts = [self.label] if self.label else []
+        if self.unit:
+            parts.append(f"{self.done} {self.unit}")
+            if self.errors:
+                parts.append(f"{self.errors} in error")
+            parts.append(f"{rate:.1f} {self.unit}/s")
+            return " ".join(parts)
         if self.total:
             ratio = min(self.done / self.total, 1.0)
             filled = int(ratio * self.width)
@@ -138,3 +148,16 @@ def tracked(blocks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
     for block in blocks:
         progress.update(len(block))
         yield block
+
+
+def counted(rows: Iterable[tuple], label: str,
+            failed: Callable[[tuple], bool]) -> Iterator[tuple]:
+    """The rows of a long listing (checks, repairs), counted on a
+    terminal's stderr as they come: the table itself only shows at the
+    end."""
+    with Progress(None, label=label, unit="items") as progress:
+        for row in rows:
+            if failed(row):
+                progress.errors += 1
+            progress.update(1)
+            yield row

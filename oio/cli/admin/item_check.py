@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from oio.cli import Lister
 from oio.cli.admin import common
+from oio.cli.progress import counted
 from oio.crawler.integrity import DEFAULT_DEPTH, Checker, Target
 
 
@@ -58,7 +59,8 @@ class ItemCheckCommand(Lister):
         checker = self.make_checker(parsed_args)
         for target, depth in self.targets(parsed_args):
             checker.check(target, depth)
-        return self.columns, self.format_results(checker)
+        return self.columns, counted(self.format_results(checker), "checked",
+                                     lambda row: row[2] != "OK")
 
 
 class RecursiveCheckCommand(ItemCheckCommand):

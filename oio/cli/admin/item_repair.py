@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from oio.cli import Lister
 from oio.cli.admin import common
+from oio.cli.progress import counted
 
 
 class ItemRepairCommand(Lister):
@@ -17,7 +18,7 @@ class ItemRepairCommand(Lister):
         # Accepted as in 7.2; items are repaired one at a time here.
         parser.add_argument("--report-interval", type=int,
                             help="Seconds between progress reports "
-                                 "(ignored: items are few)")
+                                 "(ignored: a terminal shows a live count)")
         parser.add_argument("--items-per-second", type=int,
                             help="Maximum items repaired per second "
                                  "(ignored)")
@@ -30,6 +31,11 @@ class ItemRepairCommand(Lister):
         from oio.admin.repair import Repairer
 
         return Repairer(self.api, common.AdminClients(self.app).conscience)
+
+    def counted(self, rows):
+        """Rows counted live on a terminal while the work goes on."""
+        return self.columns, counted(rows, "repaired",
+                                     lambda row: row[1] != "OK")
 
     def row(self, entry: str, errors: list[str]) -> tuple:
         if errors:
@@ -60,7 +66,7 @@ class AccountRepair(ItemRepairCommand):
                     entry = "|".join(x for x in (namespace, account, container)
                                      if x is not None)
                     yield self.row(entry, errors)
-        return self.columns, rows()
+        return self.counted(rows())
 
 
 class ContainerRepair(ItemRepairCommand):
@@ -97,7 +103,7 @@ class ContainerRepair(ItemRepairCommand):
                 errors = repairer.repair_container(
                     account, name, update_account=parsed_args.update_account)
                 yield self.row(f"{namespace}|{account}|{name}", errors)
-        return self.columns, rows()
+        return self.counted(rows())
 
 
 class ObjectRepair(ItemRepairCommand):
@@ -123,4 +129,4 @@ class ObjectRepair(ItemRepairCommand):
                 yield self.row(
                     f"{namespace}|{account}|{container}|{obj}|{version}",
                     errors)
-        return self.columns, rows()
+        return self.counted(rows())
