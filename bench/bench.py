@@ -292,13 +292,41 @@ def events(api, settings, count: int) -> dict:
         time.sleep(0.05)
     drained = time.perf_counter()
     handled = processed() - before
+    backlog = _drain_backlog(api, tube, processed, account, count)
     result = {"uploads": count, "upload_ops": count / (uploaded - start),
               "account_lag_s": lag, "events": handled,
-              "events_per_s": handled / (drained - start)}
+              "events_per_s": handled / (drained - start),
+              "backlog_events_per_s": backlog}
     print(f"events: {count} uploads at {result['upload_ops']:.0f}/s; the "
           f"account counted them {lag:.2f} s after the last one; the agent "
-          f"handled {handled} events at {result['events_per_s']:.0f}/s")
+          f"handled {handled} events at {result['events_per_s']:.0f}/s "
+          f"(kept up with the uploads); a backlog of {count} chunk events "
+          f"drained at {backlog:.0f}/s")
     return result
+
+
+def _drain_backlog(api, tube, processed, account: str, count: int) -> float:
+    """The agent's own pace: `count` copies of a real storage.chunk.new
+    event (each an idempotent rdir push) queued at once, then drained."""
+    from oio.common.utils import cid_from_name
+
+    meta, chunks = api.object_locate(account, "c0", "o0")
+    volume, chunk_id = chunks[0]["url"].split("/")[2:4]
+    event = json.dumps({
+        "event": "storage.chunk.new", "when": int(time.time() * 1e6),
+        "request_id": "bench-backlog",
+        "data": {"volume_id": volume, "volume_service_id": "",
+                 "container_id": cid_from_name(account, "c0"),
+                 "content_id": meta["id"],
+                 "chunk_id": chunk_id}}).encode()
+    tube.use("oio")
+    before = processed()
+    start = time.perf_counter()
+    for _ in range(count):
+        tube.put(event)
+    while processed() - before < count:
+        time.sleep(0.05)
+    return count / (time.perf_counter() - start)
 
 
 def erasure_coding(api, pids, me, size: int, count: int) -> dict:

@@ -272,7 +272,7 @@ class Bootstrap:
             "event-agent": {
                 "namespace": s.namespace,
                 "queue_url": f"beanstalk://{s.one('beanstalkd').addr}",
-                "tube": "oio", "concurrency": 2,
+                "tube": "oio", "concurrency": 8,
                 "handlers_conf": handlers}}))
         pipelines = {
             "storage.content.deleted": "content_cleaner",
