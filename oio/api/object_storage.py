@@ -672,13 +672,17 @@ class ObjectStorageApi:
                 size += got
                 position += 1
                 while len(pending) > 1:
-                    self._finish_metachunk(pending.pop(0), written, pkw)
+                    # Popped once finished: a writer that fails here still
+                    # has its kept chunks deleted below.
+                    self._finish_metachunk(pending[0], written, pkw)
+                    pending.pop(0)
                 if got < metachunk_size or source.at_eof():
                     break
                 meta, chunks = ahead.result() if ahead else prepare(position)
                 sysmeta["properties"].update(meta.get("properties") or {})
             while pending:
-                self._finish_metachunk(pending.pop(0), written, pkw)
+                self._finish_metachunk(pending[0], written, pkw)
+                pending.pop(0)
         except BaseException:
             for writer in pending:
                 writer.abort()
@@ -699,6 +703,13 @@ class ObjectStorageApi:
         missing = writer.failed_chunks()
         if not missing:
             return
+        # A copy whose rawx kept it but answered a wrong hash or size is
+        # not the object's: it goes, whatever becomes of its replacement.
+        rejected = writer.rejected()
+        if rejected:
+            self._delete_orphan_chunks([dict(c) for c in rejected],
+                                       writer.sysmeta["container_id"],
+                                       reqid=pkw["reqid"])
         if not writer.storage_method.ec:
             # The quorum is met: a copy that cannot be replaced is left to
             # the rebuilders, as 7.2 does.

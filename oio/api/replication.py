@@ -555,6 +555,12 @@ class ReplicatedMetachunkWriter:
         """Chunks whose upload failed (after wait())."""
         return [put.chunk for put in self._puts if put.failed]
 
+    def rejected(self) -> list[dict]:
+        """Chunks a rawx kept (201) but whose reply did not match what was
+        sent (after wait()): orphans to delete once replaced."""
+        return [put.chunk for put in self._puts
+                if put.failed and put.status == 201]
+
     def uploaded(self) -> list[dict]:
         """Chunks a rawx accepted (201), good or not: what to delete when
         the object fails."""

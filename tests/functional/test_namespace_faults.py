@@ -183,3 +183,30 @@ def test_small_uploads_with_one_rawx_down(namespace, policy, copies, size):
     finally:
         namespace.sandbox.start_service(victim.name)
         namespace.sandbox.wait_all_up()
+
+
+def _chunk_files(root: str) -> set[str]:
+    return {name for _, _, names in os.walk(root) for name in names
+            if len(name) == 64}
+
+
+def test_upload_below_quorum_leaves_no_chunk(namespace):
+    """With 8 of 9 rawx stopped, THREECOPIES uploads fail; a copy the live
+    rawx kept is deleted, not left behind."""
+    api = namespace.api()
+    rawx = namespace.services("rawx")
+    alive = rawx[0]
+    volume = namespace.settings.data_path(alive)
+    before = _chunk_files(volume)
+    for spec in rawx[1:]:
+        namespace.sandbox.stop_service(spec.name)
+    try:
+        for i in range(8):
+            with pytest.raises(OioException):
+                api.object_create("acct", _name("ct"), data=b"q" * 4096,
+                                  obj_name=f"o{i}", policy="THREECOPIES")
+        assert _chunk_files(volume) == before
+    finally:
+        for spec in rawx[1:]:
+            namespace.sandbox.start_service(spec.name)
+        namespace.sandbox.wait_all_up()

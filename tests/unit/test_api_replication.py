@@ -92,6 +92,9 @@ def test_failed_copies_are_reported(rawx):
     assert "checksum mismatch" in errors[chunks_before[1]]
     assert "HTTP 500" in errors[chunks_before[2]]
     assert len(written) == 1
+    # Kept by its rawx but not what was sent: an orphan to delete.
+    assert [c["url"].split("/")[2] for c in writer.rejected()] == \
+        [chunks_before[1]]
 
 
 def test_quorum_lost_raises_service_busy(rawx):
