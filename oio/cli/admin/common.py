@@ -6,22 +6,17 @@ from __future__ import annotations
 import argparse
 from functools import cached_property
 
+from oio.cli import clients
 from oio.common.exceptions import CommandError
 from oio.common.utils import cid_from_name
 
 
 class AdminClients:
-    """Clients of the conscience, rdir and services, on the API's pool and
-    with the global options (proxy, admin flag)."""
+    """The clients of oio/cli/clients.py, built once per command, plus the
+    service administration client."""
 
     def __init__(self, app) -> None:
         self.manager = app.client_manager
-
-    def _kwargs(self) -> dict:
-        conf = {k: v for k, v in self.manager.client_conf.items()
-                if k != "reqid"}
-        conf["pool_manager"] = self.manager.storage.pool_manager
-        return conf
 
     @property
     def namespace(self) -> str:
@@ -29,21 +24,15 @@ class AdminClients:
 
     @cached_property
     def conscience(self):
-        from oio.conscience.client import ConscienceClient
-
-        return ConscienceClient({"namespace": self.namespace}, **self._kwargs())
+        return clients.conscience(self.manager)
 
     @cached_property
     def rdir(self):
-        from oio.rdir.client import RdirClient
-
-        return RdirClient({"namespace": self.namespace}, **self._kwargs())
+        return clients.rdir(self.manager)
 
     @cached_property
     def rdir_dispatcher(self):
-        from oio.rdir.dispatcher import RdirDispatcher
-
-        return RdirDispatcher({"namespace": self.namespace}, **self._kwargs())
+        return clients.rdir_dispatcher(self.manager)
 
     @cached_property
     def admin(self):
@@ -53,10 +42,7 @@ class AdminClients:
 
     @property
     def meta1_digits(self) -> int:
-        try:
-            return int(self.manager.sds_conf.get("ns.meta1_digits", 4))
-        except (TypeError, ValueError):
-            return 4
+        return clients.meta1_digits(self.manager)
 
 
 def add_accounts(parser: argparse.ArgumentParser) -> None:

@@ -45,10 +45,14 @@ def aggregate_assignments(services: list[dict], all_rdir: list[dict]
 class RdirBootstrap(Lister):
     """Assign an rdir service to every volume of a type that has none."""
 
+    reassign = False        # RdirReassign (openio-admin): a new rdir for all
+
     def get_parser(self, prog_name):
+        verb = "reassign" if self.reassign else "assign"
         parser = super().get_parser(prog_name)
         parser.add_argument("service_type",
-                            help="Service type whose volumes get an rdir "
+                            help=f"Service type whose volumes get "
+                                 f"{'a new' if self.reassign else 'an'} rdir "
                                  "(rawx or meta2)")
         parser.add_argument("--max-per-rdir", metavar="<N>", type=int,
                             help="Maximum number of volumes per rdir")
@@ -56,7 +60,7 @@ class RdirBootstrap(Lister):
                             help="Minimum location distance between a "
                                  "volume and its rdir")
         parser.add_argument("--service-id", metavar="<service-id>",
-                            help="Only assign this service")
+                            help=f"Only {verb} this service")
         parser.add_argument("--dry-run", action="store_true",
                             help="Show the assignments without saving them")
         return parser
@@ -65,14 +69,15 @@ class RdirBootstrap(Lister):
         dispatcher = clients.rdir_dispatcher(self.app.client_manager)
         try:
             services = dispatcher.assign_services(
-                parsed_args.service_type,
+                parsed_args.service_type, reassign=self.reassign,
                 max_per_rdir=parsed_args.max_per_rdir,
                 min_dist=parsed_args.min_dist,
                 service_id=parsed_args.service_id,
                 dry_run=parsed_args.dry_run, **TIMEOUTS)
         except OioException as err:
             self.success = False
-            LOG.error("Failed to assign all %s services: %s",
+            LOG.error("Failed to %s all %s services: %s",
+                      "reassign" if self.reassign else "assign",
                       parsed_args.service_type, err)
             services, _ = dispatcher.get_assignments(parsed_args.service_type,
                                                      **TIMEOUTS)
