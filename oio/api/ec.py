@@ -190,31 +190,15 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
         self._join_object_hash()
         return transferred
 
-    def _send_inline(self, source, size: int) -> int:
-        """One segment, encoded and sent from this thread."""
-        buf = self.buffers.get()
-        try:
-            got = fill(source, buf.view[:size])
-            block = buf.view[:got]
-            self.chunk_checksum.update(block)
-            if self.checksum is not None:
-                self.checksum.update(block)
-            fragments = (self.storage_method.driver.encode(bytes(block)) if got
-                         else [b""] * self.storage_method.expected_chunks)
-            self._hash = self.chunk_checksum.hexdigest()
-            end = _End({CHUNK_HEADERS["metachunk_size"]: str(got),
-                        CHUNK_HEADERS["metachunk_hash"]: self._hash})
-            self._inline = True
-            for put in self._puts:
-                put.send_whole(memoryview(fragments[fragment_index(put.chunk)]),
-                               end)
-        except BaseException:
-            self.abort()
-            raise
-        finally:
-            self.buffers.put(buf)
-        self._transferred = got
-        return got
+    def _inline_requests(self, block: memoryview) -> list:
+        """One segment, encoded here: each fragment to its rawx."""
+        fragments = (self.storage_method.driver.encode(bytes(block))
+                     if block.nbytes
+                     else [b""] * self.storage_method.expected_chunks)
+        end = _End({CHUNK_HEADERS["metachunk_size"]: str(block.nbytes),
+                    CHUNK_HEADERS["metachunk_hash"]: self._hash})
+        return [(put, memoryview(fragments[fragment_index(put.chunk)]), end)
+                for put in self._puts]
 
     def _dispatch_fragments(self, fragments: list[bytes], buf, length: int,
                             hashers: list[_Consumer]) -> None:

@@ -508,12 +508,9 @@ class ReplicatedMetachunkWriter:
                 self.checksum.update(block)
             self._hash = (self.chunk_checksum.hexdigest()
                           if self.chunk_checksum is not None else None)
-            trailers = {CHUNK_HEADERS["chunk_size"]: str(got)}
-            if self._hash:
-                trailers[CHUNK_HEADERS["chunk_hash"]] = self._hash
             self._inline = True
-            for put in self._puts:
-                put.send_whole(block, _End(trailers))
+            for put, view, end in self._inline_requests(block):
+                put.send_whole(view, end)
         except BaseException:
             self.abort()
             raise
@@ -521,6 +518,15 @@ class ReplicatedMetachunkWriter:
             self.buffers.put(buf)
         self._transferred = got
         return got
+
+    def _inline_requests(self, block: memoryview
+                         ) -> list[tuple[_ChunkPut, memoryview, _End]]:
+        """What each copy sends of a small metachunk: all of it."""
+        trailers = {CHUNK_HEADERS["chunk_size"]: str(block.nbytes)}
+        if self._hash:
+            trailers[CHUNK_HEADERS["chunk_hash"]] = self._hash
+        end = _End(trailers)
+        return [(put, block, end) for put in self._puts]
 
     def _join_object_hash(self) -> None:
         """Wait until this metachunk is in the object hash: the next
