@@ -17,7 +17,7 @@ from cliff.commandmanager import CommandManager
 
 from oio.cli import add_common_parser_options, unavailable
 from oio.cli.registry import ADMIN, OPENIO, Unavailable
-from oio.common.configuration import load_namespace_conf, namespace_conf_files
+from oio.common.configuration import configured_namespaces, load_namespace_conf
 from oio.common.exceptions import CommandError
 
 LOG = logging.getLogger("oio.cli")
@@ -63,11 +63,7 @@ class ClientManager:
     def namespace(self) -> str:
         if self.options.ns:
             return self.options.ns
-        import configparser
-
-        parser = configparser.ConfigParser(interpolation=None, strict=False)
-        parser.read(namespace_conf_files())
-        sections = [s for s in parser.sections() if s != "DEFAULT"]
+        sections = configured_namespaces()
         if len(sections) == 1:
             return sections[0]
         raise CommandError(

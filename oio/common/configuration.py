@@ -60,6 +60,13 @@ def load_namespace_conf(namespace: str, failsafe: bool = False) -> dict[str, str
     return conf
 
 
+def configured_namespaces() -> list[str]:
+    """The namespaces the configuration files declare."""
+    parser = _parser()
+    parser.read(namespace_conf_files())
+    return parser.sections()
+
+
 def read_conf(path: str, section: str | None = None) -> dict[str, Any]:
     """Read an INI file; one section as a dict, or all of them."""
     parser = _parser()
