@@ -242,6 +242,10 @@ class _FragmentError(Exception):
         self.status = status
 
 
+# Fragments of this many segments are received in one read per source.
+READ_BATCH = 4
+
+
 class _FragmentSource:
     """Reads the fragments of one chunk, segment after segment, from one
     ranged GET."""
@@ -255,6 +259,8 @@ class _FragmentSource:
         self.offset = 0           # next fragment byte the response gives
         self.last = -1            # last byte asked for
         self.started = 0.0
+        # Bytes received ahead of `offset` (fragments of the next segments).
+        self.spare = memoryview(b"")
 
     def open(self, offset: int, last: int) -> None:
         reader = self.reader
@@ -288,14 +294,26 @@ class _FragmentSource:
             self._read(offset)        # a server that ignores ranges
             self.offset = offset
 
-    def read(self, offset: int, size: int, last: int) -> bytes:
-        """The `size` fragment bytes at `offset` (opening the GET first)."""
+    def read(self, offset: int, size: int, last: int):
+        """The `size` fragment bytes at `offset` (opening the GET first), as
+        bytes or a read-only memoryview of them.
+
+        Several segments' fragments are received at once (fewer calls
+        through the HTTP layers), and handed out one by one."""
         if self.resp is None or self.offset != offset:
             self.close()
             self.open(offset, last)
-        data = self._read(size)
+        spare = self.spare
+        if spare.nbytes < size:
+            want = min(size * READ_BATCH, self.last + 1 - self.offset)
+            if spare.nbytes:
+                data = bytes(spare) + self._read(want - spare.nbytes)
+            else:
+                data = self._read(max(want, size))
+            spare = memoryview(data)
+        self.spare = spare[size:]
         self.offset += size
-        return data
+        return spare[:size]
 
     def _read(self, size: int) -> bytes:
         parts, got = [], 0
@@ -316,7 +334,8 @@ class _FragmentSource:
             perf.add(self.reader.perfdata, "rawx",
                      "download." + self.chunk["url"],
                      time.monotonic() - self.started)
-            self._release(self.offset > self.last)
+            # Reusable once the response has given its whole range.
+            self._release(self.offset + self.spare.nbytes > self.last)
 
     def drop(self) -> None:
         """Forget the connection (it may be mid-body: not reusable)."""
@@ -324,6 +343,7 @@ class _FragmentSource:
             self._release(False)
 
     def _release(self, reusable: bool) -> None:
+        self.spare = memoryview(b"")
         if not reusable:
             self.resp.close()     # unread bytes: the socket cannot be reused
         self.resp.release_conn()
@@ -435,7 +455,7 @@ class ECMetachunkReader:
             else:
                 chosen = sorted(got)[:k]
                 try:
-                    data = driver.decode([got[i] for i in chosen])
+                    data = driver.decode([bytes(got[i]) for i in chosen])
                 except Exception as err:  # noqa: BLE001 - pyeclib's classes
                     data, problem = None, f"undecodable fragments: {err}"
                 else:
@@ -529,8 +549,20 @@ def systematic_join(fragments: dict[int, bytes], k: int,
                 or MAGIC.unpack_from(frag, 59)[0] != HEADER_MAGIC):
             return None
         views.append(memoryview(frag)[HEADER_SIZE:])
-    data = b"".join(views)
-    return data[:length] if len(data) >= length else None
+    # The last payload ends with padding: cut it before joining rather
+    # than copying the joined segment again.
+    extra = sum(view.nbytes for view in views) - length
+    if extra < 0:
+        return None
+    while extra:
+        tail = views[-1]
+        if tail.nbytes <= extra:
+            views.pop()
+            extra -= tail.nbytes
+        else:
+            views[-1] = tail[:tail.nbytes - extra]
+            extra = 0
+    return b"".join(views)
 
 
 def xor_parity_matches(fragments: dict[int, bytes], k: int) -> bool:

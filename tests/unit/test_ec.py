@@ -37,6 +37,20 @@ def test_shortcuts_agree_with_pyeclib(algo, k, m, length):
     assert not xor_parity_matches(corrupted, k)
 
 
+def test_shortcuts_take_views_of_a_larger_read():
+    """The reader hands out fragments as views into a batch of several
+    segments' fragments received at once."""
+    method = STORAGE_METHODS.load("ec/algo=isa_l_rs_vand,k=6,m=3")
+    data = os.urandom(MiB)
+    frags = method.driver.encode(data)
+    views = {}
+    for index, frag in enumerate(frags):
+        batch = memoryview(b"before" + frag + b"after")
+        views[index] = batch[6:6 + len(frag)]
+    assert systematic_join(views, 6, MiB) == data
+    assert xor_parity_matches(views, 6)
+
+
 def test_systematic_join_refuses_odd_headers():
     method = STORAGE_METHODS.load("ec/algo=isa_l_rs_vand,k=2,m=1")
     frags = dict(enumerate(method.driver.encode(b"x" * 1000)))
