@@ -36,6 +36,7 @@ from oio.common.client import ProxyClient
 from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
 from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import get_pool_manager
+from oio.common.memory import tune_malloc
 from oio.common.storage_method import STORAGE_METHODS
 from oio.common.utils import (
     cid_from_name,
@@ -105,6 +106,9 @@ class ObjectStorageApi:
         self.namespace = namespace
         self.logger = logger or logging.getLogger(__name__)
         self.perfdata = perfdata
+        # Fragments and segments are allocated at every step of the data
+        # path: let them reuse heap memory (oio/common/memory.py).
+        tune_malloc()
         conf = {"namespace": namespace}
         self._global_kwargs = {k: float(v) for k, v in kwargs.items()
                                if k in TIMEOUT_KEYS and v is not None}

@@ -27,6 +27,7 @@ from urllib.parse import unquote, unquote_to_bytes
 import httptools
 
 from oio.common.constants import REQID_HEADER
+from oio.common.memory import tune_malloc
 from oio.common.utils import MAX_REQUEST_ID_LENGTH, request_id
 
 Handler = Callable[["Request"], Awaitable["Response"]]
@@ -902,6 +903,7 @@ def run_service(handler: Handler, host: str, port: int, *, name: str = "oio",
     """Serve until SIGTERM/SIGINT, then stop gracefully."""
     setup_logging(name, log_level)
     install_uvloop()
+    tune_malloc()
 
     async def main():
         server = HttpServer(handler, host, port, name=name, **server_kwargs)
