@@ -30,7 +30,7 @@ try:
 except ImportError:      # optional: segments are then checked by re-encoding
     numpy = None
 
-from .io import ChunkReader, Source
+from .io import ChunkReader, Source, chunk_host
 from .replication import (
     ReplicatedMetachunkWriter,
     _ChunkPut,
@@ -235,11 +235,14 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
 # -- reading ------------------------------------------------------------------
 
 class _FragmentError(Exception):
-    """One fragment could not be read (its reader moves on to another)."""
+    """One fragment could not be read (its reader moves on to another);
+    `network` when the rawx itself failed (refused, timed out, cut)."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None,
+                 network: bool = False):
         super().__init__(message)
         self.status = status
+        self.network = network
 
 
 # Fragments of this many segments are received in one read per source.
@@ -272,7 +275,7 @@ class _FragmentSource:
                 "GET", self.url, headers=headers, preload_content=False,
                 timeout=reader.timeout, retries=False)
         except urllib3.exceptions.HTTPError as err:
-            raise _FragmentError(str(err)) from None
+            raise _FragmentError(str(err), network=True) from None
         perf.add(reader.perfdata, "rawx", "connect." + self.chunk["url"],
                  time.monotonic() - self.started)
         if resp.status not in (200, 206):
@@ -322,11 +325,13 @@ class _FragmentSource:
                 part = self.resp.read(size - got)
                 if not part:
                     raise _FragmentError(
-                        f"short read: {got} of {size} bytes at {self.offset}")
+                        f"short read: {got} of {size} bytes at {self.offset}",
+                        network=True)
                 parts.append(part)
                 got += len(part)
         except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise _FragmentError(f"{type(err).__name__}: {err}") from None
+            raise _FragmentError(f"{type(err).__name__}: {err}",
+                                 network=True) from None
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def close(self) -> None:
@@ -367,7 +372,7 @@ class ECMetachunkReader:
                  connection_timeout: float | None = None,
                  read_timeout: float | None = None,
                  perfdata: dict | None = None, verify: bool = True,
-                 logger=None):
+                 logger=None, avoid: set[str] | None = None):
         self.pool_manager = pool_manager
         self.method = method
         self.start = start
@@ -384,8 +389,12 @@ class ECMetachunkReader:
             unique.setdefault(fragment_index(chunk), chunk)
         # Data fragments first, then parity; a zero score (a service the
         # conscience thinks down) goes last.
+        # Rawx that failed earlier in this read (`avoid`, shared with the
+        # other metachunks) go last too: a stalled one costs one timeout.
+        self.avoid = avoid if avoid is not None else set()
         order = sorted(unique.values(), key=lambda c: (
-            int(c.get("score") or 0) <= 0 and "score" in c,
+            (int(c.get("score") or 0) <= 0 and "score" in c)
+            or chunk_host(c) in self.avoid,
             fragment_index(c) >= k, fragment_index(c)))
         self.sources = [_FragmentSource(self, c) for c in order]
         self.errors: list[tuple[str, int | None, str]] = []
@@ -419,7 +428,8 @@ class ECMetachunkReader:
                                                         frag_last)
                         active.append(source)
                     except _FragmentError as err:
-                        self._broken(source, str(err), err.status)
+                        self._broken(source, str(err), err.status,
+                                     err.network)
                     if len(got) >= want and not pending:
                         break
                 if len(got) < k:
@@ -487,7 +497,7 @@ class ECMetachunkReader:
                     got[source.index] = source.read(offset, frag_len, frag_last)
                     active.append(source)
                 except _FragmentError as err:
-                    self._broken(source, str(err), err.status)
+                    self._broken(source, str(err), err.status, err.network)
             if len(got) < k:
                 self._fail(len(got))
 
@@ -502,8 +512,10 @@ class ECMetachunkReader:
         return resp.status == 200
 
     def _broken(self, source: _FragmentSource, reason: str,
-                status: int | None) -> None:
+                status: int | None, network: bool = False) -> None:
         source.drop()
+        if network:
+            self.avoid.add(chunk_host(source.chunk))
         self.errors.append((source.url, status, reason))
         self.logger.warning("EC fragment %s unusable (reqid=%s): %s",
                             source.url, self.reqid, reason)

@@ -81,18 +81,36 @@ def plan_reads(metachunks: list[dict], ranges) -> list[tuple[dict, int, int]]:
     return plan
 
 
+def chunk_host(chunk: dict) -> str:
+    """host:port of the rawx holding `chunk`."""
+    return str(chunk.get("real_url") or chunk["url"]).split("/")[2]
+
+
+def avoided_last(chunks: list[dict], avoid: set[str] | None) -> list[dict]:
+    """`chunks` in the same order, those on an avoided rawx moved last."""
+    if not avoid:
+        return list(chunks)
+    return sorted(chunks, key=lambda c: chunk_host(c) in avoid)
+
+
 class ChunkReader:
     """Reads bytes [start, end] of a metachunk from the first replica that
-    answers, resuming on the next one after a failure mid-stream."""
+    answers, resuming on the next one after a failure mid-stream.
+
+    `avoid` is shared by the metachunks of one read: a rawx that failed at
+    the network level (refused, timed out, cut) is added to it and tried
+    last by the next metachunks, so a stalled rawx costs one timeout per
+    object rather than one per metachunk."""
 
     def __init__(self, pool_manager: urllib3.PoolManager, replicas: list[dict],
                  start: int, end: int, reqid: str,
                  connection_timeout: float | None = None,
                  read_timeout: float | None = None,
-                 perfdata: dict | None = None):
+                 perfdata: dict | None = None, avoid: set[str] | None = None):
         self.perfdata = perfdata
         self.pool_manager = pool_manager
-        self.replicas = replicas
+        self.avoid = avoid if avoid is not None else set()
+        self.replicas = avoided_last(replicas, self.avoid)
         self.start = start
         self.end = end
         self.reqid = reqid
@@ -112,6 +130,7 @@ class ChunkReader:
                     timeout=self.timeout, retries=False)
             except urllib3.exceptions.HTTPError as err:
                 errors.append((url, None, str(err)))
+                self.avoid.add(chunk_host(chunk))
                 continue
             answered = time.monotonic()
             perf.add(self.perfdata, "rawx", "connect." + chunk["url"],
@@ -136,8 +155,10 @@ class ChunkReader:
                 if offset > self.end:
                     return
                 errors.append((url, None, "short read"))
+                self.avoid.add(chunk_host(chunk))
             except (urllib3.exceptions.HTTPError, OSError) as err:
                 errors.append((url, None, str(err)))
+                self.avoid.add(chunk_host(chunk))
             finally:
                 resp.release_conn()
                 perf.add(self.perfdata, "rawx", "download." + chunk["url"],
@@ -166,7 +187,9 @@ class _BrokenChunks(list):
 def object_stream(pool_manager: urllib3.PoolManager, plan, reqid: str,
                   method=None, **kwargs) -> Iterator[bytes]:
     """The bytes of a read plan; EC metachunks are decoded from their
-    fragments when `method` is erasure coding."""
+    fragments when `method` is erasure coding. The rawx that fail at the
+    network level are tried last by the following metachunks."""
+    kwargs.setdefault("avoid", set())
     for meta, start, end in plan:
         if method is not None and method.ec:
             from oio.api.ec import ECMetachunkReader

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import logging
 import os
+import signal
 import time
 import uuid
 
@@ -87,6 +89,38 @@ def test_upload_with_one_rawx_down_reaches_quorum(namespace, algo):
             assert len(hosts) == 3 and victim.addr not in hosts, pos
     finally:
         namespace.sandbox.start_service(victim.name)
+
+
+def test_a_stalled_rawx_costs_one_timeout_per_ec_read(namespace, caplog):
+    """A rawx that accepts connections but never answers (SIGSTOP): the read
+    waits for it once, then the next metachunks read it last, and every byte
+    comes back."""
+    # EC 6+3 needs all 9 rawx: earlier tests stop some.
+    namespace.sandbox.wait_all_up()
+    api = namespace.api(read_timeout=1.0)
+    container, obj = _name("ct"), _name("obj")
+    data = os.urandom(3 * 6 * MiB + 1234)     # 4 metachunks of EC 6+3
+    api.object_create("acct", container, data=data, obj_name=obj,
+                      policy="ECISAL")
+    _, chunks = api.object_locate("acct", container, obj)
+    first = next(c for c in chunks if c["pos"] == "0.0")
+    victim = _chunk_addr(first)
+    # It holds a fragment of every metachunk (9 rawx, 9 fragments each).
+    assert sum(_chunk_addr(c) == victim for c in chunks) == 4
+    pid = int(namespace.sandbox._ctl(
+        "pid", _rawx_by_addr(namespace, victim).name).strip())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with caplog.at_level(logging.WARNING, logger="oio.api.ec"):
+            _, stream = api.object_fetch("acct", container, obj)
+            assert hashlib.md5(b"".join(stream)).digest() == \
+                hashlib.md5(data).digest()
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        # Scored again before the next tests.
+        namespace.sandbox.wait_all_up()
+    stalls = [r for r in caplog.records if victim in r.getMessage()]
+    assert len(stalls) == 1, [r.getMessage() for r in stalls]
 
 
 def test_rawx_dying_during_upload_never_leaves_half_objects(namespace):
