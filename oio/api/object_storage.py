@@ -728,11 +728,19 @@ class ObjectStorageApi:
                     "metachunk written with %d of %d copies (reqid=%s): %s",
                     len(chunks), len(chunks) + len(missing), pkw["reqid"], err)
             return
-        written.extend(replace_fragments(
-            self.pool_manager, self._lb, writer.storage_method,
-            writer.sysmeta, chunks, [dict(c) for c in missing], size,
-            metachunk_hash, pkw["reqid"], logger=self.logger,
-            chunk_checksum_algo=writer.chunk_checksum_algo))
+        try:
+            written.extend(replace_fragments(
+                self.pool_manager, self._lb, writer.storage_method,
+                writer.sysmeta, chunks, [dict(c) for c in missing], size,
+                metachunk_hash, pkw["reqid"], logger=self.logger,
+                chunk_checksum_algo=writer.chunk_checksum_algo))
+        except exc.OioException as err:
+            # Say why fragments were missing, not only why no rawx took them.
+            why = "; ".join(f"{c.get('real_url') or c['url']}: "
+                            f"{c.get('error', 'failed')}" for c in missing)
+            raise exc.ServiceBusy(message=(
+                f"EC write failure: {len(missing)} fragment(s) failed ({why}) "
+                f"and could not be rebuilt on another rawx: {err}")) from err
 
     @property
     def _lb(self):

@@ -244,3 +244,36 @@ def test_upload_below_quorum_leaves_no_chunk(namespace):
         for spec in rawx[1:]:
             namespace.sandbox.start_service(spec.name)
         namespace.sandbox.wait_all_up()
+
+
+def test_ec_write_with_a_stalled_rawx_and_no_spare_fails_cleanly(namespace):
+    """EC 6+3 on 9 rawx, one of them stalled (SIGSTOP) after being chosen:
+    its fragment times out, no other rawx can take it, so the upload fails
+    with a message naming both causes, lists nothing, and the fragments the
+    other rawx kept are deleted."""
+    from oio.common.exceptions import ServiceBusy
+
+    namespace.sandbox.wait_all_up()
+    api = namespace.api(write_timeout=1.0, read_timeout=1.0)
+    container, obj = _name("ct"), _name("obj")
+    api.container_create("acct", container)
+    rawx = namespace.services("rawx")
+    victim, others = rawx[0], rawx[1:]
+    before = {spec.name: _chunk_files(namespace.settings.data_path(spec))
+              for spec in others}
+    pid = int(namespace.sandbox._ctl("pid", victim.name).strip())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        with pytest.raises(ServiceBusy) as caught:
+            api.object_create("acct", container, data=os.urandom(100_000),
+                              obj_name=obj, policy="ECISAL")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        namespace.sandbox.wait_all_up()
+    message = str(caught.value)
+    assert victim.addr in message and "could not be rebuilt" in message
+    listing = api.object_list("acct", container)
+    assert obj not in [o["name"] for o in listing["objects"]]
+    for spec in others:
+        assert _chunk_files(namespace.settings.data_path(spec)) == \
+            before[spec.name], spec.name
