@@ -25,11 +25,6 @@ from oio.common.http_urllib3 import timeout
 from oio.common.storage_method import ECStorageMethod
 from oio.common.utils import generate_chunk_id
 
-try:
-    import numpy
-except ImportError:      # optional: segments are then checked by re-encoding
-    numpy = None
-
 from .io import ChunkReader, Source, chunk_host
 from .replication import (
     ReplicatedMetachunkWriter,
@@ -44,6 +39,24 @@ from .replication import (
 )
 
 LOGGER = logging.getLogger(__name__)
+
+_numpy_module = None
+
+
+def _numpy():
+    """numpy, imported on the first EC read (it costs ~0.1 s and a pool of
+    BLAS threads at import, which no upload or CLI command needs); None
+    when absent: segments are then checked by re-encoding."""
+    global _numpy_module
+    if _numpy_module is None:
+        try:
+            import numpy
+        except ImportError:
+            numpy = False
+        _numpy_module = numpy
+    return _numpy_module or None
+
+
 TRAILERS = ", ".join((CHUNK_HEADERS["chunk_size"], CHUNK_HEADERS["chunk_hash"],
                       CHUNK_HEADERS["metachunk_size"],
                       CHUNK_HEADERS["metachunk_hash"]))
@@ -454,7 +467,7 @@ class ECMetachunkReader:
             data = None
             # The copy path, when nothing is left to check or the first
             # parity can check it cheaply.
-            if fast and (len(got) == k or (numpy is not None and k in got)):
+            if fast and (len(got) == k or (_numpy() is not None and k in got)):
                 data = systematic_join(got, k, length)
             if data is not None:
                 # Every data fragment is there: the segment is their
@@ -584,6 +597,7 @@ def xor_parity_matches(fragments: dict[int, bytes], k: int) -> bool:
     size = len(parity) - HEADER_SIZE
     if any(len(fragments[i]) - HEADER_SIZE != size for i in range(k)):
         return False
+    numpy = _numpy()
     acc = numpy.frombuffer(fragments[0], numpy.uint8, size, HEADER_SIZE).copy()
     for index in range(1, k):
         numpy.bitwise_xor(acc, numpy.frombuffer(
