@@ -91,6 +91,16 @@ def wait_until(condition, timeout: float = 20.0, interval: float = 0.05):
     raise AssertionError("condition not met in time")
 
 
+def chunk_file(namespace, url: str) -> str:
+    """Where the sandbox rawx of chunk `url` keeps its file."""
+    import os
+
+    addr, chunk_id = url.split("/")[2:4]
+    spec = next(s for s in namespace.services("rawx") if s.addr == addr)
+    return os.path.join(namespace.settings.data_dir, spec.name, chunk_id[:3],
+                        chunk_id)
+
+
 def container_listed(api, account: str, container: str) -> bool:
     """Whether the account service lists the container yet (it learns
     about containers asynchronously; the account may not exist yet)."""

@@ -385,7 +385,7 @@ class ECMetachunkReader:
                  connection_timeout: float | None = None,
                  read_timeout: float | None = None,
                  perfdata: dict | None = None, verify: bool = True,
-                 logger=None, avoid: set[str] | None = None):
+                 logger=None, avoid: set[str] | None = None, report=None):
         self.pool_manager = pool_manager
         self.method = method
         self.start = start
@@ -405,6 +405,8 @@ class ECMetachunkReader:
         # Rawx that failed earlier in this read (`avoid`, shared with the
         # other metachunks) go last too: a stalled one costs one timeout.
         self.avoid = avoid if avoid is not None else set()
+        # oio.api.broken.BrokenChunks: missing or damaged fragments met.
+        self.report = report
         order = sorted(unique.values(), key=lambda c: (
             (int(c.get("score") or 0) <= 0 and "score" in c)
             or chunk_host(c) in self.avoid,
@@ -529,6 +531,9 @@ class ECMetachunkReader:
         source.drop()
         if network:
             self.avoid.add(chunk_host(source.chunk))
+        elif status in (None, 404, 410) and self.report is not None:
+            # Missing, corrupted, or another metachunk's fragment.
+            self.report.add(source.chunk, reason)
         self.errors.append((source.url, status, reason))
         self.logger.warning("EC fragment %s unusable (reqid=%s): %s",
                             source.url, self.reqid, reason)

@@ -106,10 +106,13 @@ class ChunkReader:
                  start: int, end: int, reqid: str,
                  connection_timeout: float | None = None,
                  read_timeout: float | None = None,
-                 perfdata: dict | None = None, avoid: set[str] | None = None):
+                 perfdata: dict | None = None, avoid: set[str] | None = None,
+                 report=None):
         self.perfdata = perfdata
         self.pool_manager = pool_manager
         self.avoid = avoid if avoid is not None else set()
+        # oio.api.broken.BrokenChunks: missing or damaged chunks met.
+        self.report = report
         self.replicas = avoided_last(replicas, self.avoid)
         self.start = start
         self.end = end
@@ -138,13 +141,17 @@ class ChunkReader:
             try:
                 if resp.status not in (200, 206):
                     errors.append((url, resp.status, resp.read(200)))
+                    if resp.status in (404, 410) and self.report is not None:
+                        self.report.add(chunk, f"HTTP {resp.status}")
                     continue
                 stored = resp.headers.get(CHUNK_HASH_HEADER)
                 if stored and chunk.get("hash") and \
                         stored.lower() != str(chunk["hash"]).lower():
                     # Not the chunk meta2 knows (an old or foreign one).
-                    errors.append((url, None, f"chunk hash {stored} instead "
-                                              f"of {chunk['hash']}"))
+                    reason = f"chunk hash {stored} instead of {chunk['hash']}"
+                    errors.append((url, None, reason))
+                    if self.report is not None:
+                        self.report.add(chunk, reason)
                     resp.close()
                     continue
                 if resp.status == 200 and offset:

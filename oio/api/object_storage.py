@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from oio.account.client import AccountClient
+from oio.api.broken import BrokenChunks
 from oio.api.ec import (
     ECMetachunkWriter,
     fragment_index,
@@ -33,6 +34,7 @@ from oio.common import exceptions as exc
 from oio.common import perfdata as perf
 from oio.common.cache import del_cached_object_metadata
 from oio.common.client import ProxyClient
+from oio.common.configuration import load_namespace_conf
 from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
 from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import get_pool_manager
@@ -714,33 +716,35 @@ class ObjectStorageApi:
             self._delete_orphan_chunks([dict(c) for c in rejected],
                                        writer.sysmeta["container_id"],
                                        reqid=pkw["reqid"])
-        if not writer.storage_method.ec:
-            # The quorum is met: a copy that cannot be replaced is left to
-            # the rebuilders, as 7.2 does.
-            try:
-                written.extend(replace_copies(
-                    self.pool_manager, self._lb, writer.storage_method,
-                    writer.sysmeta, chunks, [dict(c) for c in missing], size,
-                    metachunk_hash, pkw["reqid"], logger=self.logger,
-                    chunk_checksum_algo=writer.chunk_checksum_algo))
-            except exc.OioException as err:
-                self.logger.warning(
-                    "metachunk written with %d of %d copies (reqid=%s): %s",
-                    len(chunks), len(chunks) + len(missing), pkw["reqid"], err)
-            return
+        ec = writer.storage_method.ec
+        replace = replace_fragments if ec else replace_copies
         try:
-            written.extend(replace_fragments(
+            written.extend(replace(
                 self.pool_manager, self._lb, writer.storage_method,
                 writer.sysmeta, chunks, [dict(c) for c in missing], size,
                 metachunk_hash, pkw["reqid"], logger=self.logger,
                 chunk_checksum_algo=writer.chunk_checksum_algo))
         except exc.OioException as err:
+            if not ec:
+                # The quorum is met: a copy that cannot be replaced is left
+                # to the rebuilders, as 7.2 does.
+                self.logger.warning(
+                    "metachunk written with %d of %d copies (reqid=%s): %s",
+                    len(chunks), len(chunks) + len(missing), pkw["reqid"], err)
+                return
             # Say why fragments were missing, not only why no rawx took them.
             why = "; ".join(f"{c.get('real_url') or c['url']}: "
                             f"{c.get('error', 'failed')}" for c in missing)
             raise exc.ServiceBusy(message=(
                 f"EC write failure: {len(missing)} fragment(s) failed ({why}) "
                 f"and could not be rebuilt on another rawx: {err}")) from err
+
+    def _event_queue_url(self) -> str | None:
+        """The namespace's beanstalkd (`event-agent`), None when unknown."""
+        if not hasattr(self, "_queue_url"):
+            conf = load_namespace_conf(self.namespace, failsafe=True) or {}
+            self._queue_url = conf.get("event-agent") or None
+        return self._queue_url
 
     @property
     def _lb(self):
@@ -826,11 +830,16 @@ class ObjectStorageApi:
         method = STORAGE_METHODS.load(meta.get("chunk_method") or "plain")
         plan = plan_reads(group_metachunks(chunks), ranges)
         perfdata = kw.get("perfdata")
-        stream = object_stream(self.pool_manager, plan, pkw["reqid"],
-                               method=method,
-                               connection_timeout=kw.get("connection_timeout"),
-                               read_timeout=kw.get("read_timeout"),
-                               perfdata=perfdata)
+        broken = BrokenChunks(
+            {"ns": self.namespace, "account": account, "user": container,
+             "id": meta["container_id"], "content": meta.get("id"),
+             "path": obj, "version": str(meta.get("version"))},
+            pkw["reqid"], self._event_queue_url(), logger=self.logger)
+        stream = _reported(object_stream(
+            self.pool_manager, plan, pkw["reqid"], method=method,
+            connection_timeout=kw.get("connection_timeout"),
+            read_timeout=kw.get("read_timeout"), perfdata=perfdata,
+            report=broken), broken, chunks)
         if perfdata is not None:
             stream = _timed_download(stream, perfdata, started)
         return meta, stream
@@ -1153,6 +1162,21 @@ class ObjectStorageApi:
 def _deprecated(replacement: str) -> None:
     warnings.warn(f"You'd better use {replacement}", DeprecationWarning,
                   stacklevel=3)
+
+
+def _reported(stream, broken, chunks):
+    """`stream`, then the broken chunks it met sent for rebuild (also when
+    the reader stops early or the read fails)."""
+    try:
+        yield from stream
+    except exc.UnrecoverableContent:
+        # Every copy gone: stale metadata (the object was replaced during
+        # the read, or a cached location) as often as lost data, and
+        # nothing left to rebuild from either way.
+        broken.found.clear()
+        raise
+    finally:
+        broken.send(chunks)
 
 
 def _timed_download(stream, perfdata: dict, started: float):

@@ -94,15 +94,20 @@ class Notify(Filter):
         if self.excluded(event):
             return
         body = json.dumps(event, separators=(",", ":")).encode("utf-8")
-        try:
-            if self._client is None:
-                self._client = Beanstalk.from_url(self.url)
-                self._client.use(self.tube)
-            self._client.put(body)
-        except OSError as err:
-            self._client = None
-            raise EventError(f"notify to {self.url}/{self.tube}: {err}") \
-                from None
+        # A kept connection may have died (beanstalkd restarted): one more
+        # try on a new one before the event is released for later.
+        for fresh in (self._client is None, True):
+            try:
+                if self._client is None:
+                    self._client = Beanstalk.from_url(self.url)
+                    self._client.use(self.tube)
+                self._client.put(body)
+                return
+            except OSError as err:
+                self._client = None
+                if fresh:
+                    raise EventError(f"notify to {self.url}/{self.tube}: "
+                                     f"{err}") from None
 
 
 class ContentCleaner(Filter):

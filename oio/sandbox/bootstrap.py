@@ -283,9 +283,12 @@ class Bootstrap:
             "storage.chunk.new": "volume_index",
             "storage.chunk.deleted": "volume_index",
             "storage.meta2.deleted": "volume_index",
-            "account.services": "account_update volume_index"}
+            "account.services": "account_update volume_index",
+            # Uploads accepted with missing chunks, reads that met broken
+            # ones: kept in the rebuild tube for a rebuilder, as 7.2 does.
+            "storage.content.broken": "content_rebuild"}
         for event in ("storage.content.new", "storage.content.update",
-                      "storage.content.append", "storage.content.broken",
+                      "storage.content.append",
                       "storage.content.perfectible", "storage.container.update"):
             pipelines[event] = ""
         sections: dict[str, dict] = {f"handler:{event}": {"pipeline": pipeline}
@@ -294,6 +297,9 @@ class Bootstrap:
             "use": "egg:oio#content_cleaner", "concurrency": 4,
             "timeout": 4.5}
         sections["filter:volume_index"] = {"use": "egg:oio#volume_index"}
+        sections["filter:content_rebuild"] = {
+            "use": "egg:oio#notify", "tube": "oio-rebuild",
+            "queue_url": f"beanstalk://{s.one('beanstalkd').addr}"}
         sections["filter:account_update"] = {
             "use": "egg:oio#account_update", "connection_timeout": 1.0,
             "read_timeout": 15.0}

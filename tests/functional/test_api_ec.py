@@ -12,6 +12,7 @@ import pytest
 
 from oio.common import exceptions as exc
 from oio.common.storage_method import STORAGE_METHODS
+from tests.utils import chunk_file
 
 MiB = 1024 * 1024
 K, M = 6, 3
@@ -46,13 +47,6 @@ def _fragments(api, container, name) -> dict[int, list[dict]]:
     for frags in out.values():
         frags.sort(key=lambda c: int(c["pos"].split(".")[1]))
     return out
-
-
-def _chunk_file(namespace, chunk: dict) -> str:
-    addr, chunk_id = chunk["url"].split("/")[2:4]
-    spec = next(s for s in namespace.services("rawx") if s.addr == addr)
-    return os.path.join(namespace.settings.data_dir, spec.name, chunk_id[:3],
-                        chunk_id)
 
 
 @pytest.mark.parametrize("policy", ["EC", "ECISAL", "EC21"])
@@ -138,7 +132,7 @@ def test_reads_through_m_corrupted_fragment_files(api, namespace, caplog):
     container, name, data = _big_object(api)
     for frags in _fragments(api, container, name).values():
         for chunk in (frags[1], frags[5], frags[6]):
-            path = _chunk_file(namespace, chunk)
+            path = chunk_file(namespace, chunk["url"])
             with open(path, "r+b") as f:                # flip payload bytes
                 f.seek(os.path.getsize(path) // 2)
                 f.write(b"\xff" * 64)
@@ -282,7 +276,7 @@ def test_reads_skip_chunks_whose_hash_is_not_meta2s(api, namespace, policy,
     _, chunks = api.object_locate("ec", container, name)
     first = min(chunks, key=lambda c: c["pos"])      # "0", or "0.0"
     assert first["pos"] in ("0", "0.0")
-    os.setxattr(_chunk_file(namespace, first), xattr, b"0" * 32)
+    os.setxattr(chunk_file(namespace, first["url"]), xattr, b"0" * 32)
     with caplog.at_level("WARNING"):
         if policy == "THREECOPIES":
             # The bad replica first, on purpose.

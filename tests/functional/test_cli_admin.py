@@ -10,7 +10,7 @@ import pytest
 
 from oio.common import exceptions as exc
 from tests.functional.cli import run_cli
-from tests.utils import wait_until
+from tests.utils import chunk_file, wait_until
 
 
 def _name(prefix: str) -> str:
@@ -49,13 +49,6 @@ def _drop(api, account, container) -> None:
 
 def admin(namespace, *args, account: str = ""):
     return run_cli(namespace, *args, binary="openio-admin", account=account)
-
-
-def _chunk_file(namespace, url: str) -> str:
-    addr, chunk_id = url.split("/")[2:4]
-    spec = next(s for s in namespace.services("rawx") if s.addr == addr)
-    return os.path.join(namespace.settings.data_dir, spec.name, chunk_id[:3],
-                        chunk_id)
 
 
 def _urls(api, account, container, name) -> list[str]:
@@ -143,8 +136,8 @@ def test_check_healthy_items(namespace, api, obj):
 def test_broken_chunks_are_reported_then_repaired(namespace, api, obj, tmp_path):
     account, container, name = obj
     lost, corrupted, _ = _urls(api, account, container, name)
-    os.unlink(_chunk_file(namespace, lost))
-    with open(_chunk_file(namespace, corrupted), "r+b") as f:
+    os.unlink(chunk_file(namespace, lost))
+    with open(chunk_file(namespace, corrupted), "r+b") as f:
         f.seek(100)
         f.write(b"corrupted")
     errors_file = tmp_path / "errors"
@@ -188,7 +181,7 @@ def test_ec_fragment_rebuilt(namespace, api):
         api.object_create(account, container, data=data, obj_name="e",
                           policy="EC")
         lost = _urls(api, account, container, "e")[4]
-        os.unlink(_chunk_file(namespace, lost))
+        os.unlink(chunk_file(namespace, lost))
         broken = admin(namespace, "object", "check", container, "e",
                        account=account)
         assert broken.code == 1 and lost in broken.out

@@ -12,7 +12,7 @@ import pytest
 
 from oio.common import exceptions as exc
 from oio.event.beanstalk import Beanstalk
-from tests.utils import container_listed, wait_until
+from tests.utils import chunk_file, container_listed, wait_until
 
 MiB = 1024 * 1024
 
@@ -268,3 +268,59 @@ def test_replication_is_checked_with_the_account(api, namespace):
     tube.watch("repli-test")
     assert tube.reserve(timeout=0) is None
     assert replicate._cache[(account, container)][1] is False
+
+
+def _rebuild_event(namespace, content_id: str, timeout: float = 15.0):
+    """The first event of the rebuild tube about `content_id` (others are
+    taken out of the way)."""
+    addr = namespace.services("beanstalkd")[0].addr
+    consumer = Beanstalk.from_url(f"beanstalk://{addr}")
+    consumer.watch("oio-rebuild")
+    consumer.ignore("default")
+    found = []
+
+    def arrived() -> bool:
+        job = consumer.reserve(timeout=0.5)
+        if job is None:
+            return False
+        job_id, body = job
+        consumer.delete(job_id)
+        event = json.loads(body)
+        if event.get("url", {}).get("content") == content_id:
+            found.append(event)
+        return bool(found)
+
+    wait_until(arrived, timeout=timeout)
+    consumer.close()
+    return found[0]
+
+
+@pytest.mark.parametrize("damage", ["deleted", "corrupted"])
+def test_a_read_reports_a_broken_fragment_for_rebuild(api, namespace, damage):
+    """A fragment missing or damaged on disk: the read still returns every
+    byte, and a storage.content.broken event naming it reaches the rebuild
+    tube through the event agent."""
+    namespace.sandbox.wait_all_up()       # EC 6+3 needs all 9 rawx
+    container, obj = _name("ct"), _name("obj")
+    data = os.urandom(100_000)
+    api.object_create("acct", container, data=data, obj_name=obj,
+                      policy="ECISAL")
+    meta, chunks = api.object_locate("acct", container, obj)
+    lost = next(c for c in chunks if c["pos"] == "0.0")
+    if damage == "deleted":
+        api.blob_client.chunk_delete(lost["url"])
+    else:
+        with open(chunk_file(namespace, lost["url"]), "r+b") as handle:
+            handle.seek(200)
+            byte = handle.read(1)
+            handle.seek(200)
+            handle.write(bytes([byte[0] ^ 0xFF]))
+    _, stream = api.object_fetch("acct", container, obj)
+    assert b"".join(stream) == data
+    event = _rebuild_event(namespace, meta["id"])
+    assert event["event"] == "storage.content.broken"
+    assert event["url"]["path"] == obj and event["url"]["account"] == "acct"
+    assert event["data"]["missing_chunks"] == ["0.0"]
+    assert [b["id"] for b in event["data"]["broken_chunks"]] == [lost["url"]]
+    assert lost["url"] not in [c["id"] for c in
+                               event["data"]["present_chunks"]]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 
 import pytest
 
@@ -64,6 +66,50 @@ def test_notify_exclusions():
     assert notify.excluded({"url": {"account": "acct2", "user": "ct/x"}})
     assert not notify.excluded({"url": {"account": "acct2", "user": "ct"}})
     assert not notify.excluded({"event": "storage.chunk.new"})
+
+
+class _OneShotBeanstalk:
+    """A fake beanstalkd whose every connection takes one `use` and one
+    `put`, then is closed: what a kept connection sees when beanstalkd
+    restarts."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.bodies: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"beanstalk://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rb") as lines:
+                for line in lines:
+                    if line.startswith(b"use"):
+                        conn.sendall(b"USING t\r\n")
+                    elif line.startswith(b"put"):
+                        self.bodies.append(lines.readline().rstrip(b"\r\n"))
+                        conn.sendall(b"INSERTED 1\r\n")
+                        break
+
+
+def test_notify_reconnects_when_its_connection_died():
+    server = _OneShotBeanstalk()
+    notify = Notify({"queue_url": server.url, "tube": "t"})
+    notify.process({"event": "first"})
+    # The kept connection is closed now: the next event goes through a new
+    # one instead of being released for 15 s.
+    notify.process({"event": "second"})
+    assert [json.loads(b)["event"] for b in server.bodies] == [
+        "first", "second"]
+    server.sock.close()
 
 
 def test_dump_and_bury(tmp_path):

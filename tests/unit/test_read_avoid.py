@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from oio.api.broken import BrokenChunks
 from oio.api.io import avoided_last, chunk_host, object_stream
 from oio.common.http_urllib3 import get_pool_manager
 
@@ -17,6 +18,11 @@ DATA = b"0123456789" * 100
 
 class _Chunk(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
+        if self.path.startswith("/" + "0" * 64):
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         first, last = self.headers["Range"].split("=")[1].split("-")
         body = DATA[int(first):int(last) + 1]
         self.send_response(206)
@@ -80,3 +86,19 @@ def test_a_stalled_replica_is_waited_for_once(good, stalled):
                            read_timeout=0.5)
     assert b"".join(stream) == DATA[:300] * 3
     assert len(accepted) == 1
+
+
+def test_a_missing_replica_is_reported_not_avoided(good):
+    """A 404 is the chunk's problem (reported for rebuild), not the rawx's
+    (the next metachunk may read that rawx first again)."""
+    report = BrokenChunks({"path": "o"}, "req-404", None)
+    missing = {"url": f"http://{good}/{'0' * 64}", "pos": "0"}
+    present = {"url": f"http://{good}/{'B' * 64}", "pos": "0"}
+    avoid: set[str] = set()
+    stream = object_stream(get_pool_manager(),
+                           [({"chunks": [missing, present], "size": 300},
+                             0, 299)],
+                           "req-404", avoid=avoid, report=report)
+    assert b"".join(stream) == DATA[:300]
+    assert list(report.found) == [missing["url"]]
+    assert not avoid
