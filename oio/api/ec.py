@@ -18,9 +18,15 @@ import time
 
 import urllib3
 
+from oio.common import checksums
 from oio.common import exceptions as exc
 from oio.common import perfdata as perf
-from oio.common.constants import CHECKHASH_HEADER, CHUNK_HEADERS, REQID_HEADER
+from oio.common.constants import (
+    CHECKHASH_HEADER,
+    CHUNK_HEADERS,
+    REQID_HEADER,
+    TRANSFER_HASH_ALGO,
+)
 from oio.common.http_urllib3 import timeout
 from oio.common.storage_method import ECStorageMethod
 from oio.common.utils import generate_chunk_id
@@ -60,6 +66,9 @@ def _numpy():
 TRAILERS = ", ".join((CHUNK_HEADERS["chunk_size"], CHUNK_HEADERS["chunk_hash"],
                       CHUNK_HEADERS["metachunk_size"],
                       CHUNK_HEADERS["metachunk_hash"]))
+TRANSFER_TRAILERS = ", ".join((
+    CHUNK_HEADERS["chunk_size"], CHUNK_HEADERS["transfer_hash"],
+    CHUNK_HEADERS["metachunk_size"], CHUNK_HEADERS["metachunk_hash"]))
 
 
 def fragment_index(chunk: dict) -> int:
@@ -86,11 +95,19 @@ class _Fragment:
 
 class _FragmentPut(_ChunkPut):
     """Streams one fragment chunk, hashing what it sends (in its own
-    thread: hashlib releases the GIL), and ends with its own trailers."""
+    thread: hashlib releases the GIL), and ends with its own trailers.
 
-    def __init__(self, writer, chunk: dict, headers: dict, algo: str | None):
+    With the default MD5, the fragment is hashed with xxh3_128 and sent as
+    a transfer hash: the rawx checks it and computes the MD5 it stores, so
+    the client does not MD5 the fragments too (docs/ec.md). Another
+    algorithm is the chunk hash itself, computed here and stored."""
+
+    def __init__(self, writer, chunk: dict, headers: dict, algo: str | None,
+                 transfer: bool = False):
         super().__init__(writer, chunk, headers)
-        self.hasher = new_chunk_hasher(algo) if algo else None
+        self.transfer = transfer
+        self.hasher = (new_chunk_hasher(TRANSFER_HASH_ALGO) if transfer
+                       else new_chunk_hasher(algo) if algo else None)
         self.sent = 0
         self.fragment_hash: str | None = None
 
@@ -102,8 +119,12 @@ class _FragmentPut(_ChunkPut):
     def last_chunk(self, end: _End) -> bytes:
         trailers = {CHUNK_HEADERS["chunk_size"]: str(self.sent)}
         if self.hasher is not None:
-            self.fragment_hash = self.hasher.hexdigest()
-            trailers[CHUNK_HEADERS["chunk_hash"]] = self.fragment_hash
+            digest = self.hasher.hexdigest()
+            if self.transfer:
+                trailers[CHUNK_HEADERS["transfer_hash"]] = digest
+            else:
+                self.fragment_hash = digest
+                trailers[CHUNK_HEADERS["chunk_hash"]] = digest
         trailers.update(end.trailers)
         return super().last_chunk(_End(trailers))
 
@@ -142,10 +163,13 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
             raise exc.OioException(
                 f"Expected fragments 0..{method.expected_chunks - 1}, got "
                 f"{[c['pos'] for c in self.meta_chunk]}")
-        headers = dict(self.headers, Trailer=TRAILERS)
+        transfer = self.fragment_algo is not None and \
+            checksums.is_default(self.fragment_algo)
+        headers = dict(self.headers,
+                       Trailer=TRANSFER_TRAILERS if transfer else TRAILERS)
         self._puts = [_FragmentPut(self, chunk, dict(
                           chunk_headers(self.sysmeta, chunk) if self.sysmeta
-                          else {}, **headers), self.fragment_algo)
+                          else {}, **headers), self.fragment_algo, transfer)
                       for chunk in chunks]
         left = self.inline_size(source, size)
         if left is not None and left <= self.segment_size:

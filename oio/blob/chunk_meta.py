@@ -12,7 +12,12 @@ from urllib.parse import quote as _quote
 from urllib.parse import unquote
 
 from oio.common import checksums
-from oio.common.constants import CHUNK_HEADERS, CHUNK_XATTR_KEYS, OIO_VERSION
+from oio.common.constants import (
+    CHUNK_HEADERS,
+    CHUNK_XATTR_KEYS,
+    OIO_VERSION,
+    TRANSFER_HASH_ALGO,
+)
 from oio.common.utils import cid_from_name, quote
 
 XATTR_FULLPATH = "user.oio.content.fullpath:"
@@ -85,6 +90,10 @@ class UploadMeta:
     chunk_hash: str = ""         # expected (upper), "" if the client sent none
     chunk_size: int | None = None  # expected, None if the client sent none
     hash_algo: str = ""          # "" for MD5, else the declared algorithm
+    # xxh3_128 of the body the client announced (header or Trailer), and
+    # the value it sent: checked, never stored.
+    transfer_declared: bool = False
+    transfer_hash: str = ""
 
     @property
     def is_ec(self) -> bool:
@@ -164,6 +173,13 @@ def parse_upload_headers(chunk_id: str, headers: dict[str, str]) -> UploadMeta:
         except checksums.UnknownChecksum as exc:
             raise BadChunkMeta(str(exc)) from None
         meta.hash_algo = algo
+    meta.transfer_declared = bool(_get(headers, "transfer_hash")) or (
+        H["transfer_hash"] in headers.get("trailer", "").lower())
+    if meta.transfer_declared:
+        try:
+            checksums.new_hasher(TRANSFER_HASH_ALGO)
+        except checksums.UnknownChecksum as exc:
+            raise BadChunkMeta(f"transfer hash: {exc}") from None
     apply_trailers(meta, headers)
     return meta
 
@@ -184,6 +200,11 @@ def apply_trailers(meta: UploadMeta, fields: dict[str, str]) -> None:
         if not _is_hex(value):
             raise BadChunkMeta("chunk hash is not hexadecimal")
         meta.chunk_hash = value.upper()
+    value = _get(fields, "transfer_hash")
+    if value:
+        if not _is_hex(value):
+            raise BadChunkMeta("transfer hash is not hexadecimal")
+        meta.transfer_hash = value.upper()
     value = _get(fields, "chunk_size")
     if value:
         size = _int64(value, "chunk size")

@@ -30,10 +30,12 @@ from oio.common.utils import generate_chunk_id, request_id
 
 READ_BUFFER_SIZE = 1024 * 1024
 PARALLEL_CHUNKS_DELETE = 3
-# Headers a rawx may omit on reads (rawx.md §4.3).
+# Headers a rawx may omit on reads (rawx.md §4.3); the transfer hash is
+# only ever sent by clients.
 OPTIONAL_META = ("metachunk_hash", "metachunk_size", "chunk_mtime",
                  "oio_version", "full_path", "content_path", "content_version",
-                 "content_id", "container_id", "chunk_hash_algo")
+                 "content_id", "container_id", "chunk_hash_algo",
+                 "transfer_hash")
 
 
 def extract_headers_meta(headers, check: bool = True) -> dict:

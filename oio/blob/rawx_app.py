@@ -218,7 +218,7 @@ class RawxApp:
         # rename checks again, atomically.
         upload = ChunkUpload(self.store, chunk_id,
                              self.conf.checksum != "never", self.conf.compression,
-                             meta.hash_algo)
+                             meta.hash_algo, meta.transfer_declared)
         try:
             await receive_chunk(req, upload, meta, self.conf.buffer_size)
         finally:

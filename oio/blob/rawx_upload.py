@@ -15,9 +15,15 @@ from __future__ import annotations
 
 import asyncio
 
-from oio.blob.chunk_meta import UploadMeta, apply_trailers, upload_xattrs
+from oio.blob.chunk_meta import (
+    BadChunkMeta,
+    UploadMeta,
+    apply_trailers,
+    upload_xattrs,
+)
 from oio.blob.chunk_store import ChunkStore, PendingChunk
 from oio.common.checksums import new_hasher
+from oio.common.constants import TRANSFER_HASH_ALGO
 from oio.common.http_server import Request, run_blocking
 
 
@@ -29,22 +35,25 @@ class ChunkUpload:
     """
 
     def __init__(self, store: ChunkStore, chunk_id: str, checksum: bool,
-                 compression: str = "", algo: str = ""):
+                 compression: str = "", algo: str = "",
+                 transfer: bool = False):
         self.store = store
         self.chunk_id = chunk_id
         # MD5 unless the client declared another algorithm.
         self.md5 = new_hasher(algo) if checksum else None
+        # The client's transfer hash to check (chunk_meta.UploadMeta).
+        self.transfer = new_hasher(TRANSFER_HASH_ALGO) if transfer else None
         self.compression = compression
         self.pending: PendingChunk | None = None
         self.size = 0
         self.chunk_hash = ""
 
     def hash(self, pieces: list[bytes]) -> None:
-        """Feed `pieces` to the checksum (may run beside `store`)."""
-        md5 = self.md5
-        if md5 is not None:
-            for piece in pieces:
-                md5.update(piece)
+        """Feed `pieces` to the checksums (may run beside `store`)."""
+        for hasher in (self.md5, self.transfer):
+            if hasher is not None:
+                for piece in pieces:
+                    hasher.update(piece)
 
     def store_data(self, pieces: list[bytes]) -> None:
         """Append `pieces` to the pending file, creating it first."""
@@ -65,6 +74,7 @@ class ChunkUpload:
             self.write(pieces)
             if trailers:
                 apply_trailers(meta, trailers)
+            self._check_transfer(meta)
             if self.md5 is not None:
                 self.chunk_hash = self.md5.hexdigest().upper()
             attrs = upload_xattrs(meta, self.chunk_hash, self.size,
@@ -73,6 +83,18 @@ class ChunkUpload:
         except BaseException:
             self.abort()
             raise
+
+    def _check_transfer(self, meta: UploadMeta) -> None:
+        """BadChunkMeta when the body is not the one the client hashed."""
+        if not meta.transfer_hash:
+            return
+        if self.transfer is None:
+            raise BadChunkMeta("transfer hash sent without being announced "
+                               "(header or Trailer)")
+        computed = self.transfer.hexdigest().upper()
+        if computed != meta.transfer_hash:
+            raise BadChunkMeta(f"transfer hash mismatch: declared "
+                               f"{meta.transfer_hash}, computed {computed}")
 
     def abort(self) -> None:
         if self.pending is not None:

@@ -66,7 +66,11 @@ CHUNK_HEADERS = {
     "oio_version": CHUNK_METADATA_PREFIX + "oio-version",
     # Ours: a chunk hash computed with another algorithm than MD5.
     "chunk_hash_algo": CHUNK_METADATA_PREFIX + "chunk-hash-algo",
+    # Ours: the xxh3_128 of the body, checked by the rawx and not stored
+    # (docs/rawx.md), so that a client need not MD5 what the rawx MD5s.
+    "transfer_hash": CHUNK_METADATA_PREFIX + "transfer-hash",
 }
+TRANSFER_HASH_ALGO = "xxh3_128"
 
 CHUNK_XATTR_KEYS = {
     "chunk_hash": "grid.chunk.hash",

@@ -253,6 +253,56 @@ def test_chunked_trailer_hash_mismatch_is_400(rawx):
     assert rawx.files() == []
 
 
+def _xxh3(data: bytes) -> str:
+    import xxhash
+
+    return xxhash.xxh3_128(data).hexdigest()
+
+
+def test_transfer_hash_is_checked_and_md5_stored(rawx):
+    """A client that sends the xxh3_128 of the body instead of its MD5:
+    the rawx checks it and stores the MD5 it computed itself."""
+    cid = chunk_id(30)
+    pieces = [os.urandom(n) for n in (70000, 3, 65536)]
+    data = b"".join(pieces)
+    status, hdrs = send_chunked(rawx, cid, pieces, {
+        "X-oio-chunk-meta-transfer-hash": _xxh3(data),
+        "X-oio-chunk-meta-chunk-size": str(len(data))})
+    assert status == 201
+    md5 = hashlib.md5(data).hexdigest().upper()
+    assert hdrs["X-Oio-Chunk-Meta-Chunk-Hash"] == md5
+    path = os.path.join(rawx.vol, cid[:3], cid)
+    assert os.getxattr(path, "user.grid.chunk.hash") == md5.encode()
+    assert "user.grid.chunk.hash_algo" not in os.listxattr(path)
+    assert not [a for a in os.listxattr(path) if "transfer" in a]
+    # As a header, for a body of known length.
+    status, _, _ = rawx.put(chunk_id(31), data, **{
+        "X-oio-chunk-meta-transfer-hash": _xxh3(data)})
+    assert status == 201
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_transfer_hash_mismatch_or_unannounced_is_400(rawx, announced):
+    cid = chunk_id(32 if announced else 33)
+    trailer = {"X-oio-chunk-meta-transfer-hash":
+               _xxh3(b"abd") if announced else _xxh3(b"abc")}
+    if announced:
+        status, _ = send_chunked(rawx, cid, [b"abc"], trailer)
+    else:
+        # Sent as a trailer the request did not announce: the rawx did not
+        # hash the body for it, and refuses rather than accept unchecked.
+        sock = send_chunked(rawx, cid, [b"abc"], close_after=True)
+        sock.sendall(b"0\r\nX-oio-chunk-meta-transfer-hash: "
+                     + trailer["X-oio-chunk-meta-transfer-hash"].encode()
+                     + b"\r\n\r\n")
+        resp = http.client.HTTPResponse(sock, method="PUT")
+        resp.begin()
+        status = resp.status
+        sock.close()
+    assert status == 400
+    assert rawx.files() == []
+
+
 def test_client_disconnect_mid_upload_leaves_nothing(rawx):
     cid = chunk_id(8)
     sock = send_chunked(rawx, cid, [os.urandom(200_000)], close_after=True)
