@@ -296,7 +296,7 @@ class _FragmentSource:
         self.index = fragment_index(chunk)
         self.url = chunk.get("real_url") or chunk["url"]
         self.resp = None
-        self.offset = 0           # next fragment byte the response gives
+        self.offset = 0           # next fragment byte handed to the reader
         self.last = -1            # last byte asked for
         self.started = 0.0
         # Bytes received ahead of `offset` (fragments of the next segments).
