@@ -54,6 +54,23 @@ def fill(source, view: memoryview) -> int:
     return total
 
 
+def send_parts(sock, parts: list) -> None:
+    """sendall of several buffers in one system call at a time: with
+    TCP_NODELAY, separate sends of a chunk-size line, its data and its CRLF
+    go out as separate segments, each waking the rawx for a few bytes."""
+    views = [memoryview(part) for part in parts if len(part)]
+    while views:
+        sent = sock.sendmsg(views)
+        while sent:
+            first = views[0]
+            if sent >= first.nbytes:
+                sent -= first.nbytes
+                views.pop(0)
+            else:
+                views[0] = first[sent:]
+                sent = 0
+
+
 def new_chunk_hasher(algo: str):
     """A hasher for chunk checksums; OioException for an unknown one."""
     try:
@@ -279,9 +296,8 @@ class _ChunkPut(_Consumer):
     def handle(self, view: memoryview) -> None:
         self.account(view)
         if view.nbytes:
-            self.conn.send(b"%x\r\n" % view.nbytes)
-            self.conn.send(view)
-            self.conn.send(b"\r\n")
+            send_parts(self.conn.sock, (b"%x\r\n" % view.nbytes, view,
+                                        b"\r\n"))
 
     def finish(self, end: _End) -> None:
         self.send_end(end)
