@@ -739,12 +739,11 @@ class ObjectStorageApi:
                 f"EC write failure: {len(missing)} fragment(s) failed ({why}) "
                 f"and could not be rebuilt on another rawx: {err}")) from err
 
+    @functools.cached_property
     def _event_queue_url(self) -> str | None:
         """The namespace's beanstalkd (`event-agent`), None when unknown."""
-        if not hasattr(self, "_queue_url"):
-            conf = load_namespace_conf(self.namespace, failsafe=True) or {}
-            self._queue_url = conf.get("event-agent") or None
-        return self._queue_url
+        conf = load_namespace_conf(self.namespace, failsafe=True) or {}
+        return conf.get("event-agent") or None
 
     @property
     def _lb(self):
@@ -834,7 +833,7 @@ class ObjectStorageApi:
             {"ns": self.namespace, "account": account, "user": container,
              "id": meta["container_id"], "content": meta.get("id"),
              "path": obj, "version": str(meta.get("version"))},
-            pkw["reqid"], self._event_queue_url(), logger=self.logger)
+            pkw["reqid"], self._event_queue_url, logger=self.logger)
         stream = _reported(object_stream(
             self.pool_manager, plan, pkw["reqid"], method=method,
             connection_timeout=kw.get("connection_timeout"),
