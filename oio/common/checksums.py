@@ -13,7 +13,8 @@ from __future__ import annotations
 import hashlib
 
 DEFAULT = "md5"
-# Name → (module, constructor); the modules are optional dependencies.
+# Name → (module, constructor): xxhash is a dependency of the package (the
+# EC transfer hash needs it), blake3 an optional one (the `fast` extra).
 _FAST = {"xxh3_128": ("xxhash", "xxh3_128"), "blake3": ("blake3", "blake3")}
 SUPPORTED = frozenset(("md5", "sha1", "sha256", *_FAST))
 
