@@ -173,8 +173,10 @@ def parse_upload_headers(chunk_id: str, headers: dict[str, str]) -> UploadMeta:
         except checksums.UnknownChecksum as exc:
             raise BadChunkMeta(str(exc)) from None
         meta.hash_algo = algo
+    announced = {name.strip() for name in
+                 headers.get("trailer", "").lower().split(",")}
     meta.transfer_declared = bool(_get(headers, "transfer_hash")) or (
-        H["transfer_hash"] in headers.get("trailer", "").lower())
+        H["transfer_hash"] in announced)
     if meta.transfer_declared:
         try:
             checksums.new_hasher(TRANSFER_HASH_ALGO)
