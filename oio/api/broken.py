@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 
+from oio.api.io import chunk_url
 from oio.common.utils import timestamp_us
 from oio.event.beanstalk import Beanstalk, BeanstalkError
 
@@ -23,10 +24,6 @@ EVENT = "storage.content.broken"
 TUBE = "oio"
 # How long a read may wait for beanstalkd to take its report.
 SEND_TIMEOUT = 2.0
-
-
-def _chunk_url(chunk: dict) -> str:
-    return str(chunk.get("real_url") or chunk["url"])
 
 
 class BrokenChunks:
@@ -42,7 +39,7 @@ class BrokenChunks:
 
     def add(self, chunk: dict, reason: str) -> None:
         """Record a broken chunk (the reader has logged it already)."""
-        self.found.setdefault(_chunk_url(chunk), (chunk, reason))
+        self.found.setdefault(chunk_url(chunk), (chunk, reason))
 
     def event(self, chunks: list[dict]) -> dict | None:
         """The event for `chunks` (every chunk of the content), or None when
@@ -50,9 +47,9 @@ class BrokenChunks:
         says which copy of a replicated position is the broken one."""
         if not self.found:
             return None
-        present = [{"id": _chunk_url(c), "pos": str(c["pos"]),
+        present = [{"id": chunk_url(c), "pos": str(c["pos"]),
                     "hash": c.get("hash"), "size": c.get("size")}
-                   for c in chunks if _chunk_url(c) not in self.found]
+                   for c in chunks if chunk_url(c) not in self.found]
         broken = [{"id": key, "pos": str(chunk["pos"]), "reason": reason}
                   for key, (chunk, reason) in self.found.items()]
         return {"event": EVENT, "when": timestamp_us(), "url": self.url,

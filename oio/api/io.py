@@ -81,9 +81,14 @@ def plan_reads(metachunks: list[dict], ranges) -> list[tuple[dict, int, int]]:
     return plan
 
 
+def chunk_url(chunk: dict) -> str:
+    """Where `chunk` is read and written (its real URL when it has one)."""
+    return str(chunk.get("real_url") or chunk["url"])
+
+
 def chunk_host(chunk: dict) -> str:
     """host:port of the rawx holding `chunk`."""
-    return str(chunk.get("real_url") or chunk["url"]).split("/")[2]
+    return chunk_url(chunk).split("/")[2]
 
 
 def avoided_last(chunks: list[dict], avoid: set[str] | None) -> list[dict]:
