@@ -109,7 +109,10 @@ def _utf8(value: str) -> str:
 
 
 def _get(headers: dict[str, str], key: str) -> str:
-    return _utf8(headers.get(H[key], ""))
+    value = headers.get(H[key])
+    if not value:                   # most optional headers are absent
+        return ""
+    return value if value.isascii() else _utf8(value)
 
 
 def _required(headers: dict[str, str], key: str) -> str:
@@ -129,7 +132,8 @@ def parse_upload_headers(chunk_id: str, headers: dict[str, str]) -> UploadMeta:
     parts = raw_fullpath.split("/")
     if len(parts) != 5:
         raise BadChunkMeta("full path must have 5 '/'-separated parts")
-    account, container, path, version, content_id = (unquote(p) for p in parts)
+    account, container, path, version, content_id = (
+        unquote(p) if "%" in p else p for p in parts)
     if not account or not container or not path:
         raise BadChunkMeta("full path: empty account, container or path")
     _int64(version, "full path version")
