@@ -9,6 +9,13 @@ CONF's `[event-agent]` section: `namespace`, `queue_url` (one or several
 `[handler:<event type>] pipeline = <filter> ...` and
 `[filter:<name>] use = egg:oio#<factory>` sections).
 
+Jobs are taken by batches, by one worker of a beanstalkd at a time: one
+blocking reserve, a few milliseconds for others to come, then as many
+ready jobs as the last batch suggests in one pipelined round trip. Each job goes
+through its pipeline, then the filters finish what they deferred (the
+rdir index pushes, grouped by volume), then the batch's done jobs are
+deleted in one write.
+
 Job lifecycle: undecodable → buried (logged); no handler → deleted
 (logged); pipeline done → deleted; EventError → released, retried in 15 s
 (buried after 20 releases: never lost, never retried forever); any other
@@ -34,6 +41,11 @@ RETRY_DELAY = 15
 # A job failing that many times is buried (kept for `openio events exhume`).
 MAX_RELEASES = 20
 RECONNECT_DELAY = 2.0
+# Most jobs taken in one batch, and how long the first job of a batch
+# waits for others: events are asynchronous, a few milliseconds are free.
+MAX_BATCH = 128
+COALESCE = 0.05
+MIN_EXTRA = 3
 
 
 def load_handlers(path: str, global_conf: dict[str, str]
@@ -71,13 +83,22 @@ class EventWorker(threading.Thread):
     """One beanstalkd connection reserving and handling jobs."""
 
     def __init__(self, url: str, tube: str, handlers: dict[str, list[Filter]],
-                 stop: threading.Event):
+                 stop: threading.Event,
+                 reserve_lock: threading.Lock | None = None):
         super().__init__(daemon=True, name=f"event-worker-{url}")
+        # One worker of a beanstalkd collects a batch at a time; the others
+        # handle theirs meanwhile. Without it, idle workers would take the
+        # jobs one by one as they come.
+        self.reserve_lock = reserve_lock or threading.Lock()
         self.url = url
         self.tube = tube
         self.handlers = handlers
         self.stop_event = stop
         self.handled = 0
+        # Each filter once, for the flush after a batch.
+        self.filters = list({id(f): f for pipeline in handlers.values()
+                             for f in pipeline}.values())
+        self.extra = MIN_EXTRA      # ready jobs asked for after the first
 
     def run(self) -> None:
         client = Beanstalk.from_url(self.url)
@@ -86,9 +107,10 @@ class EventWorker(threading.Thread):
                 client.connect()
                 client.watch(self.tube)
                 while not self.stop_event.is_set():
-                    job = client.reserve(timeout=1)
-                    if job is not None:
-                        self.handle(client, *job)
+                    with self.reserve_lock:
+                        jobs = self.collect(client)
+                    if jobs:
+                        self.handle_batch(client, jobs)
             except (OSError, BeanstalkError) as err:
                 LOGGER.warning("beanstalkd %s: %s (reconnecting)", self.url, err)
                 client.close()
@@ -102,7 +124,35 @@ class EventWorker(threading.Thread):
         except BeanstalkError:
             return 0
 
-    def handle(self, client: Beanstalk, job_id: int, body: bytes) -> None:
+    def collect(self, client: Beanstalk) -> list[tuple[int, bytes]]:
+        """A batch: the first job (waited for at most a second), then the
+        jobs ready a moment later."""
+        first = client.reserve(timeout=1)
+        if first is None:
+            return []
+        self.stop_event.wait(COALESCE)
+        jobs = [first] + client.reserve_ready(self.extra)
+        # Ask for twice what came next time, within [MIN_EXTRA, MAX_BATCH).
+        self.extra = max(MIN_EXTRA, min(MAX_BATCH - 1, 2 * (len(jobs) - 1)))
+        return jobs
+
+    def handle_batch(self, client: Beanstalk,
+                     jobs: list[tuple[int, bytes]]) -> None:
+        done = [job_id for job_id, body in jobs
+                if self.handle(client, job_id, body)]
+        for stage in self.filters:
+            try:
+                stage.flush()
+            except Exception as err:  # noqa: BLE001 - never crash
+                LOGGER.error("filter %s: deferred work failed: %s: %s",
+                             type(stage).__name__, type(err).__name__, err)
+        if done:
+            client.delete_many(done)
+            self.handled += len(done)
+
+    def handle(self, client: Beanstalk, job_id: int, body: bytes) -> bool:
+        """Run the job's pipeline; True when the job is to be deleted
+        (buried and released jobs are dealt with here)."""
         try:
             event = json.loads(body)
             if not isinstance(event, dict) or not isinstance(
@@ -112,14 +162,13 @@ class EventWorker(threading.Thread):
             LOGGER.error("job %d buried: malformed event (%s): %r", job_id,
                          err, body[:200])
             client.bury(job_id)
-            return
+            return False
         event["job_id"] = job_id
         pipeline = self.handlers.get(event["event"])
         if pipeline is None:
             LOGGER.warning("job %d deleted: no handler for %s", job_id,
                            event["event"])
-            client.delete(job_id)
-            return
+            return True
         try:
             for stage in pipeline:
                 stage.process(event)
@@ -128,18 +177,17 @@ class EventWorker(threading.Thread):
                 LOGGER.error("job %d (%s) buried after %d attempts: %s",
                              job_id, event["event"], MAX_RELEASES + 1, err)
                 client.bury(job_id)
-                return
+                return False
             LOGGER.warning("job %d (%s) retried in %ds: %s", job_id,
                            event["event"], RETRY_DELAY, err)
             client.release(job_id, delay=RETRY_DELAY)
-            return
+            return False
         except (BuryEvent, Exception) as err:  # noqa: BLE001 - never crash
             LOGGER.error("job %d (%s) buried: %s: %s", job_id, event["event"],
                          type(err).__name__, err)
             client.bury(job_id)
-            return
-        client.delete(job_id)
-        self.handled += 1
+            return False
+        return True
 
 
 class EventAgent:
@@ -155,8 +203,9 @@ class EventAgent:
         self.concurrency = max(1, int(conf.get("concurrency", 4)))
         self.handlers = load_handlers(conf["handlers_conf"], conf)
         self.stop_event = threading.Event()
+        locks = {url: threading.Lock() for url in self.urls}
         self.workers = [EventWorker(url, self.tube, self.handlers,
-                                    self.stop_event)
+                                    self.stop_event, locks[url])
                         for url in self.urls for _ in range(self.concurrency)]
 
     def start(self) -> None:

@@ -93,6 +93,26 @@ class Beanstalk:
             self.close()
             raise
 
+    def _send_lines(self, lines: list[str]) -> None:
+        """Send body-less commands in one write (their replies are then
+        read in order)."""
+        if self._sock is None:
+            self.connect()
+        try:
+            self._sock.settimeout(self.timeout)
+            self._sock.sendall("".join(f"{line}\r\n" for line in lines
+                                       ).encode("ascii"))
+        except OSError:
+            self.close()
+            raise
+
+    def _reply(self) -> list[str]:
+        try:
+            return self._read_line().split()
+        except OSError:
+            self.close()
+            raise
+
     def _read_line(self) -> str:
         while b"\r\n" not in self._buf:
             more = self._sock.recv(65536)
@@ -127,6 +147,32 @@ class Beanstalk:
         reply = self._command(f"put {priority} {delay} {ttr} {len(body)}", body)
         return int(self._expect(reply, "INSERTED", command="put")[1])
 
+    def put_many(self, bodies: list[bytes], priority: int = DEFAULT_PRIORITY,
+                 ttr: int = DEFAULT_TTR) -> int:
+        """Put jobs in one write; how many were inserted before the first
+        refusal (all of them, or BeanstalkError once every reply was read,
+        with `inserted` set)."""
+        if not bodies:
+            return 0
+        if self._sock is None:
+            self.connect()
+        data = b"".join(b"put %d 0 %d %d\r\n%b\r\n" % (priority, ttr,
+                                                        len(body), body)
+                        for body in bodies)
+        try:
+            self._sock.settimeout(self.timeout)
+            self._sock.sendall(data)
+        except OSError:
+            self.close()
+            raise
+        replies = [self._reply() for _ in bodies]
+        for count, reply in enumerate(replies):
+            if not reply or reply[0] != "INSERTED":
+                error = BeanstalkError(" ".join(reply) or "empty reply", "put")
+                error.inserted = count
+                raise error
+        return len(bodies)
+
     # -- consuming --
     def watch(self, tube: str) -> None:
         self._expect(self._command(f"watch {tube}"), "WATCHING", command="watch")
@@ -149,9 +195,47 @@ class Beanstalk:
         self._expect(reply, "RESERVED", command="reserve")
         return int(reply[1]), self._read_body(int(reply[2]))
 
+    def reserve_ready(self, count: int) -> list[tuple[int, bytes]]:
+        """Up to `count` more jobs, only those ready now: `count`
+        reserve-with-timeout 0 sent in one write, their replies read after
+        (a busy agent takes its jobs by batches, not one round trip each)."""
+        if count <= 0:
+            return []
+        self._send_lines(["reserve-with-timeout 0"] * count)
+        jobs = []
+        for _ in range(count):
+            reply = self._reply()
+            if reply and reply[0] == "RESERVED":
+                try:
+                    body = self._read_body(int(reply[2]))
+                except OSError:
+                    self.close()
+                    raise
+                jobs.append((int(reply[1]), body))
+            elif not reply or reply[0] not in ("TIMED_OUT", "DEADLINE_SOON"):
+                # Out of step with the replies: closing gives back the
+                # jobs reserved on this connection.
+                self.close()
+                raise BeanstalkError(" ".join(reply) or "empty reply",
+                                     "reserve")
+        return jobs
+
     def delete(self, job_id: int) -> None:
         self._expect(self._command(f"delete {job_id}"), "DELETED",
                      command="delete")
+
+    def delete_many(self, job_ids: list[int]) -> None:
+        """Delete jobs in one write; BeanstalkError (after reading every
+        reply) if one of them was not deleted."""
+        self._send_lines([f"delete {job_id}" for job_id in job_ids])
+        replies = [self._reply() for _ in job_ids]
+        failed = [(job_id, reply)
+                  for job_id, reply in zip(job_ids, replies, strict=True)
+                  if not reply or reply[0] != "DELETED"]
+        if failed:
+            job_id, reply = failed[0]
+            raise BeanstalkError(" ".join(reply) or "empty reply",
+                                 f"delete {job_id}")
 
     def release(self, job_id: int, priority: int = DEFAULT_PRIORITY,
                 delay: int = 0) -> None:

@@ -15,6 +15,7 @@ The same object serves meta2 (`emit(event_type, payload)`) and the rawx
 from __future__ import annotations
 
 import collections
+import itertools
 import json
 import logging
 import os
@@ -67,6 +68,7 @@ class EventSpool:
         self._stop = threading.Event()
         self._clients: list[Beanstalk] = []
         self._next = 0
+        self._refused: BeanstalkError | None = None   # why a batch stopped
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="event-spool")
         if start:
@@ -149,9 +151,13 @@ class EventSpool:
         sent = 0
         try:
             while self._incoming:
-                self._client().put(self._incoming[0])
-                self._incoming.popleft()
-                sent += 1
+                batch = list(itertools.islice(self._incoming, BATCH))
+                count = self._put_many(batch)
+                for _ in range(count):
+                    self._incoming.popleft()
+                sent += count
+                if count < len(batch):
+                    raise self._refused
         except BaseException:
             self._store_incoming()
             self._backlog = True
@@ -170,15 +176,23 @@ class EventSpool:
             if not rows:
                 self._backlog = False
                 return total
-            done: list[int] = []
-            try:
-                for row_id, body in rows:
-                    self._client().put(body)
-                    done.append(row_id)
-            finally:
-                if done:
-                    self._forget(done)
-                    total += len(done)
+            count = self._put_many([body for _, body in rows])
+            if count:
+                self._forget([row_id for row_id, _ in rows[:count]])
+                total += count
+            if count < len(rows):
+                raise self._refused
+
+    def _put_many(self, bodies: list[bytes]) -> int:
+        """Put `bodies` in one round trip: how many beanstalkd took, in
+        order (then `_refused` says why it stopped). A lost connection
+        raises: nothing is known sent, so all are sent again later (twice
+        at worst, never lost)."""
+        try:
+            return self._client().put_many(bodies)
+        except BeanstalkError as err:
+            self._refused = err
+            return getattr(err, "inserted", 0)
 
     def _run(self) -> None:
         pause = 0.1

@@ -121,7 +121,11 @@ class RdirApp:
 
         async def push(req):
             vol, data = self._vol(req), await req.json(MAX_BODY)
-            await self._call(b.chunk_push, vol, data, _flag(req, "create"))
+            # A list of records (our event agent's batches) is one
+            # transaction; an object is 7.2's single record.
+            push_one = b.chunk_push_many if isinstance(data, list) \
+                else b.chunk_push
+            await self._call(push_one, vol, data, _flag(req, "create"))
             return Response(204)
 
         async def delete(req):

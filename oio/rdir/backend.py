@@ -290,6 +290,15 @@ class RdirBackend:
         with db.lock:
             db.write(puts=[(chunk_key(record), encode_chunk(record))])
 
+    def chunk_push_many(self, volume: str, items: list,
+                        create: bool = False) -> None:
+        """Index every record of `items` in one transaction; nothing is
+        written if one of them is invalid (RdirError 400)."""
+        records = [parse_chunk_record(data) for data in items]
+        db = self._db(rawx_db_name(volume), create=create)
+        with db.lock:
+            db.write(puts=[(chunk_key(r), encode_chunk(r)) for r in records])
+
     def chunk_delete(self, volume: str, data) -> None:
         record = parse_chunk_record(data)
         db = self._db(rawx_db_name(volume), create=False)

@@ -116,6 +116,33 @@ class RdirClient(ProxyClient):
         self._rdir_request(volume_id, "POST", "push", create=True, json=body,
                            headers=headers)
 
+    def chunk_push_many(self, volume_id: str, records: list[dict],
+                        headers: dict | None = None) -> None:
+        """Index several chunks of a volume in one request and one
+        transaction (our rdir takes a JSON list on /push). An rdir that
+        refuses the list (400: an older server, or one bad record) gets
+        the records one by one, and the first failure is raised after
+        every record had its chance."""
+        if not records:
+            return
+        if len(records) > 1:
+            try:
+                self._rdir_request(volume_id, "POST", "push", create=True,
+                                   json=records, headers=headers)
+                return
+            except exc.ClientException as err:
+                if err.http_status != 400:
+                    raise
+        failure = None
+        for record in records:
+            try:
+                self._rdir_request(volume_id, "POST", "push", create=True,
+                                   json=record, headers=headers)
+            except exc.OioException as err:
+                failure = failure or err
+        if failure is not None:
+            raise failure
+
     def chunk_delete(self, volume_id: str, container_id: str, content_id: str,
                      chunk_id: str, **kwargs) -> None:
         body = {"container_id": container_id, "content_id": content_id,

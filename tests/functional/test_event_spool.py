@@ -93,6 +93,70 @@ def test_client_commands(beanstalkd):
     assert parse_endpoint("127.0.0.1:6002") == ("127.0.0.1", 6002)
 
 
+def test_batched_reserve_and_delete(beanstalkd):
+    producer = Beanstalk.from_url(beanstalkd.url)
+    producer.use("t2")
+    ids = [producer.put(f"job{i}".encode()) for i in range(5)]
+    worker = consumer(beanstalkd, "t2")
+    first = worker.reserve(timeout=2)
+    # Asking for more than is ready gives what is ready, in order.
+    more = worker.reserve_ready(10)
+    assert [first[0]] + [j for j, _ in more] == ids
+    assert [body for _, body in more] == [b"job1", b"job2", b"job3", b"job4"]
+    assert worker.reserve_ready(3) == []
+    worker.delete_many(ids[:4])
+    stats = producer.stats_tube("t2")
+    assert stats["current-jobs-reserved"] == 1
+    assert stats["current-jobs-ready"] == 0
+    # One unknown job: the others are deleted all the same, the error
+    # names the job, and the connection stays in step.
+    with pytest.raises(BeanstalkError, match=f"delete {ids[0]}"):
+        worker.delete_many([ids[0], ids[4]])
+    assert producer.stats_tube("t2")["current-jobs-reserved"] == 0
+    producer.put(b"after")
+    assert worker.reserve(timeout=2)[1] == b"after"
+    # Puts in one write: how many went in before a refusal, and the
+    # connection still in step after it.
+    assert producer.put_many([b"p1", b"p2"]) == 2
+    with pytest.raises(BeanstalkError, match="JOB_TOO_BIG") as caught:
+        producer.put_many([b"p3", b"x" * 70000, b"p4"])
+    assert caught.value.inserted == 1
+    assert [worker.reserve(timeout=2)[1] for _ in range(4)] == [
+        b"p1", b"p2", b"p3", b"p4"]
+
+
+def test_agent_takes_a_backlog_by_batches(beanstalkd, tmp_path):
+    from oio.event.agent import EventAgent
+
+    handlers = tmp_path / "handlers.conf"
+    handlers.write_text("[handler:storage.content.new]\npipeline = noop\n"
+                        "[filter:noop]\nuse = egg:oio#noop\n")
+    producer = Beanstalk.from_url(beanstalkd.url)
+    producer.use("oio")
+    for i in range(60):
+        producer.put(b"garbage" if i == 30 else json.dumps(
+            {"event": "storage.content.new", "n": i}).encode())
+    agent = EventAgent({"namespace": "OPENIO", "queue_url": beanstalkd.url,
+                        "tube": "oio", "concurrency": "1",
+                        "handlers_conf": str(handlers)})
+    worker = agent.workers[0]
+    batches = []
+    handle_batch = worker.handle_batch
+    worker.handle_batch = lambda *args: (batches.append(1),
+                                         handle_batch(*args))
+    agent.start()
+    try:
+        wait_until(lambda: worker.handled == 59, timeout=10)
+    finally:
+        agent.stop()
+    stats = producer.stats_tube("oio")
+    assert stats["current-jobs-buried"] == 1
+    assert stats["current-jobs-ready"] == stats["current-jobs-reserved"] == 0
+    assert producer._yaml("stats")["cmd-delete"] == 59
+    # Batches growing to MAX_BATCH: 1, 2, 4, 8, 16, 32... not 60 reserves.
+    assert len(batches) <= 8
+
+
 def test_spool_delivers_in_order(beanstalkd, tmp_path):
     spool = EventSpool(str(tmp_path / "spool.db"), [beanstalkd.url])
     try:

@@ -241,6 +241,23 @@ def test_client(client, rdir):
         client.chunk_push(VOL, "C|1", "X", "K")
 
 
+def test_push_many_is_one_transaction(client, rdir):
+    records = [{"container_id": "C", "content_id": "X", "chunk_id": f"K{i}",
+                "mtime": 5} for i in range(3)]
+    client.chunk_push_many(VOL, records)            # creates the volume
+    assert [c[2] for c in client.chunk_fetch(VOL)] == ["K0", "K1", "K2"]
+    # One bad record: the list is refused whole...
+    bad = [dict(records[0], chunk_id="K3"), dict(records[0], chunk_id="")]
+    status, _, reply = call(rdir, "POST", "/v1/rdir/push" + Q, bad)
+    assert status == 400 and reply["message"]
+    assert len(list(client.chunk_fetch(VOL))) == 3
+    # ...and the client then pushes the records one by one: the good one
+    # is kept, the bad one raised.
+    with pytest.raises(exc.BadRequest):
+        client.chunk_push_many(VOL, bad)
+    assert [c[2] for c in client.chunk_fetch(VOL)] == ["K0", "K1", "K2", "K3"]
+
+
 def test_client_meta2(client):
     for i in range(5):
         client.meta2_index_push(M2, f"OPENIO/acct/c{i}", f"ID{i}", 10 + i,

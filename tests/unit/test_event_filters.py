@@ -189,3 +189,37 @@ def test_account_services_feed_the_account_and_the_meta2_index():
         ("meta2_index_delete", ("127.0.0.1:6008", "NS/acct/ct", "C" * 64))]
     with pytest.raises(BuryEvent):
         index.process(_services_event("not a list"))
+
+
+def test_volume_index_defers_chunk_pushes_to_the_end_of_the_batch():
+    import threading
+
+    from oio.event.filters import VolumeIndex
+
+    index = VolumeIndex.__new__(VolumeIndex)
+    index.conf, index.client = {"namespace": "NS"}, _Recorder()
+    index._local = threading.local()
+
+    def chunk(kind, volume, chunk_id):
+        return {"event": kind, "when": 3_000_000,
+                "data": {"volume_service_id": volume, "container_id": "C",
+                         "content_id": "X", "chunk_id": chunk_id}}
+
+    index.process(chunk("storage.chunk.new", "rawx-1", "K1"))
+    index.process(chunk("storage.chunk.new", "rawx-2", "K2"))
+    index.process(chunk("storage.chunk.new", "rawx-1", "K3"))
+    assert index.client.calls == []
+    index.flush()
+    record = {"container_id": "C", "content_id": "X", "mtime": 3}
+    assert sorted(index.client.calls) == [
+        ("chunk_push_many", ("rawx-1", [dict(record, chunk_id="K1"),
+                                        dict(record, chunk_id="K3")])),
+        ("chunk_push_many", ("rawx-2", [dict(record, chunk_id="K2")]))]
+    # A deletion is applied after the pushes deferred before it.
+    index.client.calls.clear()
+    index.process(chunk("storage.chunk.new", "rawx-1", "K4"))
+    index.process(chunk("storage.chunk.deleted", "rawx-1", "K4"))
+    assert [name for name, _ in index.client.calls] == [
+        "chunk_push_many", "chunk_delete"]
+    index.flush()
+    assert len(index.client.calls) == 2
