@@ -25,7 +25,8 @@ from oio.common import exceptions as exc
 from oio.common import perfdata as perf
 from oio.common.constants import CHUNK_HEADERS, OIO_VERSION, REQID_HEADER
 from oio.common.fullpath import encode_fullpath
-from oio.common.http_urllib3 import oio_exception, timeout
+from oio.common.http_lean import request_bytes
+from oio.common.http_urllib3 import oio_exception, split_http_url, timeout
 from oio.common.storage_method import StorageMethod
 
 LOGGER = logging.getLogger(__name__)
@@ -257,6 +258,10 @@ class _ChunkPut(_Consumer):
         self.headers = headers
         self.pool = None
         self.conn = None
+        # The inline path on the lean pool: the connection and what it sent
+        # (sent again once if a kept-alive connection turns out closed).
+        self.lean_conn = None
+        self.lean_request: list | None = None
         self.status: int | None = None
         self.reply_hash: str | None = None
         self.reply_size: int | None = None
@@ -334,6 +339,9 @@ class _ChunkPut(_Consumer):
         if isinstance(self.error, (OSError, urllib3.exceptions.HTTPError)):
             self.error = oio_exception(self.error, self.url)
         self.chunk["error"] = self.failed
+        if self.lean_conn is not None:
+            self.lean_conn.close()
+            self.lean_conn = None
         if self.conn is not None:
             self.conn.close()
             self.pool._put_conn(self.conn)   # gives the pool its slot back
@@ -343,6 +351,11 @@ class _ChunkPut(_Consumer):
     # goes out with send_whole(), the reply is read later by reply_inline(),
     # so the copies are written by the rawx in parallel all the same.
     def send_whole(self, view: memoryview, end: _End) -> None:
+        lean = getattr(self.writer.pool_manager, "lean", None)
+        parts = split_http_url(self.url) if lean is not None else None
+        if parts is not None:
+            self._send_whole_lean(lean, parts, view, end)
+            return
         try:
             self._open()
             self.account(view)
@@ -359,9 +372,74 @@ class _ChunkPut(_Consumer):
         if self.failed or self.status is not None:
             return
         try:
-            self.read_reply()
+            if self.lean_conn is not None:
+                self._read_reply_lean()
+            else:
+                self.read_reply()
         except Exception as err:  # noqa: BLE001 - any failure fails this copy
             self._fail(err)
+
+    # The same on the lean pool (http_lean): the request's bytes are built
+    # at once and sent with one sendmsg, the reply parsed by hand.
+    def _send_whole_lean(self, lean, parts: tuple[str, int, str],
+                         view: memoryview, end: _End) -> None:
+        host, port, target = parts
+        try:
+            self.started = time.monotonic()
+            self.account(view)
+            headers = dict(self.headers)
+            headers["Transfer-Encoding"] = "chunked"
+            head = request_bytes("PUT", target, f"{host}:{port}", headers, None)
+            body = (b"%x\r\n" % view.nbytes, view, b"\r\n") if view.nbytes \
+                else ()
+            self.lean_request = [head, *body, self.last_chunk(end)]
+            self.lean_conn = lean.acquire(host, port,
+                                          self.writer.timeout.connect_timeout)
+            try:
+                self._send_lean()
+            except (ConnectionResetError, BrokenPipeError):
+                self._resend_lean(lean)
+        except Exception as err:  # noqa: BLE001 - any failure fails this copy
+            self._fail(err)
+
+    def _resend_lean(self, lean) -> None:
+        """The kept-alive connection was closed by the rawx while it sat in
+        the pool (the request never reached it): send on a new one."""
+        if not self.lean_conn.reused:
+            raise
+        self.lean_conn.close()
+        self.lean_conn = None
+        host, port, _ = split_http_url(self.url)
+        self.lean_conn = lean.acquire(host, port,
+                                      self.writer.timeout.connect_timeout)
+        self._send_lean()
+
+    def _send_lean(self) -> None:
+        conn = self.lean_conn
+        conn.sock.settimeout(self.writer.timeout.read_timeout)
+        send_parts(conn.sock, self.lean_request)
+        perf.add(self.writer.perfdata, "rawx", "connect." + self.chunk["url"],
+                 time.monotonic() - self.started)
+
+    def _read_reply_lean(self) -> None:
+        lean = self.writer.pool_manager.lean
+        read_timeout = self.writer.timeout.read_timeout
+        try:
+            resp = self.lean_conn.read_response(read_timeout)
+        except (ConnectionResetError, BrokenPipeError):
+            self._resend_lean(lean)
+            resp = self.lean_conn.read_response(read_timeout)
+        conn, self.lean_conn = self.lean_conn, None
+        lean.release(conn, not resp.will_close)
+        self.status = resp.status
+        if resp.status != 201:
+            self.failed = f"HTTP {resp.status} {resp.data[:200]!r}"
+            raise exc.from_response(resp, resp.data)
+        perf.add(self.writer.perfdata, "rawx", "upload." + self.chunk["url"],
+                 time.monotonic() - self.started)
+        self.reply_hash = resp.headers.get(CHUNK_HEADERS["chunk_hash"])
+        size = resp.headers.get(CHUNK_HEADERS["chunk_size"])
+        self.reply_size = int(size) if size else None
 
 
 class ReplicatedMetachunkWriter:

@@ -9,6 +9,7 @@ import urllib3
 
 from oio.common import exceptions as exc
 from oio.common.constants import CONNECTION_TIMEOUT, READ_TIMEOUT
+from oio.common.http_lean import LeanPool, LeanProtocolError
 
 DEFAULT_POOLSIZE = 32
 DEFAULT_RETRIES = 0
@@ -23,11 +24,49 @@ URLLIB3_POOLMANAGER_KWARGS = ("socket_options", "source_address", "cert_reqs",
 
 class SafePoolManager(urllib3.PoolManager):
     """A PoolManager whose request() drops keywords urllib3 does not know,
-    so that callers can pass their whole **kwargs."""
+    so that callers can pass their whole **kwargs.
+
+    It also carries the lean keep-alive pool (http_lean) that our clients
+    use for plain-http requests whose reply they read whole: a pool
+    manager a caller made on their own keeps everything in urllib3."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lean = LeanPool()
 
     def request(self, method, url, *args, **kwargs):
         kwargs = {k: v for k, v in kwargs.items() if k in URLLIB3_REQUESTS_KWARGS}
         return super().request(method, url, *args, **kwargs)
+
+    def clear(self):
+        super().clear()
+        self.lean.close()
+
+
+def split_http_url(url: str) -> tuple[str, int, str] | None:
+    """(host, port, target) of a plain `http://` URL, None for others."""
+    if not url.startswith("http://"):
+        return None
+    netloc, _, path = url[7:].partition("/")
+    host, sep, port = netloc.rpartition(":")
+    if not sep or not port.isdigit() or "@" in netloc:
+        return None
+    return host.strip("[]"), int(port), "/" + path
+
+
+def lean_request(pool_manager, method: str, url: str, body: bytes | None,
+                 headers: dict[str, str], tmo: urllib3.Timeout):
+    """The reply (read whole) of a request through the lean pool of our
+    own pool managers; None when the request must go through urllib3
+    (another pool manager, not plain http). Transport errors raise as
+    OSError (see oio_exception)."""
+    lean = getattr(pool_manager, "lean", None)
+    parts = split_http_url(url) if lean is not None else None
+    if parts is None:
+        return None
+    host, port, target = parts
+    return lean.request(method, host, port, target, headers, body,
+                        tmo.connect_timeout, tmo.read_timeout)
 
 
 def get_pool_manager(pool_connections: int = DEFAULT_POOLSIZE,
@@ -66,7 +105,8 @@ def oio_exception(error: Exception, what: str = "") -> exc.OioException:
         return exc.OioConnectionException(f"{prefix}{error}")
     if isinstance(error, (urllib3.exceptions.TimeoutError, TimeoutError)):
         return exc.OioTimeout(f"{prefix}{error}")
-    if isinstance(error, urllib3.exceptions.ProtocolError):
+    if isinstance(error, (urllib3.exceptions.ProtocolError,
+                          LeanProtocolError)):
         return exc.OioProtocolError(f"{prefix}{error}")
     return exc.OioNetworkException(f"{prefix}{error}")
 
