@@ -430,7 +430,10 @@ class _Connection(asyncio.Protocol):
         self.reading_paused = False
         self.write_paused = False
         self.drain_waiter: asyncio.Future | None = None
-        self.idle_handle: asyncio.TimerHandle | None = None
+        # When the connection times out (monotonic), None when a request
+        # is being served: checked by the server's sweeper, cheaper than a
+        # loop timer armed and cancelled twice per request.
+        self.deadline: float | None = None
         # Parser state for the message being parsed.
         self._url = b""
         self._headers: dict[str, str] = {}
@@ -563,17 +566,15 @@ class _Connection(asyncio.Protocol):
 
     # Timeouts --------------------------------------------------------------
     def _arm_idle(self, delay: float | None = None):
-        if self.idle_handle is None and not self.closed:
-            self.idle_handle = asyncio.get_running_loop().call_later(
-                delay or self.server.keepalive_timeout, self._idle_timeout)
+        if self.deadline is None and not self.closed:
+            self.deadline = time.monotonic() + (
+                delay or self.server.keepalive_timeout)
 
     def _cancel_idle(self):
-        if self.idle_handle is not None:
-            self.idle_handle.cancel()
-            self.idle_handle = None
+        self.deadline = None
 
     def _idle_timeout(self):
-        self.idle_handle = None
+        self.deadline = None
         if self._in_headers:
             self._fatal(408, "Timeout while reading request headers")
         else:
@@ -818,6 +819,10 @@ class HttpServer:
         self.backlog = backlog
         self.connections: set[_Connection] = set()
         self._server: asyncio.base_events.Server | None = None
+        self._sweeper: asyncio.Task | None = None
+        # Timeouts fire at most a quarter of the shortest one late.
+        self.sweep_interval = min(1.0, keepalive_timeout / 4,
+                                  header_timeout / 4)
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -825,6 +830,17 @@ class HttpServer:
             lambda: _Connection(self), self.host, self.port,
             backlog=self.backlog, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
+        self._sweeper = loop.create_task(self._sweep())
+
+    async def _sweep(self) -> None:
+        """Close the connections idle (or stuck in their headers) past
+        their deadline."""
+        while True:
+            await asyncio.sleep(self.sweep_interval)
+            now = time.monotonic()
+            for conn in [c for c in self.connections
+                         if c.deadline is not None and c.deadline <= now]:
+                conn._idle_timeout()
 
     async def serve_forever(self) -> None:
         if self._server is None:
@@ -841,6 +857,9 @@ class HttpServer:
             await asyncio.sleep(0.05)
         for conn in list(self.connections):
             conn.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
         if self._server is not None:
             await self._server.wait_closed()
 
