@@ -28,6 +28,7 @@ from .beanstalk import MAX_JOB_SIZE, Beanstalk, BeanstalkError, parse_endpoint
 LOGGER = logging.getLogger(__name__)
 BATCH = 256
 COALESCE = 0.005
+COALESCE_BEHIND = 0.05
 
 
 class EventSpool:
@@ -88,7 +89,8 @@ class EventSpool:
             with self._lock:
                 self._db.execute("INSERT INTO events(body) VALUES (?)",
                                  (body,))
-        self._wake.set()
+        if not self._wake.is_set():     # set() takes a lock each time
+            self._wake.set()
 
     def _store_incoming(self) -> None:
         """Move what put() queued in memory to the file, in one commit."""
@@ -202,8 +204,10 @@ class EventSpool:
                 pause = 0.1
                 self._wake.wait(1.0)
                 self._wake.clear()
-                # Let a burst gather: one batch instead of many small ones.
-                self._stop.wait(COALESCE)
+                # Let a burst gather: one batch instead of many small ones
+                # (longer for write-behind: nobody waits for these).
+                self._stop.wait(COALESCE_BEHIND if self.write_behind
+                                else COALESCE)
             except (OSError, BeanstalkError) as err:
                 for client in self._clients:
                     client.close()
