@@ -17,7 +17,6 @@ not HTTP; callers map them with `http_urllib3.oio_exception`.
 
 from __future__ import annotations
 
-import select
 import socket
 import threading
 from collections import deque
@@ -77,13 +76,18 @@ class LeanConnection:
             pass
 
     def dropped(self) -> bool:
-        """Whether the idle socket was closed by the server (readable with
-        nothing pending means EOF, or garbage: either way unusable)."""
+        """Whether the idle socket is unusable: closed by the server (EOF)
+        or holding bytes nobody asked for."""
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
+            # Non-blocking mode: with a timeout set, Python would wait for
+            # data instead of returning at once.
+            self.sock.settimeout(0)
+            self.sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:
+            return False            # nothing to read: still open
+        except OSError:
             return True
-        return bool(readable)
+        return True
 
     def send(self, data: bytes | list, timeout: float) -> None:
         self.sock.settimeout(timeout)
@@ -103,9 +107,16 @@ class LeanConnection:
 
     def read_response(self, timeout: float, head_only: bool = False
                       ) -> LeanResponse:
-        """Read one reply; ConnectionResetError if the server closed the
-        connection before the first byte."""
+        """Read one reply (interim 1xx replies skipped);
+        ConnectionResetError if the server closed the connection before
+        the first byte."""
         self.sock.settimeout(timeout)
+        while True:
+            resp = self._read_one(head_only)
+            if not 100 <= resp.status < 200:
+                return resp
+
+    def _read_one(self, head_only: bool) -> LeanResponse:
         while True:
             end = self.buf.find(b"\r\n\r\n")
             if end >= 0:

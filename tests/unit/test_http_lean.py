@@ -116,6 +116,18 @@ def test_a_connection_closed_by_the_server_is_replaced_once():
         server.close()
 
 
+def test_interim_replies_are_skipped():
+    server = CannedServer([b"HTTP/1.1 100 Continue\r\n\r\n" + ok(b"done")])
+    pool = LeanPool()
+    try:
+        resp = pool.request("PUT", "127.0.0.1", server.port, "/", {}, b"x",
+                            1, 5)
+        assert (resp.status, resp.data) == (200, b"done")
+    finally:
+        pool.close()
+        server.close()
+
+
 def test_a_new_connection_closed_at_once_is_an_error():
     server = CannedServer([None])
     pool = LeanPool()
