@@ -42,9 +42,14 @@ class CoalescingNotifier:
     """Holds `storage.container.state` events for up to `delay` seconds and
     sends only the latest of each container (7.2's "overwritable" events):
     a busy container does not flood the queue. Other events go through at
-    once, after the held state of their container if there is one."""
+    once; a container-level one (deletion...) after the held state of its
+    container, so that the account sees them in order. Content events
+    leave the state held: otherwise each object written would send one.
+    """
 
     COALESCED = frozenset(("storage.container.state",))
+    # Events that must come after the container's held state.
+    ORDERED_PREFIXES = ("storage.container.", "account.")
 
     def __init__(self, next_notifier, delay: float = 1.0) -> None:
         self.next = next_notifier
@@ -68,10 +73,11 @@ class CoalescingNotifier:
                 since = self._held.get(key, (time.monotonic(),))[0]
                 self._held[key] = (since, event_type, payload)
             return
-        with self._lock:
-            held = self._held.pop(key, None)
-        if held is not None:
-            self.next.emit(held[1], held[2])
+        if event_type.startswith(self.ORDERED_PREFIXES):
+            with self._lock:
+                held = self._held.pop(key, None)
+            if held is not None:
+                self.next.emit(held[1], held[2])
         self.next.emit(event_type, payload)
 
     def _run(self) -> None:

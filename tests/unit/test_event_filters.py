@@ -145,8 +145,12 @@ def test_container_states_are_coalesced():
         notifier.emit("storage.container.state", {"url": url, "n": 3})
         notifier.emit("storage.container.deleted", {"url": url, "n": 4})
         assert [p["n"] for _, p in sink.events[2:]] == [3, 4]
+        # A content event goes at once and leaves the state held (one
+        # state per delay, not one per object written).
+        notifier.emit("storage.container.state", {"url": other, "n": 6})
         notifier.emit("storage.content.new", {"url": other, "n": 5})
         assert sink.events[-1][1]["n"] == 5
+        wait_until(lambda: sink.events[-1][1]["n"] == 6, timeout=5)
     finally:
         notifier.stop()
 
