@@ -6,6 +6,7 @@ sockets or files.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import quote as _quote
@@ -55,9 +56,11 @@ class CorruptChunkMeta(ValueError):
     """The stored xattrs cannot be understood (500)."""
 
 
+_HEX = re.compile("[0-9a-fA-F]+")
+
+
 def _is_hex(value: str, max_len: int = 64) -> bool:
-    return (0 < len(value) <= max_len
-            and all(c in "0123456789abcdefABCDEF" for c in value))
+    return 0 < len(value) <= max_len and _HEX.fullmatch(value) is not None
 
 
 def _int64(value: str, what: str) -> int:
