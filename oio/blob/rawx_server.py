@@ -76,6 +76,11 @@ def prepare_volume(conf: RawxConfig, servicing: bool = False) -> None:
         raise ConfigurationException(
             f"cannot set the volume lock xattrs on {conf.basedir}: {exc}"
             " (does the filesystem support user xattrs?)") from None
+    try:
+        store.make_hash_dirs()
+    except OSError as exc:
+        raise ConfigurationException(
+            f"cannot create the hash directories of {conf.basedir}: {exc}") from None
 
 
 def server_kwargs(conf: RawxConfig) -> dict:

@@ -55,23 +55,24 @@ class ChunkUpload:
                 for piece in pieces:
                     hasher.update(piece)
 
-    def store_data(self, pieces: list[bytes]) -> None:
-        """Append `pieces` to the pending file, creating it first."""
+    def store_data(self, pieces: list[bytes], last: bool = False) -> None:
+        """Append `pieces` to the pending file, creating it first; `last`
+        when the commit follows at once."""
         if self.pending is None:
             self.pending = self.store.create(self.chunk_id)
-        self.size += self.pending.writev(pieces)
+        self.size += self.pending.writev(pieces, last)
 
-    def write(self, pieces: list[bytes]) -> None:
+    def write(self, pieces: list[bytes], last: bool = False) -> None:
         """Hash and append `pieces`."""
         self.hash(pieces)
-        self.store_data(pieces)
+        self.store_data(pieces, last)
 
     def finish(self, pieces: list[bytes], meta: UploadMeta,
                trailers: dict[str, str]) -> None:
         """Write the last bytes, check them against `meta` and `trailers`,
         set the xattrs and publish the chunk. Aborts on any error."""
         try:
-            self.write(pieces)
+            self.write(pieces, last=True)
             if trailers:
                 apply_trailers(meta, trailers)
             self._check_transfer(meta)

@@ -213,3 +213,22 @@ def test_concurrent_creates_one_winner(store):
     assert results.count("ok") == 1
     assert [n for n in os.listdir(os.path.dirname(store.chunk_path(CHUNK)))
             if n.endswith(".pending")] == []
+
+
+def test_make_hash_dirs_creates_the_missing_ones_once(store, tmp_path):
+    os.mkdir(tmp_path / "0A1")
+    assert store.make_hash_dirs() == 4095
+    names = os.listdir(tmp_path)
+    assert len(names) == 4096 and "FFF" in names and "000" in names
+    assert store.make_hash_dirs() == 0
+    # The first chunk of a directory now needs no mkdir.
+    pending = store.create(CHUNK)
+    pending.write(b"x")
+    pending.commit({})
+    assert store.exists(CHUNK)
+
+
+def test_make_hash_dirs_skips_large_layouts(tmp_path):
+    assert ChunkStore(str(tmp_path), hash_width=2, hash_depth=2).make_hash_dirs() == 0
+    assert ChunkStore(str(tmp_path), hash_width=4, hash_depth=1).make_hash_dirs() == 0
+    assert os.listdir(tmp_path) == []
