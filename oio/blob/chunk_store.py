@@ -140,7 +140,7 @@ class PendingChunk:
     __slots__ = ("path", "final_path", "fd", "size", "_fsync_file", "_fsync_dir")
 
     def __init__(self, basedir: str, final_path: str, fsync_file: bool,
-                 fsync_dir: bool):
+                 fsync_dir: bool, check_exists: bool = True):
         self.final_path = final_path
         self.path = final_path + CHUNK_SUFFIX_PENDING
         self._fsync_file = fsync_file
@@ -155,7 +155,7 @@ class PendingChunk:
         except FileExistsError:
             raise ChunkExists(errno.EEXIST, "upload already in progress",
                               self.path) from None
-        if os.path.lexists(final_path):
+        if check_exists and os.path.lexists(final_path):
             self.abort()
             raise ChunkExists(errno.EEXIST, "chunk already exists", final_path)
 
@@ -253,10 +253,14 @@ class ChunkStore:
         return os.path.join(self.basedir, *parts, chunk_id)
 
     # Writing ---------------------------------------------------------------
-    def create(self, chunk_id: str) -> PendingChunk:
-        """Start an upload; ChunkExists if the chunk or its upload exists."""
+    def create(self, chunk_id: str, check_exists: bool = True) -> PendingChunk:
+        """Start an upload; ChunkExists if the chunk or its upload exists.
+
+        `check_exists=False` leaves the check of a published chunk to the
+        commit's rename, which makes it anyway (for a body already whole,
+        refusing it early saves nothing)."""
         return PendingChunk(self.basedir, self.chunk_path(chunk_id),
-                            self.fsync_file, self.fsync_dir)
+                            self.fsync_file, self.fsync_dir, check_exists)
 
     def exists(self, chunk_id: str) -> bool:
         return os.path.lexists(self.chunk_path(chunk_id))

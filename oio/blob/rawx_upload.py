@@ -59,7 +59,7 @@ class ChunkUpload:
         """Append `pieces` to the pending file, creating it first; `last`
         when the commit follows at once."""
         if self.pending is None:
-            self.pending = self.store.create(self.chunk_id)
+            self.pending = self.store.create(self.chunk_id, check_exists=not last)
         self.size += self.pending.writev(pieces, last)
 
     def write(self, pieces: list[bytes], last: bool = False) -> None:

@@ -85,11 +85,12 @@ class BodyTimeout(TimeoutError):
     """The client sent no body byte for longer than the body timeout."""
 
 
+# Looked up once: HTTPStatus(status) costs an Enum construction per reply.
+_REASONS = {int(status): status.phrase for status in HTTPStatus}
+
+
 def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
+    return _REASONS.get(status, "Unknown")
 
 
 # --------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import random
@@ -14,6 +15,7 @@ monotonic_time = time.monotonic
 MAX_REQUEST_ID_LENGTH = 63
 
 
+@functools.lru_cache(maxsize=4096)
 def cid_from_name(account: str, ref: str) -> str:
     """Container ID: upper hex SHA-256 of `account` NUL `ref` (UTF-8)."""
     h = hashlib.sha256()

@@ -232,3 +232,16 @@ def test_make_hash_dirs_skips_large_layouts(tmp_path):
     assert ChunkStore(str(tmp_path), hash_width=2, hash_depth=2).make_hash_dirs() == 0
     assert ChunkStore(str(tmp_path), hash_width=4, hash_depth=1).make_hash_dirs() == 0
     assert os.listdir(tmp_path) == []
+
+
+def test_commit_refuses_a_published_chunk_without_early_check(store):
+    first = store.create(CHUNK)
+    first.write(b"first")
+    first.commit({})
+    late = store.create(CHUNK, check_exists=False)
+    late.write(b"second")
+    with pytest.raises(ChunkExists):
+        late.commit({})
+    assert not os.path.exists(late.path)
+    with open(store.chunk_path(CHUNK), "rb") as f:
+        assert f.read() == b"first"
