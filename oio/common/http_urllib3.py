@@ -38,6 +38,22 @@ class SafePoolManager(urllib3.PoolManager):
         kwargs = {k: v for k, v in kwargs.items() if k in URLLIB3_REQUESTS_KWARGS}
         return super().request(method, url, *args, **kwargs)
 
+    def request_whole(self, method: str, url: str, body: bytes | None = None,
+                      headers: dict[str, str] | None = None,
+                      timeout: urllib3.Timeout | float | None = None):
+        """The reply, read whole, of one request without retry: through the
+        lean pool for plain http, through urllib3 otherwise. Transport
+        errors raise as OSError (lean) or urllib3's HTTPError."""
+        if not isinstance(timeout, urllib3.Timeout):
+            timeout = urllib3.Timeout(connect=timeout or CONNECTION_TIMEOUT,
+                                      read=timeout or READ_TIMEOUT)
+        headers = headers or {}
+        resp = lean_request(self, method, url, body, headers, timeout)
+        if resp is None:
+            resp = self.request(method, url, body=body, headers=headers,
+                                timeout=timeout, retries=False)
+        return resp
+
     def clear(self):
         super().clear()
         self.lean.close()

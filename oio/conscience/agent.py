@@ -3,7 +3,10 @@ them with their tags and stats through the proxy (conscience.md §7).
 
 One thread per watched service, so that a slow service never delays the
 registration of the others (checks and stats of one service run in turn,
-each bounded by its timeout).
+each bounded by its timeout). The descriptions the watchers produce within
+`GATHER` seconds go to the proxy in one POST (an array, which
+`conscience/register` accepts): one request per interval instead of one
+per service, for the agent, the proxy and the conscience alike.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ import threading
 import time
 
 import urllib3
+
+from oio.common.http_urllib3 import get_pool_manager
 
 from .checks import build_check
 from .stats import build_stat
@@ -114,15 +119,20 @@ class Watcher:
                     logger.info("%s %s is %s", self.type, self.addr,
                                 "up" if desc["tags"]["tag.up"] else "down")
                     was_up = desc["tags"]["tag.up"]
-                self.agent.register(desc)
+                self.agent.submit(desc)
             except Exception:  # noqa: BLE001 - keep watching whatever happens
                 logger.exception("%s: watch round failed", self.name)
             stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
         if self.deregister_on_exit:
-            self.agent.register(self.description(False))
+            # Replaces any description of this service still waiting: the
+            # agent sends what is left once every watcher has stopped.
+            self.agent.submit(self.description(False))
 
 
 class Agent:
+    # Seconds a registration waits for the other watchers' of the same round.
+    GATHER = 0.05
+
     def __init__(self, conf: dict):
         self.namespace = str(conf["namespace"])
         self.proxy = str(conf.get("proxy") or "")
@@ -132,11 +142,15 @@ class Agent:
         self.interval = float(conf.get("check_interval", 1))
         self.rise = int(conf.get("rise", 1))
         self.fall = int(conf.get("fall", 1))
-        self.http = urllib3.PoolManager(maxsize=32)
+        self.http = get_pool_manager(pool_maxsize=32)
         self.url = (f"http://{self.proxy}/v3.0/{self.namespace}"
                     f"/conscience/register")
         self.watchers = self._load_watchers(conf)
         self._failing = False
+        # (type, addr) → the latest description not sent yet
+        self._outbox: dict[tuple[str, str], dict] = {}
+        self._outbox_lock = threading.Lock()
+        self._outbox_ready = threading.Event()
 
     def _load_watchers(self, conf: dict) -> list[Watcher]:
         defs: dict[str, dict] = dict(conf.get("services") or {})
@@ -164,32 +178,80 @@ class Agent:
             logger.error("two watch definitions for %s: both ignored", addr)
         return [w for w in watchers if w.addr not in duplicates]
 
-    def register(self, desc: dict) -> None:
-        try:
-            resp = self.http.request(
-                "POST", self.url, body=json.dumps(desc).encode(),
-                headers={"Content-Type": "application/json"},
-                timeout=urllib3.Timeout(connect=1.0, read=5.0), retries=False)
-            ok = resp.status < 300
-            error = f"HTTP {resp.status} {resp.data[:200]!r}"
-        except urllib3.exceptions.HTTPError as exc:
-            ok, error = False, str(exc)
+    def submit(self, desc: dict) -> None:
+        """Queue `desc` for the next registration (a newer description of
+        the same service replaces it)."""
+        with self._outbox_lock:
+            self._outbox[(desc["type"], desc["addr"])] = desc
+        self._outbox_ready.set()
+
+    def flush(self) -> None:
+        """Register every queued description now."""
+        with self._outbox_lock:
+            descs = list(self._outbox.values())
+            self._outbox.clear()
+            self._outbox_ready.clear()
+        if descs:
+            self.register(descs)
+
+    def register(self, descs: dict | list[dict]) -> None:
+        """Register one description or several in one request. When the
+        proxy refuses a batch (4xx: one bad description fails it all),
+        each is sent on its own so that the others still get in."""
+        if isinstance(descs, dict):
+            descs = [descs]
+        status, error = self._post(descs[0] if len(descs) == 1 else descs)
+        if 400 <= status < 500 and len(descs) > 1:
+            refused = [(desc, *self._post(desc)) for desc in descs]
+            refused = [r for r in refused if not 0 < r[1] < 300]
+            status, error = 204, ""
+            if refused:
+                desc, status, error = refused[-1]
+                error = (f"{len(refused)} of {len(descs)} refused, "
+                         f"{desc.get('type')} {desc.get('addr')}: {error}")
+        ok = 0 < status < 300
         if not ok and not self._failing:
             logger.warning("registration through %s failed: %s", self.proxy, error)
         elif ok and self._failing:
             logger.info("registrations through %s work again", self.proxy)
         self._failing = not ok
 
+    def _post(self, body: dict | list) -> tuple[int, str]:
+        """(HTTP status, error text); status 0 when no reply came."""
+        try:
+            resp = self.http.request_whole(
+                "POST", self.url, body=json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"},
+                timeout=urllib3.Timeout(connect=1.0, read=5.0))
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            return 0, str(exc) or type(exc).__name__
+        return resp.status, f"HTTP {resp.status} {resp.data[:200]!r}"
+
+    def _registrar(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if not self._outbox_ready.wait(0.5):
+                continue
+            # The watchers of one round finish close together: one POST.
+            if stop.wait(self.GATHER):
+                return
+            self.flush()
+
     def run(self, stop: threading.Event) -> None:
         threads = [threading.Thread(target=w.run, args=(stop,), daemon=True,
                                     name=f"watch-{w.name}") for w in self.watchers]
+        registrar = threading.Thread(target=self._registrar, args=(stop,),
+                                     daemon=True, name="registrar")
+        registrar.start()
         for thread in threads:
             thread.start()
         logger.info("watching %d services, registering through %s",
                     len(threads), self.proxy)
         stop.wait()
+        registrar.join(timeout=10)
         for thread in threads:
             thread.join(timeout=10)
+        # What the watchers said last, their deregistrations included.
+        self.flush()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import urllib3
 
+from oio.common.http_urllib3 import SafePoolManager
+
 CHECK_TIMEOUT = 5.0
 
 # The gridd "REQ_PING" request of 7.2 (a framed ASN.1 message).
@@ -25,7 +27,7 @@ class TcpCheck:
         self.addr = (host, port)
         self.timeout = timeout
 
-    def __call__(self, http: urllib3.PoolManager) -> bool:
+    def __call__(self, http: SafePoolManager) -> bool:
         try:
             with socket.create_connection(self.addr, timeout=self.timeout):
                 return True
@@ -36,7 +38,7 @@ class TcpCheck:
 class Asn1Check(TcpCheck):
     """Connect, send the binary ping, read up to 1 KiB without error."""
 
-    def __call__(self, http: urllib3.PoolManager) -> bool:
+    def __call__(self, http: SafePoolManager) -> bool:
         try:
             with socket.create_connection(self.addr, timeout=self.timeout) as sock:
                 sock.sendall(ASN1_PING)
@@ -52,13 +54,13 @@ class HttpCheck:
         self.url = f"http://{host}:{port}/{uri.lstrip('/')}"
         self.timeout = urllib3.Timeout(connect=min(timeout, 1.0), read=timeout)
 
-    def __call__(self, http: urllib3.PoolManager) -> bool:
+    def __call__(self, http: SafePoolManager) -> bool:
         try:
-            resp = http.request("GET", self.url, timeout=self.timeout,
-                                retries=False,
-                                headers={"x-oio-req-id": f"chk-{time.time_ns()}"})
+            resp = http.request_whole(
+                "GET", self.url, timeout=self.timeout,
+                headers={"x-oio-req-id": f"chk-{time.time_ns()}"})
             return resp.status == 200
-        except urllib3.exceptions.HTTPError:
+        except (urllib3.exceptions.HTTPError, OSError, ValueError):
             return False
 
 
@@ -67,7 +69,7 @@ class Checker:
     history; down after `fall` failures in a row, up after `rise`
     successes in a row."""
 
-    def __init__(self, check: Callable[[urllib3.PoolManager], bool],
+    def __init__(self, check: Callable[[SafePoolManager], bool],
                  rise: int = 1, fall: int = 1):
         self.check = check
         self.rise = max(1, rise)
@@ -88,7 +90,7 @@ class Checker:
             self.up = True
         return self.up
 
-    def __call__(self, http: urllib3.PoolManager) -> bool:
+    def __call__(self, http: SafePoolManager) -> bool:
         return self.record(bool(self.check(http)))
 
 

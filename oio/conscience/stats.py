@@ -11,6 +11,8 @@ import time
 
 import urllib3
 
+from oio.common.http_urllib3 import SafePoolManager
+
 CHECK_TIMEOUT = 5.0
 HTTP_TIMEOUT = urllib3.Timeout(connect=1.0, read=10.0)
 
@@ -28,7 +30,7 @@ class SystemStat:
     def __init__(self):
         self.last = _cpu_times()
 
-    def __call__(self, http: urllib3.PoolManager) -> dict:
+    def __call__(self, http: SafePoolManager) -> dict:
         idle, total = _cpu_times()
         d_idle, d_total = idle - self.last[0], total - self.last[1]
         self.last = (idle, total)
@@ -59,7 +61,7 @@ class VolumeStat:
         self.path = path
         self.last: tuple[float, int] | None = None
 
-    def __call__(self, http: urllib3.PoolManager) -> dict:
+    def __call__(self, http: SafePoolManager) -> dict:
         vfs = os.statvfs(self.path)
         blocks = vfs.f_bavail / vfs.f_blocks if vfs.f_blocks else 1.0
         inodes = vfs.f_ffree / vfs.f_files if vfs.f_files else 1.0
@@ -82,8 +84,8 @@ class RawxStat:
         self.url = f"http://{host}:{port}/{path.lstrip('/')}"
         self.last: tuple[float, int, int] | None = None
 
-    def __call__(self, http: urllib3.PoolManager) -> dict:
-        resp = http.request("GET", self.url, timeout=HTTP_TIMEOUT, retries=False)
+    def __call__(self, http: SafePoolManager) -> dict:
+        resp = http.request_whole("GET", self.url, timeout=HTTP_TIMEOUT)
         if resp.status != 200:
             raise OSError(f"{self.url}: HTTP {resp.status}")
         counters, out = {}, {}
@@ -127,9 +129,9 @@ class HttpJsonStat:
             raise ValueError(f"unknown http stat parser {parser!r}")
         self.parser = parser
 
-    def __call__(self, http: urllib3.PoolManager) -> dict:
-        resp = http.request("GET", self.url, timeout=HTTP_TIMEOUT, retries=False,
-                            headers={"Connection": "close"})
+    def __call__(self, http: SafePoolManager) -> dict:
+        resp = http.request_whole("GET", self.url, timeout=HTTP_TIMEOUT,
+                                  headers={"Connection": "close"})
         if resp.status != 200:
             raise OSError(f"{self.url}: HTTP {resp.status}")
         out: dict = {}
@@ -156,8 +158,8 @@ class ProxyStat:
     def __init__(self, host: str, port: int):
         self.url = f"http://{host}:{port}/v3.0/status"
 
-    def __call__(self, http: urllib3.PoolManager) -> dict:
-        resp = http.request("GET", self.url, timeout=HTTP_TIMEOUT, retries=False)
+    def __call__(self, http: SafePoolManager) -> dict:
+        resp = http.request_whole("GET", self.url, timeout=HTTP_TIMEOUT)
         if resp.status != 200:
             raise OSError(f"{self.url}: HTTP {resp.status}")
         out: dict[str, float] = {}
@@ -184,7 +186,7 @@ class BeanstalkdStat:
     def __init__(self, host: str, port: int):
         self.addr = (host, port)
 
-    def __call__(self, http: urllib3.PoolManager) -> dict:
+    def __call__(self, http: SafePoolManager) -> dict:
         with socket.create_connection(self.addr, timeout=CHECK_TIMEOUT) as sock:
             sock.sendall(b"stats\r\n")
             data = b""

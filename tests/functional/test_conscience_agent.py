@@ -169,3 +169,73 @@ def test_main_rejects_bad_config(tmp_path, capsys):
     assert main([str(conf)]) == 2
     assert main([str(tmp_path / "missing.yml")]) == 2
     assert "oio-conscience-agent" in capsys.readouterr().err
+
+
+class RecordingProxy:
+    """Records the bodies POSTed to it and answers 204 (or `status`)."""
+
+    def __init__(self, status=204):
+        import http.server
+
+        bodies = self.bodies = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                bodies.append(json.loads(body))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.addr = "%s:%d" % self.server.server_address
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_one_round_of_watchers_is_one_registration(tmp_path):
+    proxy = RecordingProxy()
+    services = {f"s{i}": {"host": "127.0.0.1", "port": free_port(),
+                          "type": "rawx", "checks": [{"type": "tcp"}]}
+                for i in range(5)}
+    agent = Agent({"namespace": "OPENIO", "proxy": proxy.addr,
+                   "check_interval": 0.5, "services": services})
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(proxy.bodies) >= 2, timeout=10)
+    finally:
+        stop.set()
+        thread.join(10)
+        proxy.close()
+    # A round of the five watchers went in one POST, an array.
+    whole = [b for b in proxy.bodies if isinstance(b, list) and len(b) == 5]
+    assert whole, proxy.bodies
+    assert sorted(d["addr"] for d in whole[0]) == sorted(
+        f"127.0.0.1:{s['port']}" for s in services.values())
+    assert all(d["tags"]["tag.up"] is False for d in whole[0])
+
+
+def test_a_refused_description_does_not_keep_the_others_out(conscience):
+    host, port = conscience.split(":")
+    agent = Agent({"namespace": "OPENIO", "proxy": conscience, "services": {}})
+    good = {"ns": "OPENIO", "type": "meta2", "addr": conscience, "score": -1,
+            "tags": {"tag.up": True}}
+    bad = {"ns": "OPENIO", "type": "nosuchtype", "addr": conscience,
+           "score": -1, "tags": {"tag.up": True}}
+    agent.submit(good)
+    agent.submit(bad)
+    agent.flush()
+    assert conscience in listing(conscience, "meta2")
+    assert agent._failing      # the bad one was refused, and said so
+    agent.register(good)
+    assert not agent._failing
