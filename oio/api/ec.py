@@ -38,7 +38,6 @@ from .replication import (
     _Consumer,
     _End,
     _HashConsumer,
-    chunk_headers,
     fill,
     new_chunk_hasher,
     reply_mismatch,
@@ -167,9 +166,9 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
             checksums.is_default(self.fragment_algo)
         headers = dict(self.headers,
                        Trailer=TRANSFER_TRAILERS if transfer else TRAILERS)
-        self._puts = [_FragmentPut(self, chunk, dict(
-                          chunk_headers(self.sysmeta, chunk) if self.sysmeta
-                          else {}, **headers), self.fragment_algo, transfer)
+        self._puts = [_FragmentPut(self, chunk,
+                                   self.put_headers(chunk, headers),
+                                   self.fragment_algo, transfer)
                       for chunk in chunks]
         left = self.inline_size(source, size)
         if left is not None and left <= self.segment_size:

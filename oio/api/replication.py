@@ -90,10 +90,10 @@ def reply_mismatch(local_hash: str | None, reply_hash: str | None,
     return None
 
 
-def chunk_headers(sysmeta: dict, chunk: dict) -> dict:
-    """The headers of a chunk PUT, as the 7.2 client sends them (rawx.md
-    §7.1): `sysmeta` is the object metadata of content/prepare2 completed
-    with `container_id`, `content_path` and `full_path`."""
+def content_headers(sysmeta: dict) -> dict:
+    """The headers every chunk PUT of an object shares (rawx.md §7.1):
+    `sysmeta` is the object metadata of content/prepare2 completed with
+    `container_id`, `content_path` and `full_path`."""
     return {
         CHUNK_HEADERS["content_id"]: sysmeta["id"],
         CHUNK_HEADERS["content_version"]: str(sysmeta["version"]),
@@ -103,10 +103,18 @@ def chunk_headers(sysmeta: dict, chunk: dict) -> dict:
         CHUNK_HEADERS["container_id"]: sysmeta["container_id"],
         CHUNK_HEADERS["oio_version"]: sysmeta.get("oio_version") or OIO_VERSION,
         CHUNK_HEADERS["full_path"]: sysmeta["full_path"],
-        CHUNK_HEADERS["chunk_pos"]: str(chunk["pos"]),
-        CHUNK_HEADERS["chunk_id"]: urlparse(
-            chunk.get("real_url") or chunk["url"]).path.rsplit("/", 1)[-1],
     }
+
+
+def chunk_headers(sysmeta: dict, chunk: dict,
+                  content: dict | None = None) -> dict:
+    """The headers of a chunk PUT, as the 7.2 client sends them: those of
+    `content_headers` (pass them when already built) and the chunk's own."""
+    headers = dict(content if content is not None else content_headers(sysmeta))
+    headers[CHUNK_HEADERS["chunk_pos"]] = str(chunk["pos"])
+    headers[CHUNK_HEADERS["chunk_id"]] = urlparse(
+        chunk.get("real_url") or chunk["url"]).path.rsplit("/", 1)[-1]
+    return headers
 
 
 def sysmeta_for(obj_meta: dict, account: str, container: str, obj_name: str,
@@ -486,6 +494,7 @@ class ReplicatedMetachunkWriter:
         if pool_manager is None:
             raise ValueError("A pool manager is needed")
         self.sysmeta = sysmeta
+        self._content_headers: dict | None = None
         self.perfdata = perfdata
         self.meta_chunk = meta_chunk
         self.checksum = checksum
@@ -544,13 +553,23 @@ class ReplicatedMetachunkWriter:
         self.send(source, size)
         return self.wait()
 
+    def put_headers(self, chunk: dict, extra: dict | None = None) -> dict:
+        """The request headers of `chunk`'s PUT (the object's part built
+        once per metachunk)."""
+        if self.sysmeta:
+            if self._content_headers is None:
+                self._content_headers = content_headers(self.sysmeta)
+            headers = chunk_headers(self.sysmeta, chunk, self._content_headers)
+        else:
+            headers = {}
+        headers.update(extra if extra is not None else self.headers)
+        return headers
+
     def send(self, source, size: int | None) -> int:
         """The data half of stream(): returns once every byte has been
         handed to the senders, without waiting for the rawx replies (so the
         caller can stream the next metachunk meanwhile)."""
-        self._puts = [_ChunkPut(self, chunk, dict(
-                          chunk_headers(self.sysmeta, chunk) if self.sysmeta
-                          else {}, **self.headers))
+        self._puts = [_ChunkPut(self, chunk, self.put_headers(chunk))
                       for chunk in self.meta_chunk]
         left = self.inline_size(source, size)
         if left is not None:
