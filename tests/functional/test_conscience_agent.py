@@ -193,7 +193,8 @@ class RecordingProxy:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.addr = "%s:%d" % self.server.server_address
+        host, port = self.server.server_address[:2]
+        self.addr = f"{host}:{port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
