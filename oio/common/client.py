@@ -26,8 +26,8 @@ from oio.common.constants import (
 )
 from oio.common.http_urllib3 import (
     get_pool_manager,
-    lean_request,
     oio_exception_from_httperror,
+    request_whole,
     timeout,
 )
 from oio.common.utils import (
@@ -179,12 +179,8 @@ class ProxyClient:
         perfdata = kwargs.get("perfdata")
         started = monotonic_time()
         try:
-            resp = lean_request(self.pool_manager, method, url, data,
-                                out_headers, tmo)
-            if resp is None:
-                resp = self.pool_manager.request(method, url, body=data,
-                                                 headers=out_headers,
-                                                 timeout=tmo, retries=False)
+            resp = request_whole(self.pool_manager, method, url, data,
+                                 out_headers, tmo)
         except (urllib3.exceptions.HTTPError, OSError) as err:
             oio_exception_from_httperror(err, out_headers[REQID_HEADER], url)
         if perfdata is not None:

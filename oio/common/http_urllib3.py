@@ -47,12 +47,7 @@ class SafePoolManager(urllib3.PoolManager):
         if not isinstance(timeout, urllib3.Timeout):
             timeout = urllib3.Timeout(connect=timeout or CONNECTION_TIMEOUT,
                                       read=timeout or READ_TIMEOUT)
-        headers = headers or {}
-        resp = lean_request(self, method, url, body, headers, timeout)
-        if resp is None:
-            resp = self.request(method, url, body=body, headers=headers,
-                                timeout=timeout, retries=False)
-        return resp
+        return request_whole(self, method, url, body, headers or {}, timeout)
 
     def clear(self):
         super().clear()
@@ -83,6 +78,18 @@ def lean_request(pool_manager, method: str, url: str, body: bytes | None,
     host, port, target = parts
     return lean.request(method, host, port, target, headers, body,
                         tmo.connect_timeout, tmo.read_timeout)
+
+
+def request_whole(pool_manager, method: str, url: str, body: bytes | None,
+                  headers: dict[str, str], tmo: urllib3.Timeout):
+    """The reply (read whole, no retry) of a request: on the lean path
+    when `pool_manager` has one and the URL is plain http, through urllib3
+    otherwise (any pool manager, a caller's own included)."""
+    resp = lean_request(pool_manager, method, url, body, headers, tmo)
+    if resp is None:
+        resp = pool_manager.request(method, url, body=body, headers=headers,
+                                    timeout=tmo, retries=False)
+    return resp
 
 
 def get_pool_manager(pool_connections: int = DEFAULT_POOLSIZE,
