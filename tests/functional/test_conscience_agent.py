@@ -172,9 +172,9 @@ def test_main_rejects_bad_config(tmp_path, capsys):
 
 
 class RecordingProxy:
-    """Records the bodies POSTed to it and answers 204 (or `status`)."""
+    """Records the bodies POSTed to it and answers 204."""
 
-    def __init__(self, status=204):
+    def __init__(self):
         import http.server
 
         bodies = self.bodies = []
@@ -185,7 +185,7 @@ class RecordingProxy:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 bodies.append(json.loads(body))
-                self.send_response(status)
+                self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
