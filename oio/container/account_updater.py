@@ -62,6 +62,10 @@ class AccountUpdater:
                                         name="account-updater")
         self._thread.start()
 
+    def sync(self) -> None:
+        if self.next is not None:
+            self.next.sync()
+
     def emit(self, event_type: str, payload: dict) -> None:
         if self.next is not None:
             self.next.emit(event_type, payload)

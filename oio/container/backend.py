@@ -7,6 +7,15 @@ committed changes from one place. The journal is WAL with
 
 A base object is not thread-safe by itself: callers hold `base.lock` around
 any use (see `BaseCache`).
+
+Group commit: one container takes one write at a time, and each commit
+waits for the disk, so writes to a busy container used to queue behind
+each other's fsync. `BaseCache.run_batched` queues them instead: the first
+writer runs every queued one in a single transaction, each inside its own
+savepoint (an error undoes that write only), commits once and wakes the
+others with their own results. Nothing is visible before it is durable, and
+what a write does after its commit (its events) waits for the batch's
+commit (`ContainerBase.after_commit`).
 """
 
 from __future__ import annotations
@@ -65,6 +74,8 @@ CREATE TABLE IF NOT EXISTS properties (
 
 # Pages of SQLite cache per open base (negative: KiB). Many bases stay open.
 CACHE_KIB = 1024
+# Writes run in one transaction at most: bounds the wait of the last one.
+MAX_BATCH = 32
 
 
 class BaseNotFound(LookupError):
@@ -137,6 +148,12 @@ class ContainerBase:
         self.admin: dict[str, str] = {}
         # Called after each commit; replication plugs in here.
         self.on_commit: Callable[[ContainerBase], None] | None = None
+        # Writes waiting for a batch (BaseCache.run_batched).
+        self.queue = WriteQueue()
+        # While a batch runs: what its writes do once it is committed, and
+        # the number of savepoints opened (their names).
+        self._deferred: list[tuple[Callable, tuple]] | None = None
+        self._savepoints = 0
         if not create and not os.path.exists(path):
             raise BaseNotFound(cid)
         if create:
@@ -182,21 +199,92 @@ class ContainerBase:
     # -- writes --------------------------------------------------------------
     @contextlib.contextmanager
     def write(self) -> Iterator[Writer]:
-        """One write transaction; commits durably, rolls back on error."""
+        """One write transaction; commits durably, rolls back on error.
+        Within a batch, a savepoint of the batch's transaction."""
+        if self._deferred is not None:
+            with self._savepoint() as writer:
+                yield writer
+            return
         self.db.execute("BEGIN IMMEDIATE")
         writer = Writer(self)
         try:
             yield writer
             writer.flush_admin()
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        self._apply_admin(writer)
+        if self.on_commit is not None:
+            self.on_commit(self)
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[Writer]:
+        self._savepoints += 1
+        name = f"w{self._savepoints}"
+        self.db.execute(f"SAVEPOINT {name}")
+        writer = Writer(self)
+        try:
+            yield writer
+            writer.flush_admin()
+        except BaseException:
+            if self.db.in_transaction:  # else SQLite dropped the batch
+                self.db.execute(f"ROLLBACK TO {name}")
+                self.db.execute(f"RELEASE {name}")
+            raise
+        self.db.execute(f"RELEASE {name}")
+        self._apply_admin(writer)
+
+    def _apply_admin(self, writer: Writer) -> None:
         self.admin.update(writer.admin_changes)
         for key in writer.admin_deleted:
             self.admin.pop(key, None)
+
+    def after_commit(self, func: Callable, *args) -> None:
+        """`func(*args)` once what was written so far is committed: now,
+        or after the commit of the running batch."""
+        if self._deferred is None:
+            func(*args)
+        else:
+            self._deferred.append((func, args))
+
+    def run_batch(self, jobs: list[WriteJob]) -> list[WriteJob]:
+        """Run `jobs` in one transaction; each gets its result or error.
+        The jobs that could not run (SQLite dropped the transaction) are
+        returned, to run in another one."""
+        admin = dict(self.admin)
+        self.db.execute("BEGIN IMMEDIATE")
+        self._deferred, self._savepoints = [], 0
+        done: list[WriteJob] = []
+        left: list[WriteJob] = []
+        try:
+            for index, job in enumerate(jobs):
+                job.run(self)
+                done.append(job)
+                if not self.db.in_transaction:
+                    # A full disk or an I/O error rolled everything back.
+                    left = jobs[index + 1:]
+                    raise sqlite3.OperationalError(
+                        "transaction rolled back by an earlier error")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            self.admin = admin
+            self._deferred = None
+            for job in done:
+                job.fail_committed(exc)
+            return left
+        deferred, self._deferred = self._deferred, None
         if self.on_commit is not None:
             self.on_commit(self)
+        for func, args in deferred:
+            try:
+                func(*args)
+            except Exception:  # noqa: BLE001 - the writes are committed
+                logger.exception("after the commit of %s", self.cid)
+        return []
 
     # -- reads ---------------------------------------------------------------
     def q(self, sql: str, args: tuple = ()) -> list:
@@ -423,6 +511,47 @@ class Writer:
         return header, chunks
 
 
+class WriteJob:
+    """One write waiting in a base's queue (`BaseCache.run_batched`)."""
+
+    __slots__ = ("fn", "result", "error", "retry", "lead", "wake")
+
+    def __init__(self, fn: Callable[[ContainerBase], object]):
+        self.fn = fn
+        self.result: object = None
+        self.error: BaseException | None = None
+        self.retry = False       # the base was closed meanwhile
+        self.lead = False        # this job's thread runs the next batch
+        self.wake = threading.Event()
+
+    def run(self, base: ContainerBase) -> None:
+        try:
+            self.result = self.fn(base)
+        except BaseException as exc:  # noqa: BLE001 - its caller's
+            self.error = exc
+
+    def fail_committed(self, exc: BaseException) -> None:
+        """The batch's commit failed: a write that had succeeded did not."""
+        if self.error is None:
+            self.error = exc
+
+    def outcome(self):
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class WriteQueue:
+    """The writes waiting for a base, and whether a thread runs a batch."""
+
+    __slots__ = ("mutex", "jobs", "busy")
+
+    def __init__(self) -> None:
+        self.mutex = threading.Lock()
+        self.jobs: list[WriteJob] = []
+        self.busy = False
+
+
 class BaseCache:
     """A bounded LRU of open container bases.
 
@@ -477,6 +606,66 @@ class BaseCache:
                 if not create and not base.initialized:
                     raise BaseNotFound(cid)
                 return fn(base)
+
+    def run_batched(self, cid: str, fn: Callable[[ContainerBase], object]):
+        """Like `run(cid, fn)` for a write of an existing base, sharing its
+        transaction and its commit with the writes queued meanwhile.
+
+        `fn` must write through `base.write()` and defer what follows its
+        commit with `base.after_commit()`: it may run in another thread, in
+        a savepoint of a longer transaction."""
+        while True:
+            base = self._get(cid, False)
+            job = WriteJob(fn)
+            queue = base.queue
+            with queue.mutex:
+                queue.jobs.append(job)
+                job.lead = not queue.busy
+                queue.busy = True
+            if not job.lead:
+                job.wake.wait()
+            if job.lead:
+                self._lead(base)
+            if job.retry:
+                continue  # evicted meanwhile: open it again
+            return job.outcome()
+
+    @staticmethod
+    def _lead(base: ContainerBase) -> None:
+        """Run the queued writes of `base` (ours first), then hand the queue
+        to the next writer."""
+        queue = base.queue
+        with queue.mutex:
+            jobs = queue.jobs[:MAX_BATCH]
+            del queue.jobs[:MAX_BATCH]
+        try:
+            with base.lock:
+                if base.closed:
+                    for job in jobs:
+                        job.retry = True
+                elif not base.initialized:
+                    for job in jobs:
+                        job.error = BaseNotFound(base.cid)
+                elif len(jobs) == 1:
+                    jobs[0].run(base)   # alone: a transaction of its own
+                else:
+                    left = jobs
+                    while left:
+                        left = base.run_batch(left)
+        except BaseException as exc:  # noqa: BLE001 - e.g. BEGIN refused
+            for job in jobs:
+                job.fail_committed(exc)
+        finally:
+            with queue.mutex:
+                if queue.jobs:
+                    successor = queue.jobs[0]
+                    successor.lead = True
+                    successor.wake.set()
+                else:
+                    queue.busy = False
+            for job in jobs:
+                job.lead = False
+                job.wake.set()
 
     def destroy(self, cid: str, check: Callable[[ContainerBase], None]) -> None:
         """Run `check(base)` then remove the base files, atomically with

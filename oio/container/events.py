@@ -2,8 +2,10 @@
 
 Every change goes through one notifier's `emit(event_type, payload)`;
 `payload` is the event envelope without its transport (`event`, `when`,
-`url`, `request_id`, `origin`, `data`). The default drops them: a
-beanstalkd producer plugs in here later.
+`url`, `request_id`, `origin`, `data`). `emit` may only queue the event
+(in order): meta2 calls `sync()` before it answers, once the container
+lock is released, so that the wait for the disk holds no container. The
+default drops them.
 """
 
 from __future__ import annotations
@@ -17,11 +19,17 @@ class Notifier(Protocol):
     def emit(self, event_type: str, payload: dict) -> None:
         """Called from worker threads, after the change is committed."""
 
+    def sync(self) -> None:
+        """Return once every event emitted so far is kept durably."""
+
 
 class NullNotifier:
     """Drops every event."""
 
     def emit(self, event_type: str, payload: dict) -> None:
+        return None
+
+    def sync(self) -> None:
         return None
 
 
@@ -33,6 +41,9 @@ class RecordingNotifier:
 
     def emit(self, event_type: str, payload: dict) -> None:
         self.events.append((event_type, payload))
+
+    def sync(self) -> None:
+        return None
 
     def types(self) -> list[str]:
         return [e[0] for e in self.events]
@@ -79,6 +90,12 @@ class CoalescingNotifier:
             if held is not None:
                 self.next.emit(held[1], held[2])
         self.next.emit(event_type, payload)
+
+    def sync(self) -> None:
+        # Held state events are not waited for: the next one replaces them.
+        sync = getattr(self.next, "sync", None)
+        if sync is not None:
+            sync()
 
     def _run(self) -> None:
         while not self._stop.wait(min(0.1, self.delay)):

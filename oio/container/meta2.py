@@ -159,6 +159,21 @@ class Meta2:
         except BaseNotFound:
             raise container_not_found(cid) from None
 
+    def _write(self, cid: str, fn, batch: bool = True, create: bool = False):
+        """Run the write `fn(base)`, with the other writes queued on the base
+        when `batch` (one commit for all, see backend.py); then wait until
+        its events are on disk (outside the base lock: the wait is shared
+        with the other writers of every container)."""
+        try:
+            if batch and not create:
+                try:
+                    return self.bases.run_batched(cid, fn)
+                except BaseNotFound:
+                    raise container_not_found(cid) from None
+            return self._run(cid, fn, create=create)
+        finally:
+            self.events.sync()
+
     def _ns_option(self, key: str, default: str) -> str:
         options = getattr(self.ns_info, "options", None) or {}
         value = options.get(key)
@@ -201,7 +216,8 @@ class Meta2:
             if isinstance(data, list):
                 payload.update(part=index, parts=len(parts))
             payload["data"] = part
-            self.events.emit(event, payload)
+            # Within a batch, only once the batch is committed.
+            base.after_commit(self.events.emit, event, payload)
 
     @staticmethod
     def _writable(base: ContainerBase) -> None:
@@ -302,7 +318,7 @@ class Meta2:
                 "bucket": base.admin.get("sys.m2.bucket.name")})
             return True
 
-        return self._run(cid, create, create=True)
+        return self._write(cid, create, create=True)
 
     def _check_system(self, system: dict) -> dict:
         for key in system:
@@ -345,6 +361,8 @@ class Meta2:
             self.bases.destroy(cid, check)
         except BaseNotFound:
             raise container_not_found(cid) from None
+        finally:
+            self.events.sync()
 
     def container_properties(self, cid: str, stats: bool = False
                              ) -> dict[str, str]:
@@ -373,7 +391,7 @@ class Meta2:
             self._emit("storage.container.update", base, ctx, {
                 "system": system, "properties": props,
                 "bucket": base.admin.get("sys.m2.bucket.name")})
-        self._run(cid, apply)
+        self._write(cid, apply)
 
     def container_del_properties(self, cid: str, keys,
                                  ctx: Context | None = None) -> None:
@@ -392,7 +410,7 @@ class Meta2:
             self._emit("storage.container.update", base, ctx, {
                 "system": {}, "properties": {k[5:]: None for k in wanted},
                 "bucket": base.admin.get("sys.m2.bucket.name")})
-        self._run(cid, apply)
+        self._write(cid, apply)
 
     def container_list(self, cid: str, params: ListParams) -> ListResult:
         return self._run(cid, lambda base: list_objects(base, params))
@@ -412,7 +430,7 @@ class Meta2:
                     w.set_admin(M2_PROP_MISSING_CHUNKS, str(missing))
                     w.add_counter(M2_PROP_VERSION, 1)
             self._emit_state(base, ctx)
-        self._run(cid, touch)
+        self._write(cid, touch, batch=False)
 
     def _emit_state(self, base: ContainerBase, ctx) -> None:
         admin = base.admin
@@ -447,7 +465,7 @@ class Meta2:
             if removed:
                 self._emit_state(base, ctx)
             return remaining > 0
-        return self._run(cid, flush)
+        return self._write(cid, flush, batch=False)
 
     def purge(self, cid: str, maxvers: int | None = None,
               path: str | None = None, ctx: Context | None = None) -> None:
@@ -485,7 +503,7 @@ class Meta2:
                 if removed:
                     w.add_counter(M2_PROP_VERSION, 1)
             self._emit_removed(base, ctx, removed)
-        self._run(cid, run)
+        self._write(cid, run, batch=False)
 
     # -- admin (freeze / enable) --
     def set_status(self, cid: str, status: int) -> None:
@@ -500,7 +518,7 @@ class Meta2:
                 raise Meta2Error(CODE_CONTAINER_ENABLED, "Base already enabled")
             with base.write() as w:
                 w.set_admin(M2_PROP_STATUS, str(status))
-        self._run(cid, run)
+        self._write(cid, run, batch=False)
 
     # -- contents: reads --
     def content_prepare(self, cid: str, size: int, policy: str | None = None
@@ -600,7 +618,7 @@ class Meta2:
                                            now, ctx)
             return self._create(base, path, latest, meta, policy, chunks,
                                 props, now, force, versioning, ctx)
-        self._run(cid, create)
+        self._write(cid, create)
 
     def _create(self, base, path, latest, meta, policy, chunks, props, now,
                 force, versioning, ctx) -> None:
@@ -761,7 +779,7 @@ class Meta2:
                     w.delete_properties(alias.name, alias.version)
                 w.set_properties(alias.name, alias.version, props)
             self._emit_update(base, ctx, alias)
-        self._run(cid, run)
+        self._write(cid, run)
 
     def content_del_properties(self, cid: str, keys, path: str | None = None,
                                version: int | None = None,
@@ -780,7 +798,7 @@ class Meta2:
             with base.write() as w:
                 w.delete_properties(alias.name, alias.version, keys or None)
             self._emit_update(base, ctx, alias)
-        self._run(cid, run)
+        self._write(cid, run)
 
     def _emit_update(self, base, ctx, alias: Alias) -> None:
         header = None if alias.deleted else base.header(alias.content)
@@ -797,7 +815,7 @@ class Meta2:
         """Delete a version, or add / remove a delete marker (spec §5.2)."""
         if path is not None:
             check_name(path)
-        self._run(cid, lambda base: self._delete(
+        self._write(cid, lambda base: self._delete(
             base, path, version, content, delete_marker, versioning, ctx))
 
     def _delete(self, base, path, version, content, delete_marker,
@@ -883,7 +901,7 @@ class Meta2:
             self._emit("storage.content.new", base, ctx, self._beans(
                 alias, header, [], base.properties(alias.name, alias.version)),
                 alias)
-        self._run(cid, run)
+        self._write(cid, run, batch=False)
 
     def content_drain(self, cid: str, path: str | None = None,
                       version: int | None = None, content: str | None = None,
@@ -909,7 +927,7 @@ class Meta2:
                 w.add_counter(M2_PROP_VERSION, 1)
             self._emit("storage.content.drained", base, ctx,
                        self._beans(alias, header, chunks), alias)
-        self._run(cid, run)
+        self._write(cid, run, batch=False)
 
     def content_truncate(self, cid: str, path: str, size: int,
                          version: int | None = None,
@@ -950,7 +968,7 @@ class Meta2:
                 w.add_counter(M2_PROP_USAGE, size - header.size)
                 w.add_counter(M2_PROP_VERSION, 1)
             self._emit_state(base, ctx)
-        self._run(cid, run)
+        self._write(cid, run, batch=False)
 
     def content_update(self, cid: str, path: str, meta: ContentMeta, body,
                        version: int | None = None,
@@ -993,7 +1011,7 @@ class Meta2:
                 w.add_counter(M2_PROP_USAGE, delta)
                 w.add_counter(M2_PROP_VERSION, 1)
             self._emit_state(base, ctx)
-        self._run(cid, run)
+        self._write(cid, run, batch=False)
 
     def raw_update(self, cid: str, old: list[dict], new: list[dict],
                    allow_frozen: bool = False) -> None:
@@ -1007,7 +1025,7 @@ class Meta2:
                                  (before["content"], before["id"]))
                     w.insert_chunks(after["content"], [after["chunk"]])
                 w.add_counter(M2_PROP_VERSION, 1)
-        self._run(cid, run)
+        self._write(cid, run, batch=False)
 
 
 EVENT_CHUNK_GROUP = 16

@@ -284,8 +284,9 @@ class Meta1:
         self.bases = BaseSet(datadir, self.digits, max_open)
         self.clock = clock
         self.namespace = namespace
-        # A notifier (`emit(type, payload)`, e.g. an EventSpool): told the
-        # whole service list of a reference each time it changes.
+        # A notifier (`emit(type, payload)` then `sync()`, e.g. an
+        # EventSpool): told the whole service list of a reference each time
+        # it changes.
         self.events = events
 
     def _announce(self, base: Meta1Base, cid: str, account: str,
@@ -299,6 +300,7 @@ class Meta1:
             "url": {"ns": self.namespace, "account": account, "user": name,
                     "id": cid},
             "data": _services(base, cid)})
+        self.events.sync()
 
     def close(self) -> None:
         self.bases.close()

@@ -1,6 +1,6 @@
 """A durable outbox of events for a service (events.md §1).
 
-`emit()` writes the event to a local SQLite file (WAL, synchronous=FULL:
+`put()` writes the event to a local SQLite file (WAL, synchronous=FULL:
 on disk before the service answers its client) and returns; a thread
 sends what the file holds to beanstalkd, oldest first, round-robin over
 the endpoints, and forgets each event once beanstalkd accepted it. While
@@ -8,8 +8,15 @@ beanstalkd is away the events wait in the file (retried with a growing
 pause, at most `max_pause` seconds), also across restarts of the service.
 Nothing is lost and no client request waits for beanstalkd.
 
-The same object serves meta2 (`emit(event_type, payload)`) and the rawx
-(`notify(event, data, request_id)`).
+Writes are group commits: `emit()` only queues the event in memory, in
+order, and `sync()` returns once everything queued so far is on disk. The
+thread that finds no commit running writes what is queued in one
+transaction (one fsync) while the later callers wait for the next one, so
+that concurrent requests share fsyncs, and a service can queue its events
+under its own lock but wait for the disk after releasing it.
+
+The same object serves meta2 and meta1 (`emit(event_type, payload)` then
+`sync()`) and the rawx (`notify(event, data, request_id)`).
 """
 
 from __future__ import annotations
@@ -52,6 +59,14 @@ class EventSpool:
         # Whether the file may hold events (then everything goes through
         # it, to keep the order).
         self._backlog = True
+        # Group commit (not write-behind): events queued and not yet on
+        # disk, how many were ever queued, how many of those are on disk,
+        # and whether a thread is writing some now.
+        self._sync_cv = threading.Condition()
+        self._unsynced: list[bytes] = []
+        self._queued = 0
+        self._synced = 0
+        self._syncing = False
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None,
                                    check_same_thread=False)
@@ -77,7 +92,14 @@ class EventSpool:
 
     # -- producing --
     def put(self, event: dict) -> None:
-        """Keep `event` (a JSON object) until beanstalkd has it."""
+        """Keep `event` (a JSON object) until beanstalkd has it: on disk
+        when this returns, unless write-behind."""
+        self.enqueue(event)
+        self.sync()
+
+    def enqueue(self, event: dict) -> None:
+        """Queue `event` after those queued before; on disk only once
+        `sync()` returned (or the spool's thread wrote it)."""
         body = json.dumps(event, separators=(",", ":")).encode("utf-8")
         if len(body) > MAX_JOB_SIZE:
             LOGGER.error("event %s of %d bytes is too big for beanstalkd, "
@@ -86,27 +108,69 @@ class EventSpool:
         if self.write_behind:
             self._incoming.append(body)
         else:
-            with self._lock:
-                self._db.execute("INSERT INTO events(body) VALUES (?)",
-                                 (body,))
+            with self._sync_cv:
+                self._unsynced.append(body)
+                self._queued += 1
         if not self._wake.is_set():     # set() takes a lock each time
             self._wake.set()
 
+    def sync(self) -> None:
+        """Return once every event queued so far is on disk (write-behind:
+        at once). Raises what the write raised (the events stay queued)."""
+        if self.write_behind:
+            return
+        cv = self._sync_cv
+        with cv:
+            target = self._queued
+            while self._synced < target:
+                if self._syncing:
+                    cv.wait()       # the running commit may not hold ours
+                    continue
+                bodies, self._unsynced = self._unsynced, []
+                upto = self._queued
+                self._syncing = True
+                cv.release()
+                written = False
+                try:
+                    self._insert(bodies)
+                    written = True
+                finally:
+                    cv.acquire()
+                    self._syncing = False
+                    if written:
+                        self._synced = upto
+                    else:
+                        self._unsynced[:0] = bodies
+                    cv.notify_all()
+
+    def _insert(self, bodies: list[bytes]) -> None:
+        """Write `bodies` in one transaction (one fsync unless write-behind)."""
+        if not bodies:
+            return
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany("INSERT INTO events(body) VALUES (?)",
+                                     [(b,) for b in bodies])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
     def _store_incoming(self) -> None:
-        """Move what put() queued in memory to the file, in one commit."""
+        """Move what was queued in memory to the file, in one commit."""
+        if not self.write_behind:
+            self.sync()
+            return
         bodies = []
         while self._incoming:
             bodies.append(self._incoming.popleft())
-        if bodies:
-            with self._lock:
-                self._db.execute("BEGIN")
-                self._db.executemany("INSERT INTO events(body) VALUES (?)",
-                                     [(b,) for b in bodies])
-                self._db.execute("COMMIT")
+        self._insert(bodies)
 
     def emit(self, event_type: str, payload: dict) -> None:
-        """meta2's notifier interface."""
-        self.put(payload)
+        """meta2's and meta1's notifier interface: queued, on disk after
+        the next `sync()`."""
+        self.enqueue(payload)
 
     def notify(self, event: str, data: dict, request_id: str) -> None:
         """The rawx's notifier interface (no `url` in rawx events)."""
@@ -117,7 +181,7 @@ class EventSpool:
         with self._lock:
             stored = self._db.execute("SELECT COUNT(*) FROM events"
                                       ).fetchone()[0]
-        return stored + len(self._incoming)
+        return stored + len(self._incoming) + len(self._unsynced)
 
     # -- sending --
     def _batch(self) -> list[tuple[int, bytes]]:
@@ -213,6 +277,12 @@ class EventSpool:
                     client.close()
                 LOGGER.warning("beanstalkd unreachable (%s): %d events wait "
                                "in %s", err, self.pending(), self.path)
+                self._stop.wait(pause)
+                pause = min(pause * 2, self.max_pause)
+            except sqlite3.Error as err:
+                # A full disk: the queued events stay in memory meanwhile.
+                LOGGER.error("cannot write the events spool %s: %s",
+                             self.path, err)
                 self._stop.wait(pause)
                 pause = min(pause * 2, self.max_pause)
 
