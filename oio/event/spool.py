@@ -152,10 +152,11 @@ class EventSpool:
             try:
                 self._db.executemany("INSERT INTO events(body) VALUES (?)",
                                      [(b,) for b in bodies])
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     def _store_incoming(self) -> None:
         """Move what was queued in memory to the file, in one commit."""
@@ -165,7 +166,11 @@ class EventSpool:
         bodies = []
         while self._incoming:
             bodies.append(self._incoming.popleft())
-        self._insert(bodies)
+        try:
+            self._insert(bodies)
+        except BaseException:
+            self._incoming.extendleft(reversed(bodies))   # order kept
+            raise
 
     def emit(self, event_type: str, payload: dict) -> None:
         """meta2's and meta1's notifier interface: queued, on disk after

@@ -252,3 +252,49 @@ def test_spool_failed_write_keeps_events_for_the_next_sync(spool, monkeypatch):
     spool.sync()
     assert stored(spool) == [b'{"n":0}', b'{"n":1}']
     assert spool.pending() == 2              # on disk, not sent yet
+
+
+def test_spool_failed_commit_leaves_no_open_transaction(spool, monkeypatch):
+    class FailingCommit:
+        def __init__(self, db):
+            self.db = db
+
+        def execute(self, sql, *args):
+            if sql == "COMMIT":
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.db.execute(sql, *args)
+
+        def __getattr__(self, name):
+            return getattr(self.db, name)
+
+    real = spool._db
+    spool._db = FailingCommit(real)
+    spool.emit("x", {"n": 0})
+    with pytest.raises(sqlite3.OperationalError):
+        spool.sync()
+    spool._db = real
+    assert not real.in_transaction
+    spool.sync()                              # the disk came back
+    assert stored(spool) == [b'{"n":0}']
+
+
+def test_write_behind_spool_keeps_events_a_failed_write_refused(tmp_path):
+    spool = EventSpool(str(tmp_path / "wb.spool"), ["beanstalk://127.0.0.1:1"],
+                       start=False, write_behind=True)
+    try:
+        for i in range(3):
+            spool.notify("storage.chunk.new", {"n": i}, "req")
+        original = spool._insert
+
+        def refuse(bodies):
+            raise sqlite3.OperationalError("database or disk is full")
+        spool._insert = refuse
+        with pytest.raises(sqlite3.OperationalError):
+            spool._store_incoming()
+        spool._insert = original
+        spool._store_incoming()
+        assert [b'"n":0' in b for b in stored(spool)] == [True, False, False]
+        assert len(stored(spool)) == 3
+        assert b'"n":2' in stored(spool)[2]
+    finally:
+        spool._db.close()
