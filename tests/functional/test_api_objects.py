@@ -230,3 +230,42 @@ def test_object_head_trust_levels_follow_missing_chunks(api):
     assert api.object_head("acct", container, "missing", trust_level=1) is False
     with pytest.raises(ValueError):
         api.object_head("acct", container, "o", trust_level=3)
+
+
+def test_concurrent_writes_into_one_container_stay_consistent(api):
+    """16 threads create, overwrite, annotate and delete objects in one
+    container: meta2 commits them by batches (group commit). The container's
+    counters must match its listing, and every object its last write."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    container = _name("ct")
+    api.container_create("acct", container)
+
+    def work(i):
+        name = f"o{i % 24:02d}"        # 48 writers on 24 names: overwrites
+        data = os.urandom(100 + i)
+        api.object_create("acct", container, data=data, obj_name=name,
+                          policy="SINGLE")
+        api.object_set_properties("acct", container, name, {"w": str(i)})
+        if i % 3 == 0:
+            api.object_create("acct", container, data=b"x",
+                              obj_name=f"gone{i}", policy="SINGLE")
+            api.object_delete("acct", container, f"gone{i}")
+        return i
+
+    with ThreadPoolExecutor(16) as pool:
+        assert sorted(pool.map(work, range(48))) == list(range(48))
+    listed = api.object_list("acct", container)["objects"]
+    assert sorted(o["name"] for o in listed) == [f"o{n:02d}" for n in range(24)]
+    system = api.container_get_properties("acct", container)["system"]
+    assert int(system["sys.m2.objects"]) == 24
+    assert int(system["sys.m2.usage"]) == sum(o["size"] for o in listed)
+    for obj in listed:
+        meta, stream = api.object_fetch("acct", container, obj["name"])
+        body = b"".join(stream)
+        assert len(body) == obj["size"]
+        assert hashlib.md5(body).hexdigest() == meta["hash"].lower()
+        # The property set after the last create of this name survives.
+        writer = int(api.object_get_properties(
+            "acct", container, obj["name"])["properties"]["w"])
+        assert writer % 24 == int(obj["name"][1:])
