@@ -106,11 +106,10 @@ def content_headers(sysmeta: dict) -> dict:
     }
 
 
-def chunk_headers(sysmeta: dict, chunk: dict,
-                  content: dict | None = None) -> dict:
-    """The headers of a chunk PUT, as the 7.2 client sends them: those of
-    `content_headers` (pass them when already built) and the chunk's own."""
-    headers = dict(content if content is not None else content_headers(sysmeta))
+def chunk_headers(content: dict, chunk: dict) -> dict:
+    """The headers of a chunk PUT, as the 7.2 client sends them: `content`
+    (from `content_headers`, built once per object) and the chunk's own."""
+    headers = dict(content)
     headers[CHUNK_HEADERS["chunk_pos"]] = str(chunk["pos"])
     headers[CHUNK_HEADERS["chunk_id"]] = urlparse(
         chunk.get("real_url") or chunk["url"]).path.rsplit("/", 1)[-1]
@@ -559,7 +558,7 @@ class ReplicatedMetachunkWriter:
         if self.sysmeta:
             if self._content_headers is None:
                 self._content_headers = content_headers(self.sysmeta)
-            headers = chunk_headers(self.sysmeta, chunk, self._content_headers)
+            headers = chunk_headers(self._content_headers, chunk)
         else:
             headers = {}
         headers.update(extra if extra is not None else self.headers)

@@ -254,21 +254,9 @@ def test_spool_failed_write_keeps_events_for_the_next_sync(spool, monkeypatch):
     assert spool.pending() == 2              # on disk, not sent yet
 
 
-def test_spool_failed_commit_leaves_no_open_transaction(spool, monkeypatch):
-    class FailingCommit:
-        def __init__(self, db):
-            self.db = db
-
-        def execute(self, sql, *args):
-            if sql == "COMMIT":
-                raise sqlite3.OperationalError("database or disk is full")
-            return self.db.execute(sql, *args)
-
-        def __getattr__(self, name):
-            return getattr(self.db, name)
-
+def test_spool_failed_commit_leaves_no_open_transaction(spool):
     real = spool._db
-    spool._db = FailingCommit(real)
+    spool._db = Failing(real, "COMMIT")
     spool.emit("x", {"n": 0})
     with pytest.raises(sqlite3.OperationalError):
         spool.sync()
