@@ -39,6 +39,8 @@ from oio.common.http_server import (
 )
 from oio.common.oio_status import http_status_of
 from oio.common.utils import cid_from_name, parse_bool, quote
+from oio.sqlx.replicator import Replicator
+from oio.sqlx.routes import add_routes as add_replication_routes
 
 from .errors import Meta2Error, bad_request
 from .listing import ListParams
@@ -50,6 +52,7 @@ from .meta2 import (
     Versioning,
     parse_chunk_beans,
 )
+from .replication import base_name
 from .snapshot import Snapshots
 
 logger = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ _NOT_HEADER_CHAR = re.compile(r"[^A-Za-z0-9-]")
 # Header names must be HTTP tokens; other property keys are not sent as headers.
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 META = OBJECT_METADATA_PREFIX
+_PEER = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,255}$")
 
 
 # -- request parsing -------------------------------------------------------------
@@ -146,6 +150,16 @@ def content_meta(req: Request) -> ContentMeta:
         mime_type=h.get(META + "mime-type") or None)
 
 
+def peers_hint(req: Request) -> list[str]:
+    """The replicas the proxy resolved for the container (`peers`,
+    comma-separated): used where this service knows none yet (creation)."""
+    raw = req.args.get("peers") or ""
+    peers = [p for p in raw.split(",") if p]
+    if len(peers) > 64 or not all(_PEER.match(p) for p in peers):
+        raise bad_request("Invalid parameter 'peers'")
+    return peers
+
+
 # -- reply shapes ----------------------------------------------------------------
 def container_header_name(key: str) -> str:
     """Header for an admin key (proxy spec §3.5)."""
@@ -221,12 +235,16 @@ def error_response(exc: Meta2Error) -> Response:
 class Meta2App:
     """Routes over one `Meta2` instance."""
 
-    def __init__(self, meta2: Meta2, service_type: str = "meta2"):
+    def __init__(self, meta2: Meta2, service_type: str = "meta2",
+                 replicator: Replicator | None = None):
         self.meta2 = meta2
         self.service_type = service_type
         self.snapshots = Snapshots(meta2)
+        self.replicator = replicator
         self.router = Router()
         self._register()
+        if replicator is not None:
+            add_replication_routes(self.router, replicator)
 
     async def __call__(self, req: Request) -> Response:
         return await self.router(req)
@@ -239,7 +257,7 @@ class Meta2App:
         r = self.router
 
         def add(method: str, path: str, handler) -> None:
-            r.add(method, path, self._guard(handler))
+            r.add(method, path, self._guard(self._on_master(handler)))
 
         r.add("GET", "/status", self.status)
         r.add("GET", "/info", self.info)
@@ -259,6 +277,19 @@ class Meta2App:
         add("GET", "/v1/content/show", self.content_locate)
         add("POST", "/v1/admin/{action}", self.admin)
         add("GET", "/v1/admin/dump", self.admin_dump)
+
+    def _on_master(self, handler):
+        """Run `handler` on the master of the container's base: a slave
+        answers 303 with the master's ID, and while no master is elected
+        the request waits (bounded), then gets 503."""
+        if self.replicator is None:
+            return handler
+
+        async def gated(req: Request) -> Response:
+            await self.replicator.gate(base_name(container_id(req)),
+                                       peers_hint(req))
+            return await handler(req)
+        return gated
 
     @staticmethod
     def _guard(handler):
@@ -295,13 +326,20 @@ class Meta2App:
         created = await self.call(
             self.meta2.container_create, cid, req.args.get("acct"),
             req.args.get("ref"), body.get("properties"), body.get("system"),
-            ctx=context(req))
+            ctx=context(req), peers=peers_hint(req))
         return Response(201 if created else 204)
 
     async def container_destroy(self, req: Request) -> Response:
         cid = container_id(req)
+        lease = None
+        if self.replicator is not None and self.replicator.enabled:
+            lease = self.replicator.elections.get(base_name(cid))
         await self.call(self.meta2.container_destroy, cid,
                         force=flag(req, "force"), ctx=context(req))
+        if lease is not None:
+            # The other replicas go too (a majority must confirm).
+            await self.replicator.remove_everywhere(
+                self.replicator.lease(base_name(cid), True))
         return Response(204)
 
     async def container_show(self, req: Request) -> Response:

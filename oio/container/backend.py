@@ -30,6 +30,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from oio.common.utils import fsync_path
+from oio.sqlx import changes
+from oio.sqlx import log as repli_log
+from oio.sqlx.log import Entry, Position
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +73,7 @@ CREATE TABLE IF NOT EXISTS properties (
     key TEXT NOT NULL,
     value TEXT NOT NULL,
     PRIMARY KEY (alias, version, key)) WITHOUT ROWID;
-"""
+""" + repli_log.SCHEMA
 
 # Pages of SQLite cache per open base (negative: KiB). Many bases stay open.
 CACHE_KIB = 1024
@@ -148,6 +151,10 @@ class ContainerBase:
         self.admin: dict[str, str] = {}
         # Called after each commit; replication plugs in here.
         self.on_commit: Callable[[ContainerBase], None] | None = None
+        # The replication of this service (None: no replicas anywhere).
+        self.replicator = None
+        # The statements of the running write transaction.
+        self._recorder: changes.Recorder | None = None
         # Writes waiting for a batch (BaseCache.run_batched).
         self.queue = WriteQueue()
         # While a batch runs: what its writes do once it is committed, and
@@ -171,6 +178,9 @@ class ContainerBase:
             self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             if create:
                 self.db.executescript(SCHEMA)
+            elif not self._has_log():
+                # A base from before replication: give it its log tables.
+                repli_log.ensure(self.db)
             self._load_admin()
         except sqlite3.DatabaseError:
             self.db.close()
@@ -179,6 +189,21 @@ class ContainerBase:
             # A file left by an interrupted creation is not a container.
             self.db.close()
             raise BaseNotFound(cid)
+
+    def _has_log(self) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = '_repli_log'"
+        ).fetchone() is not None
+
+    @property
+    def name(self) -> str:
+        """The base's name as elections know it: `<CID>.1`."""
+        return f"{self.cid}.1"
+
+    def peers(self, admin: dict | None = None) -> list[str]:
+        """Every replica of the base (`sys.peers`)."""
+        raw = (admin if admin is not None else self.admin).get("sys.peers")
+        return sorted({p for p in (raw or "").split(",") if p})
 
     def _load_admin(self) -> None:
         try:
@@ -206,24 +231,58 @@ class ContainerBase:
                 yield writer
             return
         self.db.execute("BEGIN IMMEDIATE")
+        self._recorder = changes.Recorder(self.db)
         writer = Writer(self)
         try:
             yield writer
             writer.flush_admin()
+            shipment = self._log_changes(self._peers_after(writer))
             self.db.execute("COMMIT")
         except BaseException:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
             raise
+        finally:
+            self._recorder = None
         self._apply_admin(writer)
+        self._ship(shipment)
         if self.on_commit is not None:
             self.on_commit(self)
+
+    def _peers_after(self, writer: Writer) -> list[str]:
+        """The replicas once this write is committed (a creation sets them)."""
+        merged = dict(self.admin)
+        merged.update(writer.admin_changes)
+        return self.peers(merged)
+
+    def _log_changes(self, peers: list[str]):
+        """Inside the transaction, before its COMMIT: on a master of a
+        replicated base, log what the transaction changed as its next
+        version. Returns what `_ship` needs after the commit (or None)."""
+        if self.replicator is None:
+            return None
+        lease = self.replicator.lease(self.name, len(peers) > 1)
+        statements = self._recorder.take() if self._recorder else []
+        if lease is None or not statements:
+            return None
+        prev = repli_log.position(self.db)
+        blob = changes.encode(statements)
+        pos = repli_log.append(self.db, Position(lease.epoch, 0), blob)
+        return lease, Entry(pos.version, pos.epoch, blob), prev
+
+    def _ship(self, shipment) -> None:
+        """After the local commit: the other replicas get the change, and
+        the write is acknowledged once a majority has it (NoQuorum else)."""
+        if shipment is not None:
+            lease, entry, prev = shipment
+            self.replicator.ship(lease, entry, prev)
 
     @contextlib.contextmanager
     def _savepoint(self) -> Iterator[Writer]:
         self._savepoints += 1
         name = f"w{self._savepoints}"
         self.db.execute(f"SAVEPOINT {name}")
+        mark = self._recorder.mark()
         writer = Writer(self)
         try:
             yield writer
@@ -232,6 +291,7 @@ class ContainerBase:
             if self.db.in_transaction:  # else SQLite dropped the batch
                 self.db.execute(f"ROLLBACK TO {name}")
                 self.db.execute(f"RELEASE {name}")
+                self._recorder.rewind(mark)
             raise
         self.db.execute(f"RELEASE {name}")
         self._apply_admin(writer)
@@ -256,6 +316,7 @@ class ContainerBase:
         admin = dict(self.admin)
         self.db.execute("BEGIN IMMEDIATE")
         self._deferred, self._savepoints = [], 0
+        self._recorder = changes.Recorder(self.db)
         done: list[WriteJob] = []
         left: list[WriteJob] = []
         try:
@@ -267,6 +328,7 @@ class ContainerBase:
                     left = jobs[index + 1:]
                     raise sqlite3.OperationalError(
                         "transaction rolled back by an earlier error")
+            shipment = self._log_changes(self.peers())
             self.db.execute("COMMIT")
         except BaseException as exc:
             if self.db.in_transaction:
@@ -276,7 +338,15 @@ class ContainerBase:
             for job in done:
                 job.fail_committed(exc)
             return left
+        finally:
+            self._recorder = None
         deferred, self._deferred = self._deferred, None
+        try:
+            self._ship(shipment)
+        except BaseException as exc:  # noqa: BLE001 - no quorum: all fail
+            for job in done:
+                job.fail_committed(exc)
+            return []
         if self.on_commit is not None:
             self.on_commit(self)
         for func, args in deferred:
@@ -394,7 +464,7 @@ class Writer:
 
     def __init__(self, base: ContainerBase):
         self.base = base
-        self.db = base.db
+        self.db = base._recorder or base.db
         self.admin_changes: dict[str, str] = {}
         self.admin_deleted: set[str] = set()
 
@@ -567,6 +637,8 @@ class BaseCache:
         # Serialises creations and destructions of base files.
         self._files_lock = threading.Lock()
         self.on_commit: Callable[[ContainerBase], None] | None = None
+        # The service's Replicator, given to every base opened.
+        self.replicator = None
 
     def path(self, cid: str) -> str:
         return base_path(self.datadir, cid)
@@ -584,6 +656,7 @@ class BaseCache:
                     return base
             base = ContainerBase(self.path(cid), cid, create=create)
             base.on_commit = self.on_commit
+            base.replicator = self.replicator
             with self._lock:
                 self._bases[cid] = base
                 evicted = []
@@ -714,4 +787,109 @@ class BaseCache:
         for base in bases:
             with base.lock:
                 base.close()
+
+    # -- replication (oio/sqlx/store.py) ---------------------------------------
+    def position(self, cid: str) -> Position | None:
+        try:
+            return self.run(cid, lambda base: repli_log.position(base.db))
+        except BaseNotFound:
+            return None
+
+    def apply(self, cid: str, prev: Position, entries: list[Entry]
+              ) -> Position:
+        """Replay a master's changes (a replica's side of replication); the
+        base is created when missing and the changes start from scratch."""
+        origin = prev == Position()
+
+        def apply(base: ContainerBase) -> Position:
+            base.db.execute("BEGIN IMMEDIATE")
+            try:
+                pos = repli_log.apply(base.db, prev, entries)
+                base.db.execute("COMMIT")
+            except BaseException:
+                if base.db.in_transaction:
+                    base.db.execute("ROLLBACK")
+                raise
+            finally:
+                # What the changes did to the admin table, in memory too.
+                base._load_admin()
+            return pos
+        try:
+            return self.run(cid, apply, create=origin)
+        except BaseNotFound:
+            raise LookupError(f"no base {cid} here") from None
+
+    def entries_after(self, cid: str, after: Position) -> list[Entry]:
+        try:
+            return self.run(cid, lambda base: repli_log.entries_after(
+                base.db, after))
+        except BaseNotFound:
+            raise LookupError(f"no base {cid} here") from None
+
+    def dump(self, cid: str) -> tuple[int, int]:
+        """(fd, size) of a consistent copy of the base: an unlinked
+        temporary file that the caller reads, then closes."""
+        path = os.path.join(self.tmp_dir(), f"dump.{os.getpid()}."
+                            f"{threading.get_ident()}.{cid}")
+        os.makedirs(self.tmp_dir(), exist_ok=True)
+        try:
+            self.backup(cid, path)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except BaseNotFound:
+            raise LookupError(f"no base {cid} here") from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        return fd, os.fstat(fd).st_size
+
+    def tmp_dir(self) -> str:
+        return os.path.join(self.datadir, "tmp")
+
+    def install_copy(self, cid: str, file_path: str) -> Position:
+        """Replace the base of `cid` (if any) by the SQLite file `file_path`
+        (same filesystem), durably, and return its position."""
+        check = sqlite3.connect(f"file:{file_path}?mode=ro", uri=True)
+        try:
+            if check.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise ValueError(f"the copy of {cid} is corrupted")
+            pos = repli_log.position(check)
+        finally:
+            check.close()
+        path = self.path(cid)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fsync_path(file_path)
+        with self._files_lock:
+            with self._lock:
+                base = self._bases.pop(cid, None)
+            if base is not None:
+                with base.lock:
+                    base.close()
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path + suffix)
+            os.rename(file_path, path)
+        fsync_path(os.path.dirname(path))
+        return pos
+
+    def remove(self, cid: str) -> None:
+        """Delete the local base of `cid` if any (no check)."""
+        with self._files_lock:
+            with self._lock:
+                base = self._bases.pop(cid, None)
+            if base is not None:
+                with base.lock:
+                    base.close()
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path(cid) + suffix)
+
+    def local_path(self, cid: str) -> str | None:
+        path = self.path(cid)
+        return path if os.path.exists(path) else None
+
+    def peers(self, cid: str) -> list[str] | None:
+        try:
+            return self.run(cid, lambda base: base.peers())
+        except BaseNotFound:
+            return None
 

@@ -285,9 +285,11 @@ class Meta2:
     # -- containers --
     def container_create(self, cid: str, account: str, reference: str,
                          properties=None, system=None,
-                         ctx: Context | None = None) -> bool:
+                         ctx: Context | None = None,
+                         peers: list[str] | None = None) -> bool:
         """Create the base; False when it already exists (then nothing is
-        changed)."""
+        changed). `peers`: every replica of the base (this service
+        included), when it has several."""
         if not account or not reference:
             raise bad_request("Missing account or reference")
         props = check_string_map(properties, "properties")
@@ -306,15 +308,17 @@ class Meta2:
                     M2_PROP_VERSION: "0", M2_PROP_USAGE: "0",
                     M2_PROP_OBJECTS: "0", M2_PROP_DAMAGED_OBJECTS: "0",
                     M2_PROP_MISSING_CHUNKS: "0"}
-                if self.local_addr:
-                    initial["sys.peers"] = self.local_addr
+                replicas = sorted(set(peers or ())) or (
+                    [self.local_addr] if self.local_addr else [])
+                if replicas:
+                    initial["sys.peers"] = ",".join(replicas)
                 for key, value in initial.items():
                     w.set_admin(key, value)
                 self._apply_properties(w, props, system, flush=False)
             self._emit("storage.container.new", base, ctx, {
                 "system": {k: v for k, v in system.items() if v},
                 "properties": {k: v for k, v in props.items() if v},
-                "peers": [self.local_addr] if self.local_addr else [],
+                "peers": base.peers(),
                 "bucket": base.admin.get("sys.m2.bucket.name")})
             return True
 
@@ -347,15 +351,20 @@ class Meta2:
                           ctx: Context | None = None) -> None:
         """Remove the base; 409/438 when chunks remain, unless `force`."""
         def check(base: ContainerBase) -> None:
+            replicator = self.bases.replicator
+            if replicator is not None:
+                # NotMaster if another replica took over meanwhile.
+                replicator.lease(base.name, len(base.peers()) > 1)
             if not force and base.has_chunks():
                 raise Meta2Error(CODE_CONTAINER_NOTEMPTY, "Container not empty")
             self._emit("storage.container.deleted", base, ctx,
                        {"bucket": base.admin.get("sys.m2.bucket.name")})
-            if self.local_addr:
-                # This copy of the base goes: the rdir of this meta2
-                # volume forgets the container (events.md §3.7).
+            # Every copy of the base goes: the rdir of each meta2 volume
+            # forgets the container (events.md §3.7).
+            for peer in base.peers() or (
+                    [self.local_addr] if self.local_addr else []):
                 self._emit("storage.meta2.deleted", base, ctx,
-                           {"peer": self.local_addr})
+                           {"peer": peer})
 
         try:
             self.bases.destroy(cid, check)

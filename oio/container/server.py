@@ -12,6 +12,8 @@ Section `[meta2]` of the INI file:
 | `refresh_interval` | `5` | seconds between two `conscience/info` reads |
 | `max_open_bases` | `256` | SQLite connections kept open (LRU) |
 | `log_level` | `INFO` | |
+
+Replication (`zookeeper`, `zk_session_timeout`, ...): oio/sqlx/config.py.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ from oio.common.aio_client import AsyncHttpClient
 from oio.common.configuration import Config, read_conf
 from oio.common.exceptions import ConfigurationException, OioNetworkException
 from oio.common.http_server import run_service
+from oio.sqlx.config import ReplicationConfig
+from oio.sqlx.replicator import Replicator
 
 from .app import Meta2App
 from .meta2 import Meta2
+from .replication import Meta2Store
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ class Meta2Config:
     log_level: str = "INFO"
     # beanstalkd endpoints of the event agents (events.md §1.1)
     event_agent: list[str] = field(default_factory=list)
+    replication: ReplicationConfig = field(default_factory=ReplicationConfig)
 
     @classmethod
     def from_dict(cls, values: dict) -> Meta2Config:
@@ -70,7 +76,9 @@ class Meta2Config:
             log_level=conf.get_str("log_level", "INFO"),
             event_agent=[u.strip() for u in
                          (conf.get_str("event_agent") or "").split(";")
-                         if u.strip()])
+                         if u.strip()],
+            replication=ReplicationConfig.from_conf(
+                conf, conf.get_str("namespace"), "meta2"))
 
     @classmethod
     def from_file(cls, path: str) -> Meta2Config:
@@ -86,9 +94,11 @@ def parse_ns_info(info: dict):
 class NamespaceRefresher:
     """Keeps `meta2.ns_info` up to date from the conscience."""
 
-    def __init__(self, meta2: Meta2, config: Meta2Config):
+    def __init__(self, meta2: Meta2, config: Meta2Config,
+                 replicator: Replicator | None = None):
         self.meta2 = meta2
         self.config = config
+        self.replicator = replicator
         self.client = AsyncHttpClient(connect_timeout=1.0, read_timeout=5.0,
                                       pool_size=2)
         self._task: asyncio.Task | None = None
@@ -123,6 +133,8 @@ class NamespaceRefresher:
             await self.refresh()
 
     async def start(self) -> None:
+        if self.replicator is not None:
+            await self.replicator.start()
         if not self.config.conscience:
             logger.warning("no conscience configured: storage policies "
                            "unknown, object creations will fail")
@@ -136,6 +148,8 @@ class NamespaceRefresher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.client.close()
+        if self.replicator is not None:
+            await self.replicator.stop()
         stop_events = getattr(self.meta2.events, "stop", None)
         if stop_events is not None:
             stop_events()
@@ -162,10 +176,15 @@ def build(config: Meta2Config) -> tuple[Meta2App, NamespaceRefresher]:
             {"namespace": config.namespace},
             endpoint=f"http://{config.conscience[0]}",
             connection_timeout=1.0, read_timeout=10.0))
+    local_addr = f"{config.bind_addr}:{config.bind_port}"
     meta2 = Meta2(config.datadir, config.namespace, events=events,
-                  max_open=config.max_open_bases,
-                  local_addr=f"{config.bind_addr}:{config.bind_port}")
-    return Meta2App(meta2), NamespaceRefresher(meta2, config)
+                  max_open=config.max_open_bases, local_addr=local_addr)
+    replicator = config.replication.replicator(
+        "meta2", config.namespace, local_addr, Meta2Store(meta2.bases),
+        config.datadir)
+    meta2.bases.replicator = replicator
+    return (Meta2App(meta2, replicator=replicator),
+            NamespaceRefresher(meta2, config, replicator))
 
 
 def main(argv: list[str] | None = None) -> int:
