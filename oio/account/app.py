@@ -3,12 +3,17 @@ text with the status, as the 7.2 service answers them."""
 
 from __future__ import annotations
 
+import functools
 import json
+from typing import TYPE_CHECKING, Any
 
-from oio.common.http_server import Request, Response, Router
+from oio.common.http_server import Request, Response, Router, run_blocking
 from oio.common.utils import parse_bool
 
 from .backend import AccountBackend, AccountError
+
+if TYPE_CHECKING:
+    from .backend_redis import RedisAccountBackend
 
 JSON = {"Content-Type": "text/json"}
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
@@ -25,8 +30,17 @@ def _int(value: str | None, default: int) -> int:
         raise AccountError(400, f"Invalid integer {value!r}") from None
 
 
-def build_app(backend: AccountBackend) -> Router:
+def build_app(backend: AccountBackend | RedisAccountBackend) -> Router:
     router = Router()
+    # A networked backend waits on its server: in worker threads, so that a
+    # slow or lost Redis never stalls the loop. SQLite stays inline, as its
+    # backend shares one connection.
+    offload = bool(getattr(backend, "network_io", False))
+
+    async def call(func, *args: Any, **kwargs: Any) -> Any:
+        if offload:
+            return await run_blocking(functools.partial(func, *args, **kwargs))
+        return func(*args, **kwargs)
 
     def route(methods: str, path: str):
         def decorator(func):
@@ -60,46 +74,50 @@ def build_app(backend: AccountBackend) -> Router:
 
     @route("GET,HEAD,POST,PUT", "/status")
     async def status(req: Request) -> Response:
-        return _json({"account_count": backend.count()})
+        return _json({"account_count": await call(backend.count)})
 
     @route("PUT", "/v1.0/account/create")
     async def create(req: Request) -> Response:
         account = account_id(req)
-        if backend.create_account(account):
+        if await call(backend.create_account, account):
             return Response(201, account, headers=TEXT)
         return Response(202, headers=TEXT)
 
     @route("POST", "/v1.0/account/delete")
     async def delete(req: Request) -> Response:
-        backend.delete_account(account_id(req))
+        await call(backend.delete_account, account_id(req))
         return Response(204)
 
     @route("GET", "/v1.0/account/list")
     async def list_accounts(req: Request) -> Response:
-        return _json(backend.list_accounts())
+        return _json(await call(backend.list_accounts))
 
     @route("PUT,POST", "/v1.0/account/update")
     async def update(req: Request) -> Response:
         account = account_id(req)
         data = await body(req)
-        backend.update_metadata(account, data.get("metadata"),
-                                data.get("to_delete"))
+        await call(backend.update_metadata, account, data.get("metadata"),
+                   data.get("to_delete"))
         return Response(204)
 
     @route("GET", "/v1.0/account/show")
     async def show(req: Request) -> Response:
-        return _json(backend.show(account_id(req)))
+        return _json(await call(backend.show, account_id(req)))
 
     @route("GET", "/v1.0/account/containers")
     async def containers(req: Request) -> Response:
         account = account_id(req)
-        info = backend.show(account)
-        info["listing"] = backend.list_containers(
-            account, limit=_int(req.args.get("limit"), 1000),
-            marker=req.args.get("marker", ""),
-            end_marker=req.args.get("end_marker", ""),
-            prefix=req.args.get("prefix", ""),
-            delimiter=req.args.get("delimiter", "")[:1])
+
+        def listing() -> dict:
+            info = backend.show(account)
+            info["listing"] = backend.list_containers(
+                account, limit=_int(req.args.get("limit"), 1000),
+                marker=req.args.get("marker", ""),
+                end_marker=req.args.get("end_marker", ""),
+                prefix=req.args.get("prefix", ""),
+                delimiter=req.args.get("delimiter", "")[:1])
+            return info
+        info = await call(listing)
         if parse_bool(req.args.get("s3_buckets_only", "false")):
             from .s3 import is_s3_bucket_name
             info["listing"] = [e for e in info["listing"]
@@ -108,12 +126,12 @@ def build_app(backend: AccountBackend) -> Router:
 
     @route("POST", "/v1.0/account/refresh")
     async def refresh(req: Request) -> Response:
-        backend.refresh(account_id(req))
+        await call(backend.refresh, account_id(req))
         return Response(204)
 
     @route("POST", "/v1.0/account/flush")
     async def flush(req: Request) -> Response:
-        backend.flush(account_id(req))
+        await call(backend.flush, account_id(req))
         return Response(204)
 
     @route("PUT,POST", "/v1.0/account/container/update")
@@ -123,7 +141,7 @@ def build_app(backend: AccountBackend) -> Router:
         name = data.get("name")
         if not account or not isinstance(name, str) or not name:
             raise AccountError(400, "Missing account or container")
-        backend.update_container(account, name, data)
+        await call(backend.update_container, account, name, data)
         return Response(200, json.dumps(name), headers=TEXT)
 
     @route("PUT,POST", "/v1.0/account/container/reset")
@@ -133,7 +151,8 @@ def build_app(backend: AccountBackend) -> Router:
         name = data.get("name")
         if not isinstance(name, str) or not name:
             raise AccountError(400, "Missing container ID")
-        backend.reset_container(account, name, data.get("mtime"))
+        await call(backend.reset_container, account, name,
+                   data.get("mtime"))
         return Response(204)
 
     async def container_show(req: Request) -> Response:
@@ -141,7 +160,7 @@ def build_app(backend: AccountBackend) -> Router:
         name = req.args.get("container")
         if not name:
             raise AccountError(400, "Missing container ID")
-        return _json(backend.show_container(account, name))
+        return _json(await call(backend.show_container, account, name))
 
     route("GET", "/v1.0/account/container/show")(container_show)
     route("GET", "/v1.0/account/show-container")(container_show)
