@@ -24,6 +24,7 @@ from oio.common.constants import (
     TIMEOUT_HEADER,
     UPGRADE_TLS_HEADER,
 )
+from oio.common.failover import FailoverOrder, never_sent, split_addresses
 from oio.common.http_urllib3 import (
     get_pool_manager,
     oio_exception_from_httperror,
@@ -55,9 +56,16 @@ class ProxyClient:
     errors raised as oio.common.exceptions (`from_response`).
 
     The proxy is `endpoint`, else `conf["proxyd_url"]`, else the `proxy` key
-    of the namespace configuration (sds.conf)."""
+    of the namespace configuration (sds.conf). Any of them may list several
+    proxies (`10.0.0.1:6000,10.0.0.2:6000`, the local one first): a request
+    that cannot connect to one goes to the next (idempotent ones, GET and
+    HEAD, after any network error), and one that failed is tried last for
+    `proxy_penalty` seconds. `proxy_netloc` keeps the whole list, so that
+    clients made from it fail over alike."""
 
     _slot_time = 0.5
+    # Seconds a proxy that failed is tried last (several proxies).
+    proxy_penalty = 5.0
     # The key of this client's figures in a `perfdata` dict.
     service_type = "proxy"
 
@@ -78,9 +86,13 @@ class ProxyClient:
         if not endpoint:
             raise exc.ConfigurationException(
                 f"No proxy address for namespace {self.ns}")
-        scheme, sep, netloc = endpoint.partition("://")
-        self.proxy_scheme = scheme if sep else "http"
-        self.proxy_netloc = (netloc if sep else endpoint).rstrip("/")
+        self.proxy_scheme, self.proxy_netlocs = split_addresses(endpoint)
+        if not self.proxy_netlocs:
+            raise exc.ConfigurationException(
+                f"No proxy address for namespace {self.ns}")
+        self.proxy_netloc = ",".join(self.proxy_netlocs)
+        self._proxy_base = f"{self.proxy_scheme}://{self.proxy_netloc}/"
+        self._proxy_order = FailoverOrder(self.proxy_penalty)
         parts = [f"{self.proxy_scheme}://{self.proxy_netloc}", "v3.0"]
         if not no_ns_in_url:
             parts.append(self.ns)
@@ -178,11 +190,7 @@ class ProxyClient:
                 url += "?" + query
         perfdata = kwargs.get("perfdata")
         started = monotonic_time()
-        try:
-            resp = request_whole(self.pool_manager, method, url, data,
-                                 out_headers, tmo)
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            oio_exception_from_httperror(err, out_headers[REQID_HEADER], url)
+        resp = self._send(method, url, data, out_headers, tmo)
         if perfdata is not None:
             service = self.service_type
             perf.add(perfdata, service, "overall", monotonic_time() - started)
@@ -191,6 +199,37 @@ class ProxyClient:
         if resp.status >= 400:
             raise exc.from_response(resp, body)
         return resp, body
+
+    def _send(self, method: str, url: str, data: bytes | None,
+              headers: dict, tmo: urllib3.Timeout):
+        """The reply to one request; with several proxies, a request to
+        them goes to the next one when it could not reach one."""
+        if len(self.proxy_netlocs) < 2 or not url.startswith(self._proxy_base):
+            try:
+                return request_whole(self.pool_manager, method, url, data,
+                                     headers, tmo)
+            except (urllib3.exceptions.HTTPError, OSError) as err:
+                oio_exception_from_httperror(err, headers[REQID_HEADER], url)
+        target = url[len(self._proxy_base) - 1:]
+        idempotent = method in ("GET", "HEAD")
+        order = self._proxy_order.order(self.proxy_netlocs)
+        for index, netloc in enumerate(order):
+            one = f"{self.proxy_scheme}://{netloc}{target}"
+            try:
+                resp = request_whole(self.pool_manager, method, one, data,
+                                     headers, tmo)
+            except (urllib3.exceptions.HTTPError, OSError) as err:
+                if self._proxy_order.failed(netloc):
+                    self.logger.warning("proxy %s failed: %s", netloc, err)
+                if index + 1 == len(order) or not (
+                        idempotent or never_sent(err)):
+                    oio_exception_from_httperror(
+                        err, headers[REQID_HEADER], one)
+                continue
+            if self._proxy_order.succeeded(netloc):
+                self.logger.info("proxy %s answers again", netloc)
+            return resp
+        raise AssertionError("not reached")
 
     def _request(self, method: str, url: str, endpoint: str | None = None,
                  **kwargs: Any) -> tuple[Any, Any]:

@@ -7,6 +7,10 @@ each bounded by its timeout). The descriptions the watchers produce within
 `GATHER` seconds go to the proxy in one POST (an array, which
 `conscience/register` accepts): one request per interval instead of one
 per service, for the agent, the proxy and the conscience alike.
+
+`proxy` may list several proxies (`local:6000,other:6000`, the local one
+first): a registration that cannot reach one goes to the next, and one that
+failed is tried last for a few seconds.
 """
 
 from __future__ import annotations
@@ -23,12 +27,16 @@ import time
 
 import urllib3
 
+from oio.common.failover import FailoverOrder, split_addresses
 from oio.common.http_urllib3 import get_pool_manager
 
 from .checks import build_check
 from .stats import build_stat
 
 logger = logging.getLogger("oio.conscience.agent")
+
+# Seconds a proxy that failed is tried last.
+PROXY_PENALTY = 5.0
 
 
 def load_file(path: str) -> dict:
@@ -135,16 +143,21 @@ class Agent:
 
     def __init__(self, conf: dict):
         self.namespace = str(conf["namespace"])
-        self.proxy = str(conf.get("proxy") or "")
-        if not self.proxy:
+        proxy = str(conf.get("proxy") or "")
+        if not proxy:
             from oio.common.configuration import load_namespace_conf
-            self.proxy = load_namespace_conf(self.namespace)["proxy"]
+            proxy = load_namespace_conf(self.namespace)["proxy"]
+        scheme, self.proxies = split_addresses(proxy)
+        if not self.proxies:
+            raise ValueError(f"no proxy address in {proxy!r}")
+        self.proxy = ",".join(self.proxies)
+        self._scheme = scheme
+        self._proxy_order = FailoverOrder(PROXY_PENALTY)
         self.interval = float(conf.get("check_interval", 1))
         self.rise = int(conf.get("rise", 1))
         self.fall = int(conf.get("fall", 1))
         self.http = get_pool_manager(pool_maxsize=32)
-        self.url = (f"http://{self.proxy}/v3.0/{self.namespace}"
-                    f"/conscience/register")
+        self._path = f"/v3.0/{self.namespace}/conscience/register"
         self.watchers = self._load_watchers(conf)
         self._failing = False
         # (type, addr) → the latest description not sent yet
@@ -217,10 +230,28 @@ class Agent:
         self._failing = not ok
 
     def _post(self, body: dict | list) -> tuple[int, str]:
-        """(HTTP status, error text); status 0 when no reply came."""
+        """(HTTP status, error text) of the registration through the first
+        proxy that answers; status 0 when none did. A proxy that cannot be
+        reached or reaches no conscience (503) hands over to the next: a
+        registration sent twice does no harm."""
+        data = json.dumps(body).encode()
+        status, error = 0, "no proxy"
+        for proxy in self._proxy_order.order(self.proxies):
+            status, error = self._post_to(proxy, data)
+            if 0 < status != 503:
+                if self._proxy_order.succeeded(proxy) and \
+                        len(self.proxies) > 1:
+                    logger.info("proxy %s answers again", proxy)
+                return status, error
+            if self._proxy_order.failed(proxy) and len(self.proxies) > 1:
+                logger.warning("proxy %s failed (%s): trying the others",
+                               proxy, error)
+        return status, error
+
+    def _post_to(self, proxy: str, data: bytes) -> tuple[int, str]:
         try:
             resp = self.http.request_whole(
-                "POST", self.url, body=json.dumps(body).encode(),
+                "POST", f"{self._scheme}://{proxy}{self._path}", body=data,
                 headers={"Content-Type": "application/json"},
                 timeout=urllib3.Timeout(connect=1.0, read=5.0))
         except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:

@@ -56,7 +56,11 @@ class LbClient(ProxyClient):
 
 
 class ConscienceClient(ProxyClient):
-    """`/v3.0/{NS}/conscience/*`; load balancing through `self.lb`."""
+    """`/v3.0/{NS}/conscience/*`; load balancing through `self.lb`.
+
+    With several proxies configured (`proxy = a:6000,b:6000`), requests
+    fail over between them as every ProxyClient's do; `self.lb` gets the
+    same list."""
 
     def __init__(self, conf: dict, service_id_max_age: float = 60,
                  **kwargs: Any):

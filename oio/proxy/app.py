@@ -19,6 +19,7 @@ from . import routes_conscience, routes_meta2, routes_reference, routes_service
 from .cache import TtlCache
 from .config import ProxyConfig
 from .conscience_view import ConscienceView
+from .consciences import Consciences, dump_weight
 from .errors import network_error, oio_error
 from .forward import Backend, UpstreamError, forward_headers, request_timeout
 from .params import check_namespace
@@ -40,6 +41,9 @@ class Proxy:
             read_timeout=config.read_timeout, pool_size=64)
         self.backend = Backend(self.client)
         self.view = ConscienceView(config.namespace, config.known_services_ttl)
+        # Read at each call: the list is the configuration's.
+        self.consciences = Consciences(self.client, lambda: config.conscience,
+                                       config.namespace)
         self.resolver = Resolver(
             self.backend, self.meta0_addresses, dir_ttl=config.cache_dir_ttl,
             dir_max=config.cache_dir_max,
@@ -50,6 +54,7 @@ class Proxy:
         self.stats = ProxyStats()
         self.live_config: dict[str, str] = {}
         self._refresher: asyncio.Task | None = None
+        self._syncer: asyncio.Task | None = None
         self._refresh_failed = False
         self.router = Router()
         for module in (routes_service, routes_conscience, routes_reference,
@@ -77,25 +82,46 @@ class Proxy:
 
     # Conscience view refresh -------------------------------------------------
     async def refresh_view(self) -> bool:
-        """Reload the view from the conscience dump; False on failure."""
+        """Reload the view from a conscience's dump; False on failure.
+
+        The dump comes from the first conscience that answers. One that
+        knows fewer services or locks than the view did may have restarted
+        empty: it is set aside (read last) and the next one is read."""
         path = f"/v3.0/{self.namespace}/conscience/dump"
-        try:
-            resp = await self.backend.call(
-                "GET", self.config.conscience, path, what="conscience",
-                timeout=max(self.config.lb_refresh_interval * 5, 2.0))
-        except HttpError as exc:
-            logger.warning("conscience dump failed: %s", exc.message)
+        timeout = max(self.config.lb_refresh_interval * 5, 2.0)
+        got = await self._read_dump(path, timeout)
+        if got is not None and self.consciences.note_dump(
+                got[0], self.view.weight(), dump_weight(got[1])):
+            # got[0] is now read last: the next one, if any answers.
+            got = await self._read_dump(path, timeout)
+        if got is None:
             return False
-        if resp.status != 200:
-            logger.warning("conscience dump: HTTP %d %s", resp.status,
-                           resp.body[:200])
-            return False
+        dump = got[1]
         try:
-            self.view.load_dump(resp.json())
+            self.view.load_dump(dump)
         except Exception:  # a bad dump must not kill the refresh loop
             logger.exception("cannot load the conscience dump")
             return False
         return True
+
+    async def _read_dump(self, path: str, timeout: float
+                         ) -> tuple[str, dict] | None:
+        """(conscience, dump) of the first conscience that answers."""
+        try:
+            addr, resp = await self.consciences.read_from(
+                "GET", path, timeout=timeout)
+        except HttpError as exc:
+            logger.warning("conscience dump failed: %s", exc.message)
+            return None
+        if resp.status != 200:
+            logger.warning("conscience dump: HTTP %d %s", resp.status,
+                           resp.body[:200])
+            return None
+        try:
+            return addr, resp.json()
+        except ValueError:
+            logger.warning("conscience %s: bad dump", addr)
+            return None
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -107,7 +133,18 @@ class Proxy:
                 self._refresh_failed = not await self.refresh_view()
             finally:
                 logger.setLevel(level)
+            # Beside the refresh: a pass waits for the slowest conscience.
+            if self.consciences.sync_due() and (
+                    self._syncer is None or self._syncer.done()):
+                self._syncer = asyncio.get_running_loop().create_task(
+                    self._sync())
             await asyncio.sleep(self.config.lb_refresh_interval)
+
+    async def _sync(self) -> None:
+        try:
+            await self.consciences.sync()
+        except Exception:  # the next pass tries again
+            logger.exception("conscience sync pass failed")
 
     async def start(self) -> None:
         """Load the conscience view once, then keep it fresh."""
@@ -116,11 +153,13 @@ class Proxy:
             self._refresh_loop())
 
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
-            self._refresher = None
+        for task in (self._refresher, self._syncer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._refresher = self._syncer = None
+        await self.consciences.close()
         await self.client.close()
 
     # Middleware --------------------------------------------------------------

@@ -148,6 +148,13 @@ class ConscienceView:
             out.append(item)
         return out
 
+    def weight(self) -> tuple[int, int]:
+        """(locked services, services) of the last dump loaded: a conscience
+        whose dump weighs less may have restarted (consciences.py)."""
+        locked = sum(1 for v in self.services.values() for d in v
+                     if (d.get("tags") or {}).get("tag.lock"))
+        return locked, self.known_count()
+
     def known_count(self) -> int:
         return sum(len(v) for v in self.services.values())
 

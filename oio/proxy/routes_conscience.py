@@ -1,8 +1,10 @@
-"""`conscience/*`, `local/list` and `lb/*`: forwarded to the conscience.
+"""`conscience/*`, `local/list` and `lb/*`: forwarded to the consciences.
 
-Read answers are cached for `cache_conscience_ttl` seconds; registrations
-get `tag.1 = true` the first time the proxy sees a service key
-(conscience.md §3.1).
+Writes (register, lock, unlock, deregister, flush, lb/create_pool,
+lb/reload) go to every conscience, reads to the first that answers
+(`consciences.py`). Read answers are cached for `cache_conscience_ttl`
+seconds; registrations get `tag.1 = true` the first time the proxy sees a
+service key (conscience.md §3.1).
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ def register(router: Router, proxy) -> None:
         return f"{req.raw_path}{query}"
 
     async def forward(req: Request, body: bytes | None = None,
-                      json_body=None):
-        return await proxy.backend.call(
-            req.method, config.conscience, upstream_path(req),
-            headers=proxy.headers(req), body=body, json_body=json_body,
-            timeout=proxy.timeout(req), what="conscience")
+                      json_body=None, write: bool = False):
+        send = proxy.consciences.write if write else proxy.consciences.read
+        return await send(
+            req.method, upstream_path(req), headers=proxy.headers(req),
+            body=body, json_body=json_body, timeout=proxy.timeout(req))
 
     async def cached_get(req: Request) -> Response:
         proxy.check_ns(req)
@@ -49,7 +51,7 @@ def register(router: Router, proxy) -> None:
 
     async def plain_post(req: Request) -> Response:
         proxy.check_ns(req)
-        resp = await forward(req, body=await req.body())
+        resp = await forward(req, body=await req.body(), write=True)
         proxy.cs_cache.clear()
         return relay(resp)
 
@@ -75,7 +77,7 @@ def register(router: Router, proxy) -> None:
         items = proxy.view.mark_first_sightings(items)
         if not req.path.endswith("/unlock"):
             remember_local(items)
-        resp = await forward(req, json_body=items)
+        resp = await forward(req, json_body=items, write=True)
         proxy.cs_cache.clear()
         return relay(resp)
 
@@ -106,7 +108,9 @@ def register(router: Router, proxy) -> None:
     async def lb_forward(req: Request) -> Response:
         proxy.check_ns(req)
         body = await req.body() if req.method == "POST" else None
-        resp = await forward(req, body=body)
+        # Pools live in each conscience's memory: create them everywhere.
+        write = req.path.endswith(("/create_pool", "/reload"))
+        resp = await forward(req, body=body, write=write)
         if req.path.endswith("/reload") and resp.status < 300:
             await proxy.refresh_view()
         return relay(resp)
