@@ -31,6 +31,7 @@ _RDIR = "oio.cli.rdir.rdir"
 _DIRECTORY = "oio.cli.directory.directory"
 _EVENTS = "oio.cli.events.events"
 _CLUSTER = "oio.cli.cluster.cluster"
+_ZK = "oio.cli.zk.zk"
 
 
 def _group(module: str, **commands: str) -> dict:
@@ -100,8 +101,9 @@ OPENIO: dict[str, str | Unavailable] = {
     "cluster local conf": f"{_CLUSTER}:LocalNSConf",
     **{f"election {name}": NO_ZK
        for name in ("debug", "leave", "ping", "status", "sync")},
-    **{f"zk {name}": NO_ZK
-       for name in ("reset", "stat", "smudge", "armageddon", "bootstrap")},
+    **_group(_ZK, zk_reset="ElectionReset", zk_stat="ElectionStat",
+             zk_smudge="ElectionSmudge", zk_armageddon="HierarchyArmageddon",
+             zk_bootstrap="HierarchyBootstrap"),
     **{f"lifecycle {name}": NO_LIFECYCLE for name in ("apply", "get", "set")},
 }
 
