@@ -100,10 +100,10 @@ class AsyncHttpClient:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, int(port)), self.connect_timeout)
         except asyncio.TimeoutError:
-            raise OioTimeout(f"Connection timeout to {addr}") from None
+            raise _unsent(OioTimeout(f"Connection timeout to {addr}")) from None
         except (OSError, ValueError) as exc:
-            raise OioConnectionException(
-                f"Cannot connect to {addr}: {exc}") from None
+            raise _unsent(OioConnectionException(
+                f"Cannot connect to {addr}: {exc}")) from None
         return _PooledConnection(reader, writer), False
 
     def _release(self, addr: str, conn: _PooledConnection) -> None:
@@ -208,3 +208,14 @@ class AsyncHttpClient:
 
 class _StaleConnection(Exception):
     pass
+
+
+def _unsent(exc: OioNetworkException) -> OioNetworkException:
+    exc.request_sent = False
+    return exc
+
+
+def request_may_have_run(exc: Exception) -> bool:
+    """False when the request surely never reached the server (it could
+    not connect): then it is safe to send it elsewhere."""
+    return getattr(exc, "request_sent", True)

@@ -62,5 +62,8 @@ class Meta2Store:
     def local_path(self, base: str) -> str | None:
         return self.bases.local_path(cid_of(base))
 
+    def vacuum(self, base: str) -> None:
+        self.bases.run(cid_of(base), lambda b: b.db.execute("VACUUM"))
+
     def tmp_dir(self) -> str:
         return self.bases.tmp_dir()

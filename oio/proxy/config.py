@@ -41,6 +41,10 @@ class ProxyConfig:
     destroy_reference: bool = False
     bulk_max_create_many: int = 100
     bulk_max_delete_many: int = 100
+    # Replicated bases: how long a request waits for a master to be elected,
+    # and how long the master of a base is remembered.
+    election_retry: float = 15.0
+    master_ttl: float = 1800.0
 
     @classmethod
     def from_dict(cls, values: dict) -> ProxyConfig:
@@ -81,6 +85,9 @@ class ProxyConfig:
                 "bulk_max_create_many", d.bulk_max_create_many),
             bulk_max_delete_many=conf.get_int(
                 "bulk_max_delete_many", d.bulk_max_delete_many),
+            election_retry=conf.get_duration(
+                "election_retry", d.election_retry),
+            master_ttl=conf.get_duration("master_ttl", d.master_ttl),
         )
 
     @classmethod

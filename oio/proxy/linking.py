@@ -16,7 +16,10 @@ def choose_candidates(view, kind: str, count: int | None = None,
     count = view.replicas(kind) if count is None else count
     chosen: list[dict] = []
     ids: list[str] = list(avoid or ())
-    for _ in range(count):
+    while len(chosen) < count:
+        # One poll of the pool gives all its targets at once, placed by its
+        # distance rules (replicas on distinct hosts); a pool smaller than
+        # `count` is polled again for the rest.
         try:
             selections = view.lb.poll(kind, avoid=ids)
         except lb_error_class() as exc:
@@ -26,10 +29,11 @@ def choose_candidates(view, kind: str, count: int | None = None,
         fresh = [s for s in selections if s.service["id"] not in ids]
         if not fresh:
             break
-        service = fresh[0].service
-        ids.append(service["id"])
-        chosen.append({"seq": 1, "type": kind, "host": service["addr"],
-                       "args": ""})
+        for selection in fresh[:count - len(chosen)]:
+            service = selection.service
+            ids.append(service["id"])
+            chosen.append({"seq": 1, "type": kind, "host": service["addr"],
+                           "args": ""})
     if not chosen:
         raise oio_error(481, f"No service of type {kind} available")
     return chosen

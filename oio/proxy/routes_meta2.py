@@ -23,8 +23,9 @@ from oio.common.utils import (
     timestamp_us,
 )
 
+from . import election_admin
 from .errors import bad_request, oio_error
-from .forward import BackendUnavailable, UpstreamError, error_of, relay
+from .forward import UpstreamError, error_of, relay
 from .linking import ensure_reference, link_services
 from .params import (
     OioUrl,
@@ -34,6 +35,7 @@ from .params import (
     valid_content_id,
 )
 from .prepare import allocate, content_headers, parse_prepare_body
+from .replicas import ReplicaCaller
 
 CONTAINER_FORWARDS = {
     "show": "GET", "list": "GET", "get_properties": "POST",
@@ -112,9 +114,29 @@ def decorate_chunks(chunks: list, view, tls: bool = False) -> list:
     return out
 
 
+def replica_hosts(srv: list[dict]) -> list[str]:
+    """The replicas of a container's base: the hosts of its newest
+    meta2 entry (one entry per replica, same seq)."""
+    if not srv:
+        return []
+    seq = max(int(s.get("seq") or 0) for s in srv)
+    return [s["host"] for s in srv if int(s.get("seq") or 0) == seq]
+
+
 def register(router: Router, proxy) -> None:
     resolver = proxy.resolver
-    backend = proxy.backend
+    replicas = proxy.replicas = ReplicaCaller(
+        proxy.client, master_ttl=proxy.config.master_ttl,
+        retry_window=proxy.config.election_retry)
+
+    async def send_meta2(cid: str, hosts: list[str], method: str, path: str,
+                         **kwargs):
+        """`path` on the master among `hosts`, the container's replicas
+        (passed on, so that a replica without the base yet knows them)."""
+        if len(hosts) > 1:
+            path += "&peers=" + ",".join(hosts)
+        return await replicas.call((cid, "meta2"), hosts, method, path,
+                                   what="meta2", **kwargs)
 
     async def call_meta2(req: Request, url: OioUrl, group: str, action: str,
                          body: bytes | None = None, json_body=None,
@@ -127,30 +149,53 @@ def register(router: Router, proxy) -> None:
         path = f"/v1/{group}/{action}?cid={url.cid}" + (
             f"&{query}" if query else "")
         t0 = time.monotonic()
+        method = method or req.method
         for attempt in range(2):
             srv = await resolver.linked(url.cid, "meta2", headers,
                                         use_cache=not attempt)
-            if not srv:
+            hosts = replica_hosts(srv)
+            if not hosts:
                 raise oio_error(431, "No meta2 linked to the container")
-            host = srv[0]["host"]
             t1 = time.monotonic()
             try:
-                resp = await backend.call(
-                    method or req.method, [host], path, headers=headers,
+                resp = await send_meta2(
+                    url.cid, hosts, method, path, headers=headers,
                     body=body, json_body=json_body, timeout=timeout,
-                    what="meta2")
-            except BackendUnavailable:
-                resolver.invalidate(url.cid)
+                    idempotent=method in ("GET", "HEAD"))
+            except HttpError as exc:
+                if exc.http_status == 503:
+                    resolver.invalidate(url.cid)
                 raise
             if attempt == 0 and _missing_container(resp):
                 # The cached meta2 may be stale: ask meta1 again, once.
                 resolver.invalidate(url.cid)
-                fresh = await resolver.linked(url.cid, "meta2", headers)
-                if fresh and fresh[0]["host"] != host:
+                fresh = replica_hosts(await resolver.linked(
+                    url.cid, "meta2", headers))
+                if fresh and fresh != hosts:
                     continue
             perf = (int((t1 - t0) * 1e6), int((time.monotonic() - t1) * 1e6))
             return resp, perf
         raise AssertionError("not reached")
+
+    async def replicated_base(req: Request, kind: str
+                              ) -> tuple[str, list[str]]:
+        """(base name, replicas) addressed by an admin request."""
+        headers = proxy.headers(req)
+        if kind == "meta0":
+            return proxy.namespace, sorted(proxy.meta0_addresses())
+        url = container_url(req.args)
+        if kind == "meta1":
+            digits = int(proxy.view.option("ns.meta1_digits", 4) or 4) \
+                if proxy.view.ready else 4
+            prefix = url.cid[:max(0, min(4, digits))].ljust(4, "0")
+            return prefix, await resolver.meta1_of(url.cid, headers)
+        if kind != "meta2":
+            raise bad_request(f"No replicated bases of type {kind}")
+        hosts = replica_hosts(await resolver.linked(url.cid, "meta2",
+                                                    headers, use_cache=False))
+        if not hosts:
+            raise oio_error(431, "No meta2 linked to the container")
+        return f"{url.cid}.1", hosts
 
     def reply(req: Request, resp, perf, extra: dict | None = None) -> Response:
         headers = dict(extra or {})
@@ -168,9 +213,9 @@ def register(router: Router, proxy) -> None:
                                timeout)
         srv = await link_services(proxy, cid, "meta2", headers, timeout)
         query = urlencode({"cid": cid, "acct": account, "ref": reference})
-        return await backend.call(
-            "POST", [srv[0]["host"]], f"{route}?{query}",
-            headers=headers, json_body=body, timeout=timeout, what="meta2")
+        return await send_meta2(cid, replica_hosts(srv), "POST",
+                                f"{route}?{query}", headers=headers,
+                                json_body=body, timeout=timeout)
 
     async def ensure_container(req: Request, account: str, reference: str,
                                cid: str, body: dict) -> int:
@@ -474,8 +519,14 @@ def register(router: Router, proxy) -> None:
         kind = req.args.get("type")
         if not kind:
             raise bad_request("No service type")
+        action = req.match["action"]
+        if action in election_admin.ELECTION_ACTIONS:
+            base, peers = await replicated_base(req, kind)
+            return await election_admin.run(proxy, kind, base, peers, action,
+                                            req)
         if kind != "meta2":
-            raise oio_error(501, f"admin on {kind} bases not implemented")
+            raise oio_error(501, f"admin/{action} on {kind} bases not "
+                            "implemented")
         url = container_url(req.args)
         resp, perf = await call_meta2(req, url, "admin", req.match["action"],
                                       await req.body())

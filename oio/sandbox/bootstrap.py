@@ -129,7 +129,7 @@ class Bootstrap:
         self.s = settings
 
     def conf_path(self, spec: ServiceSpec) -> str:
-        ext = "conf" if spec.type != "beanstalkd" else "none"
+        ext = {"beanstalkd": "none", "zookeeper": "cfg"}.get(spec.type, "conf")
         return os.path.join(self.s.conf_dir, f"{spec.name}.{ext}")
 
     def write_all(self) -> None:
@@ -163,6 +163,8 @@ class Bootstrap:
         }
         if s.beanstalkd:
             section["event-agent"] = f"beanstalk://{s.one('beanstalkd').addr}"
+        if s.zookeeper_hosts:
+            section["zookeeper"] = s.zookeeper_hosts
         return section
 
     def write_namespace_conf(self) -> None:
@@ -195,7 +197,8 @@ class Bootstrap:
         spec = s.one("conscience")
         prefix = os.path.join(s.conf_dir, s.namespace)
         _write(f"{prefix}-policies.conf", POLICIES)
-        _write(f"{prefix}-service-pools.conf", POOLS)
+        _write(f"{prefix}-service-pools.conf", POOLS.replace(
+            "targets=1,meta2", f"targets={s.replicas},meta2"))
         _write(f"{prefix}-service-types.conf", SERVICE_TYPES)
         conf = self._base(spec)
         conf.update({
@@ -205,7 +208,7 @@ class Bootstrap:
             "storage_policy": s.storage_policy,
             "meta1_digits": s.meta1_digits,
             "ns.service_update_policy":
-                "meta2=KEEP|1|1;sqlx=KEEP|1|1|;rdir=KEEP|1|1|",
+                f"meta2=KEEP|{s.replicas}|1;sqlx=KEEP|1|1|;rdir=KEEP|1|1|",
         })
         _write(self.conf_path(spec), _ini({"conscience": conf}))
 
@@ -237,6 +240,15 @@ class Bootstrap:
         if self.s.beanstalkd:
             extra["event_agent"] = f"beanstalk://{self.s.one('beanstalkd').addr}"
         self._write_meta(spec, "meta2", extra)
+
+    def _zk_node(self, spec: ServiceSpec):
+        from oio.zk.server import ZkNode
+
+        return ZkNode(spec.num, self.s.ip, spec.port,
+                      data_dir=self.s.data_path(spec), fsync=self.s.fsync)
+
+    def write_zookeeper(self, spec: ServiceSpec) -> None:
+        self._zk_node(spec).write(self.conf_path(spec))
 
     def write_rawx(self, spec: ServiceSpec) -> None:
         fsync = "enabled" if self.s.fsync else "disabled"
@@ -360,6 +372,10 @@ class Bootstrap:
             path = os.path.join(exe, name)
             return path if os.path.exists(path) else shutil.which(name) or name
 
+        if spec.type == "zookeeper":
+            from oio.zk.server import command
+
+            return " ".join(command(self.conf_path(spec)))
         if spec.type == "beanstalkd":
             binlog = self.s.data_path(spec)
             return (f"{shutil.which('beanstalkd') or 'beanstalkd'} "

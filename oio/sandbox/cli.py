@@ -1,6 +1,7 @@
 """`oio-sandbox`: a whole namespace on this machine.
 
     oio-sandbox up        write the configuration (first time), start, wait
+                          (--replicas 3: every meta base on 3 services)
     oio-sandbox status    every service, its state and score
     oio-sandbox stop X    stop one service by name (e.g. OPENIO-rawx-3)
     oio-sandbox start X   start it again
@@ -42,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
                     help="default storage policy (default %(default)s)")
     up.add_argument("--no-fsync", action="store_true",
                     help="do not fsync chunks (faster, not durable)")
+    up.add_argument("--replicas", type=int, choices=(1, 3), default=1,
+                    help="copies of each meta base: 3 runs three services "
+                    "of each meta type with a master per base elected in "
+                    "ZooKeeper (default %(default)s)")
     up.add_argument("--timeout", type=float, default=120)
     sub.add_parser("down", help="stop every service")
     sub.add_parser("status", help="show services, states and scores")
@@ -72,7 +77,8 @@ def cmd_up(args) -> int:
         settings = SandboxSettings(
             namespace=args.ns, root=args.root, base_port=args.port,
             nb_rawx=args.nb_rawx, chunk_size=parse_size(args.chunk_size),
-            storage_policy=args.policy, fsync=not args.no_fsync)
+            storage_policy=args.policy, fsync=not args.no_fsync,
+            replicas=args.replicas)
         sandbox = Sandbox(settings)
         sandbox.bootstrap()
         print(f"Bootstrapped namespace {args.ns} in {args.root}")

@@ -35,6 +35,11 @@ class SandboxSettings:
     nb_meta0: int = 1
     nb_meta1: int = 1
     nb_meta2: int = 1
+    # Copies of each meta base (1 or 3); with 3, three services of each
+    # meta type elect a master per base in ZooKeeper.
+    replicas: int = 1
+    # Run a ZooKeeper server (when installed): elections and `openio zk`.
+    zookeeper: bool = True
     nb_rawx: int = 9
     chunk_size: int = 10 * 1024 * 1024
     storage_policy: str = "THREECOPIES"
@@ -46,6 +51,10 @@ class SandboxSettings:
     services: list[ServiceSpec] = field(default_factory=list)
 
     def __post_init__(self):
+        if self.replicas not in (1, 3):
+            raise ValueError("replicas must be 1 or 3")
+        if self.replicas > 1:
+            self.nb_meta2 = max(self.nb_meta2, self.replicas)
         if not self.services:
             self.services = self._allocate()
 
@@ -63,6 +72,8 @@ class SandboxSettings:
 
         add("oioproxy", 1)
         add("conscience", 1, registered=False)
+        if self.zookeeper:
+            add("zookeeper", 1, registered=False)
         if self.beanstalkd:
             add("beanstalkd", 1)
         add("meta0", self.nb_meta0)
@@ -119,6 +130,11 @@ class SandboxSettings:
     @property
     def conscience(self) -> str:
         return self.one("conscience").addr
+
+    @property
+    def zookeeper_hosts(self) -> str:
+        """`host:port,...` of the ZooKeeper ensemble, or ""."""
+        return ",".join(s.addr for s in self.of_type("zookeeper"))
 
     def location(self, spec: ServiceSpec) -> str:
         """Distinct locations, so that replicas land on distinct 'hosts'."""

@@ -115,6 +115,12 @@ class Sandbox:
         if self.settings.beanstalkd and not shutil.which("beanstalkd"):
             raise SandboxError("beanstalkd is not installed (apt-get install "
                                "beanstalkd), or set beanstalkd=False")
+        if self.settings.zookeeper:
+            from oio.zk.server import installed
+
+            if not installed():
+                raise SandboxError("ZooKeeper is not installed (apt-get "
+                                   "install zookeeper), or set zookeeper=False")
         if self.supervisor_running():
             self._ctl("start", "all", check=False)
             return
@@ -180,7 +186,8 @@ class Sandbox:
         meta1 = [spec.addr for spec in self.settings.of_type("meta1")]
         for meta0 in self.settings.of_type("meta0"):
             try:
-                _http("POST", f"http://{meta0.addr}/v1/meta0/init?replicas=1",
+                _http("POST", f"http://{meta0.addr}/v1/meta0/init?replicas="
+                      f"{min(self.settings.replicas, len(meta1))}",
                       meta1, timeout=60)
             except urllib.error.HTTPError as exc:
                 if exc.code != 409:  # already initialized

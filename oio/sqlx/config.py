@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oio.common.configuration import Config, load_namespace_conf
+from oio.common.configuration import Config
 from oio.common.exceptions import ConfigurationException
+from oio.zk.client import zk_hosts
 
 
 @dataclass
@@ -27,13 +28,11 @@ class ReplicationConfig:
     def from_conf(cls, conf: Config, namespace: str, kind: str
                   ) -> ReplicationConfig:
         hosts = conf.get_str("zookeeper")
-        if hosts is None:
-            ns_conf = load_namespace_conf(namespace, failsafe=True)
-            hosts = ns_conf.get(f"zookeeper.{kind}") or ns_conf.get(
-                "zookeeper") or ""
+        ensembles = ([h.strip() for h in hosts.split(";") if h.strip()]
+                     if hosts is not None else zk_hosts(namespace, kind))
         # Several ensembles (';') shard upstream's elections: one is enough
         # for ours, the first.
-        hosts = hosts.split(";")[0].strip()
+        hosts = ensembles[0] if ensembles else ""
         timeout = conf.get_duration("zk_session_timeout", 3.0)
         if not 1.0 <= timeout <= 60.0:
             raise ConfigurationException(

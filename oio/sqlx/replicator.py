@@ -655,6 +655,13 @@ class Replicator:
         if done < election.quorum:
             raise errors.NoQuorum(done, len(election.peers), "remove")
 
+    async def on_each_replica(self, lease: Lease, action: str,
+                              **params) -> None:
+        """Tell the other replicas to run `action` (best effort)."""
+        await asyncio.gather(*(
+            self.peers.call(peer, "POST", action, lease.base, **params)
+            for peer in lease.election.others), return_exceptions=True)
+
     # -- views ----------------------------------------------------------------------
     def state_of(self, base: str) -> str | None:
         election = self.elections.get(base)

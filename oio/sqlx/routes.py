@@ -222,6 +222,20 @@ def add_routes(router: Router, repl: Replicator) -> None:
         pos = await repl.copy_from(base, source)
         return _peer_answer(body={"position": pos.as_list()})
 
+    @route("POST", "admin/vacuum")
+    async def admin_vacuum(req: Request) -> Response:
+        """On the master (a slave redirects): VACUUM, then the replicas
+        do the same (`local`: this replica only)."""
+        base = base_of(req)
+        if "local" in req.args:
+            await run_blocking(repl.store.vacuum, base)
+            return _peer_answer()
+        lease = await repl.gate(base)
+        await run_blocking(repl.store.vacuum, base)
+        if lease is not None:
+            await repl.on_each_replica(lease, "admin/vacuum", local="1")
+        return _peer_answer()
+
     def info() -> dict:
         stats = repl.stats()
         return {"type": repl.kind, "id": repl.self_id,

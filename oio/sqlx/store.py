@@ -48,6 +48,9 @@ class BaseStore(Protocol):
     def local_path(self, base: str) -> str | None:
         """The file of the local replica, or None when missing."""
 
+    def vacuum(self, base: str) -> None:
+        """SQLite VACUUM of the local replica (no change of content)."""
+
     def tmp_dir(self) -> str:
         """A directory on the bases' filesystem for incoming copies."""
 

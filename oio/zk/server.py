@@ -83,10 +83,12 @@ class ZkNode:
             out.write(f"{self.myid}\n")
 
 
-def command(conf_path: str, heap_mb: int = 128) -> list[str]:
-    """The command line of a server reading `conf_path`. A small heap and
-    the serial collector: the tree holds elections only, and the machine
-    runs everything else too."""
+def command(conf_path: str, heap_mb: int = 512) -> list[str]:
+    """The command line of a server reading `conf_path`. The serial
+    collector and a heap that grows only as needed: the machine runs
+    everything else too. The cap leaves room for the bootstrapped tree
+    (70,000 directories) plus an election node per replica of each base:
+    128 MiB was seen thrashing in full collections."""
     java = shutil.which("java") or "java"
     return [java, "-Xms16m", f"-Xmx{heap_mb}m", "-XX:+UseSerialGC",
             "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
