@@ -134,7 +134,14 @@ class AsyncHttpClient:
         # A pooled connection may have been closed by the peer meanwhile:
         # retry once on a fresh one, but only when nothing came back.
         for attempt in range(2):
-            conn, reused = await self._connect(addr)
+            try:
+                conn, reused = await self._connect(addr)
+            except OioNetworkException as exc:
+                if attempt:
+                    # The first attempt went out on a pooled connection:
+                    # the server may have run it before closing.
+                    exc.request_sent = True
+                raise
             try:
                 return await asyncio.wait_for(
                     self._exchange(addr, conn, payload, method), timeout)

@@ -41,6 +41,7 @@ from oio.common.oio_status import http_status_of
 from oio.common.utils import cid_from_name, parse_bool, quote
 from oio.sqlx.replicator import Replicator
 from oio.sqlx.routes import add_routes as add_replication_routes
+from oio.sqlx.routes import peers_hint
 
 from .errors import Meta2Error, bad_request
 from .listing import ListParams
@@ -64,7 +65,6 @@ _NOT_HEADER_CHAR = re.compile(r"[^A-Za-z0-9-]")
 # Header names must be HTTP tokens; other property keys are not sent as headers.
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 META = OBJECT_METADATA_PREFIX
-_PEER = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,255}$")
 
 
 # -- request parsing -------------------------------------------------------------
@@ -148,16 +148,6 @@ def content_meta(req: Request) -> ContentMeta:
         policy=h.get(META + "policy") or None,
         chunk_method=h.get(META + "chunk-method") or None,
         mime_type=h.get(META + "mime-type") or None)
-
-
-def peers_hint(req: Request) -> list[str]:
-    """The replicas the proxy resolved for the container (`peers`,
-    comma-separated): used where this service knows none yet (creation)."""
-    raw = req.args.get("peers") or ""
-    peers = [p for p in raw.split(",") if p]
-    if len(peers) > 64 or not all(_PEER.match(p) for p in peers):
-        raise bad_request("Invalid parameter 'peers'")
-    return peers
 
 
 # -- reply shapes ----------------------------------------------------------------

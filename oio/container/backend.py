@@ -297,9 +297,17 @@ class ContainerBase:
         self._apply_admin(writer)
 
     def _apply_admin(self, writer: Writer) -> None:
+        before = self.admin.get("sys.peers")
         self.admin.update(writer.admin_changes)
         for key in writer.admin_deleted:
             self.admin.pop(key, None)
+        self._peers_maybe_changed(before)
+
+    def _peers_maybe_changed(self, before: str | None) -> None:
+        """The base moved (its replicas rewritten): tell the replication."""
+        if self.replicator is not None and \
+                self.admin.get("sys.peers") != before and before is not None:
+            self.replicator.peers_changed(self.name, self.peers())
 
     def after_commit(self, func: Callable, *args) -> None:
         """`func(*args)` once what was written so far is committed: now,
@@ -812,7 +820,9 @@ class BaseCache:
                 raise
             finally:
                 # What the changes did to the admin table, in memory too.
+                before = base.admin.get("sys.peers")
                 base._load_admin()
+                base._peers_maybe_changed(before)
             return pos
         try:
             return self.run(cid, apply, create=origin)

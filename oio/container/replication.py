@@ -7,9 +7,10 @@ from the meta2 services that meta1 linked to the container.
 
 from __future__ import annotations
 
+from oio.sqlx import log as repli_log
 from oio.sqlx.log import Entry, Position
 
-from .backend import BaseCache
+from .backend import BaseCache, BaseNotFound
 
 _HEX = frozenset("0123456789ABCDEF")
 
@@ -46,6 +47,13 @@ class Meta2Store:
     def apply(self, base: str, prev: Position, entries: list[Entry]
               ) -> Position:
         return self.bases.apply(cid_of(base), prev, entries)
+
+    def stamp(self, base: str, pos: Position) -> None:
+        try:
+            self.bases.run(cid_of(base),
+                           lambda b: repli_log.stamp(b.db, pos))
+        except BaseNotFound:
+            pass
 
     def entries_after(self, base: str, after: Position) -> list[Entry]:
         return self.bases.entries_after(cid_of(base), after)

@@ -13,6 +13,12 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
+
+from oio.common.utils import fsync_path
+from oio.sqlx import log as repli_log
+from oio.sqlx.changes import encode
+from oio.sqlx.log import Entry, Position
 
 from .errors import already_initialized, bad_request, check_prefix
 
@@ -53,9 +59,21 @@ class Meta0:
 
     def __init__(self, datadir: str, meta1_digits: int = 4):
         os.makedirs(datadir, exist_ok=True)
+        self.datadir = datadir
         self.path = os.path.join(datadir, "meta0.db")
         self.digits = max(0, min(4, meta1_digits))
         self._lock = threading.Lock()
+        # Replication: the service's Replicator, the base's name (the
+        # namespace's) and its replicas (None: not replicated).
+        self.replicator = None
+        self.name = ""
+        self.peers: Callable[[], list[str] | None] = lambda: None
+        # (map, its JSON): tied to one map object, so a reader racing a
+        # write never caches the JSON of an older map as the current one.
+        self._encoded: tuple[dict, bytes] | None = None
+        self._open()
+
+    def _open(self) -> None:
         self.db = sqlite3.connect(self.path, isolation_level=None,
                                   check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
@@ -63,19 +81,73 @@ class Meta0:
         self.db.execute("CREATE TABLE IF NOT EXISTS prefixes "
                         "(prefix TEXT PRIMARY KEY, addrs TEXT NOT NULL) "
                         "WITHOUT ROWID")
+        self.db.executescript(repli_log.SCHEMA)
+        self._load()
+
+    def _load(self) -> None:
         # Stored as comma-separated text (addresses hold no comma):
         # 65,536 rows load and save several times faster than as JSON.
         lists: dict[str, list[str]] = {}
         self._map: dict[str, list[str]] = {
             p: lists.get(a) or lists.setdefault(a, _decode(a)) for p, a in
             self.db.execute("SELECT prefix, addrs FROM prefixes")}
-        # (map, its JSON): tied to one map object, so a reader racing a
-        # write never caches the JSON of an older map as the current one.
-        self._encoded: tuple[dict, bytes] | None = None
 
     def close(self) -> None:
         with self._lock:
             self.db.close()
+
+    # -- replication (a replica's side; oio/sqlx/store.py) ------------------
+    def position(self) -> Position:
+        with self._lock:
+            return repli_log.position(self.db)
+
+    def apply(self, prev: Position, entries: list[Entry]) -> Position:
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                pos = repli_log.apply(self.db, prev, entries)
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            self._load()
+            return pos
+
+    def stamp(self, pos: Position) -> None:
+        with self._lock:
+            if self._map:
+                repli_log.stamp(self.db, pos)
+
+    def entries_after(self, after: Position) -> list[Entry]:
+        with self._lock:
+            return repli_log.entries_after(self.db, after)
+
+    def backup(self, dest_path: str) -> None:
+        with self._lock:
+            dest = sqlite3.connect(dest_path)
+            try:
+                self.db.backup(dest)
+            finally:
+                dest.close()
+
+    def replace(self, file_path: str) -> None:
+        """Make the SQLite file `file_path` (same filesystem) our base."""
+        fsync_path(file_path)
+        with self._lock:
+            self.db.close()
+            for suffix in ("-wal", "-shm"):
+                try:
+                    os.unlink(self.path + suffix)
+                except FileNotFoundError:
+                    pass
+            os.rename(file_path, self.path)
+            fsync_path(self.datadir)
+            self._open()
+
+    def vacuum(self) -> None:
+        with self._lock:
+            self.db.execute("VACUUM")
 
     @property
     def initialized(self) -> bool:
@@ -85,22 +157,40 @@ class Meta0:
                check=None) -> None:
         """The only write path: one durable transaction, then the memory
         map. `check()` runs under the lock first (e.g. "not initialized")."""
+        sql = "INSERT OR REPLACE INTO prefixes (prefix, addrs) VALUES (?, ?)"
+        rows = [(p, ",".join(a)) for p, a in mapping.items()]
         with self._lock:
             if check is not None:
                 check()
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO prefixes (prefix, addrs) "
-                    "VALUES (?, ?)",
-                    [(p, ",".join(a)) for p, a in mapping.items()])
+                self.db.executemany(sql, rows)
+                shipment = self._log([(sql, r) for r in rows])
                 self.db.execute("COMMIT")
             except BaseException:
-                self.db.execute("ROLLBACK")
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
                 raise
             fresh = dict(self._map)
             fresh.update(mapping)
             self._map = fresh
+            if shipment is not None:
+                # Still under the lock: the replicas get changes in order.
+                self.replicator.ship(*shipment)
+
+    def _log(self, statements):
+        """On the master of a replicated map: log the change as the next
+        version (shipped once committed)."""
+        if self.replicator is None:
+            return None
+        peers = self.peers() or []
+        lease = self.replicator.lease(self.name, len(peers) > 1)
+        if lease is None:
+            return None
+        prev = repli_log.position(self.db)
+        blob = encode(statements)
+        pos = repli_log.append(self.db, Position(lease.epoch, 0), blob)
+        return lease, Entry(pos.version, pos.epoch, blob), prev
 
     def spread(self, meta1: object, replicas: int = 1) -> dict[str, list[str]]:
         """The map `init` would write: prefix groups (prefixes sharing their

@@ -15,11 +15,16 @@ from oio.common.http_server import (
     run_blocking,
 )
 from oio.common.utils import parse_bool
+from oio.sqlx.replicator import Replicator
+from oio.sqlx.routes import add_routes as add_replication_routes
 
 from .errors import DirectoryError, bad_request
 from .meta0 import Meta0
+from .meta0_peers import Meta0Peers
+from .replication import Meta0Store
 from .service import (
     DirectoryConfig,
+    Service,
     add_status_routes,
     guarded,
     json_body,
@@ -34,12 +39,19 @@ def not_found(message: str) -> DirectoryError:
     return DirectoryError(CODE_NOT_FOUND, message, http_status=404)
 
 
-def build_app(meta0: Meta0, namespace: str) -> Router:
+def build_app(meta0: Meta0, namespace: str,
+              replicator: Replicator | None = None) -> Router:
     router = Router()
 
-    def route(method: str, path: str):
+    def route(method: str, path: str, write: bool = False):
         def decorator(func):
-            router.add(method, path, guarded(func))
+            handler = func
+            if write and replicator is not None:
+                # Changes run on the master; any replica serves the map.
+                async def handler(req: Request) -> Response:
+                    await replicator.gate(namespace)
+                    return await func(req)
+            router.add(method, path, guarded(handler))
             return func
         return decorator
 
@@ -57,7 +69,7 @@ def build_app(meta0: Meta0, namespace: str) -> Router:
             raise not_found("Prefix not assigned")
         return json_response(addrs)
 
-    @route("POST", "/v1/meta0/init")
+    @route("POST", "/v1/meta0/init", write=True)
     async def init(req: Request) -> Response:
         try:
             replicas = int(req.args.get("replicas", "1"))
@@ -68,7 +80,7 @@ def build_app(meta0: Meta0, namespace: str) -> Router:
         await run_blocking(meta0.init, addrs, replicas, force)
         return Response(204)
 
-    @route("POST", "/v1/meta0/force")
+    @route("POST", "/v1/meta0/force", write=True)
     async def force(req: Request) -> Response:
         mapping = json_body(await req.body(limit=MAX_BODY))
         await run_blocking(meta0.force, mapping)
@@ -78,8 +90,32 @@ def build_app(meta0: Meta0, namespace: str) -> Router:
     return router
 
 
-def build(config: DirectoryConfig) -> Router:
-    return build_app(Meta0(config.datadir, config.meta1_digits), config.namespace)
+def build(config: DirectoryConfig) -> Service:
+    meta0 = Meta0(config.datadir, config.meta1_digits)
+
+    def join(replicas: list[str]) -> None:
+        # The one base of meta0 is always in use: join its election at
+        # once, so that a replica back from a crash catches up at once.
+        if len(replicas) > 1 and config.service_id in replicas:
+            replicator.election(config.namespace, replicas).use()
+    peers = Meta0Peers(config.namespace, config.service_id, join)
+    replicator = config.replication.replicator(
+        "meta0", config.namespace, config.service_id,
+        Meta0Store(meta0, config.namespace, peers.get), config.datadir)
+    meta0.replicator, meta0.name, meta0.peers = (
+        replicator, config.namespace, peers.get)
+    router = build_app(meta0, config.namespace, replicator)
+    add_replication_routes(router, replicator)
+
+    async def start() -> None:
+        await replicator.start()
+        if replicator.zk is not None:
+            peers.start(replicator.zk)
+
+    async def stop() -> None:
+        await replicator.stop()
+        meta0.close()
+    return Service(router, start, stop)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,11 +22,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
-from oio.common.utils import cid_from_name, timestamp_us
+from oio.common.utils import cid_from_name, fsync_path, timestamp_us
+from oio.sqlx import log as repli_log
+from oio.sqlx.changes import encode
+from oio.sqlx.log import Entry, Position
 
 from .errors import already_linked, bad_request, check_cid, in_use, no_reference
 
-SCHEMA = """
+SCHEMA = repli_log.SCHEMA + """
 CREATE TABLE IF NOT EXISTS refs (
     cid TEXT PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL,
     ctime INTEGER NOT NULL) WITHOUT ROWID;
@@ -139,10 +142,16 @@ class Meta1Base:
     """One SQLite file, the references of one prefix group. Not thread-safe
     by itself: `BaseSet.use` hands it out under its group's lock."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, name: str = ""):
         self.path = path
-        # Called after each commit with the statements; replication plugs in.
+        # The base's name in elections: its group, padded to 4 digits.
+        self.name = name
+        # Called after each commit with the statements.
         self.on_commit: Callable[[Meta1Base, list[Statement]], None] | None = None
+        # The service's Replicator, and every replica of this base (None:
+        # not replicated).
+        self.replicator = None
+        self.peers: Callable[[], list[str] | None] = lambda: None
         self.db = sqlite3.connect(path, isolation_level=None,
                                   check_same_thread=False)
         try:
@@ -157,19 +166,49 @@ class Meta1Base:
         return self.db.execute(sql, args).fetchall()
 
     def write(self, statements: list[Statement]) -> None:
-        """The only write path: all statements in one durable transaction."""
+        """The only write path: all statements in one durable transaction;
+        on the master of a replicated base, logged as its next version and
+        acknowledged once a majority of the replicas has it."""
         if not statements:
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
             for sql, args in statements:
                 self.db.execute(sql, args)
+            shipment = self._log(statements)
+            self.db.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
-        self.db.execute("COMMIT")
+        if shipment is not None:
+            self.replicator.ship(*shipment)
         if self.on_commit is not None:
             self.on_commit(self, statements)
+
+    def _log(self, statements: list[Statement]):
+        if self.replicator is None:
+            return None
+        peers = self.peers() or []
+        lease = self.replicator.lease(self.name, len(peers) > 1)
+        if lease is None:
+            return None
+        prev = repli_log.position(self.db)
+        blob = encode(statements)
+        pos = repli_log.append(self.db, Position(lease.epoch, 0), blob)
+        return lease, Entry(pos.version, pos.epoch, blob), prev
+
+    def apply(self, prev: Position, entries: list[Entry]) -> Position:
+        """Replay a master's changes (a replica's side)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            pos = repli_log.apply(self.db, prev, entries)
+            self.db.execute("COMMIT")
+        except BaseException:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        return pos
 
     def close(self) -> None:
         self.db.close()
@@ -192,9 +231,20 @@ class BaseSet:
         self._open: OrderedDict[str, Meta1Base] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()      # guards the two dicts
+        # Replication: the service's Replicator, and the replicas of a base
+        # by its name (from the meta0 map).
+        self.replicator = None
+        self.peers_of: Callable[[str], list[str] | None] = lambda name: None
 
     def group_of(self, cid: str) -> str:
         return cid[:self.digits].upper() or "ALL"
+
+    def name_of(self, group: str) -> str:
+        """The base's name in elections: 4 hex digits (OpenIO's)."""
+        return "0000" if group == "ALL" else group.ljust(4, "0")
+
+    def group_of_name(self, name: str) -> str:
+        return name[:self.digits].upper() or "ALL"
 
     def path_of(self, group: str) -> str:
         return os.path.join(self.datadir, f"meta1-{group}.db")
@@ -213,7 +263,10 @@ class BaseSet:
         path = self.path_of(group)
         if not create and not os.path.exists(path):
             return None
-        base = Meta1Base(path)
+        name = self.name_of(group)
+        base = Meta1Base(path, name)
+        base.replicator = self.replicator
+        base.peers = lambda: self.peers_of(name)
         with self._lock:
             self._open[group] = base
         return base
@@ -240,10 +293,35 @@ class BaseSet:
     def use(self, cid: str, create: bool = False) -> Iterator[Meta1Base | None]:
         """The base of the CID's group, locked for the whole block; None if
         it does not exist and not `create`."""
-        group = self.group_of(cid)
+        with self.use_group(self.group_of(cid), create) as base:
+            yield base
+
+    @contextlib.contextmanager
+    def use_group(self, group: str, create: bool = False
+                  ) -> Iterator[Meta1Base | None]:
         with self._group_lock(group):
             yield self._open_base(group, create)
         self._evict(keep=group)
+
+    def drop(self, group: str, replace_with: str | None = None) -> None:
+        """Close the base of `group` and delete its file, or replace it by
+        the SQLite file `replace_with` (same filesystem), durably."""
+        with self._group_lock(group):
+            with self._lock:
+                base = self._open.pop(group, None)
+            if base is not None:
+                base.close()
+            path = self.path_of(group)
+            for suffix in ("-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path + suffix)
+            if replace_with is None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            else:
+                fsync_path(replace_with)
+                os.rename(replace_with, path)
+            fsync_path(self.datadir)
 
     def close(self) -> None:
         with self._lock:

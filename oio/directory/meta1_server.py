@@ -17,12 +17,19 @@ from oio.common.http_server import (
     json_response,
     run_blocking,
 )
-from oio.common.utils import parse_bool
+from oio.common.utils import is_hexa, parse_bool
+from oio.sqlx.errors import PREFIX_NOT_MANAGED
+from oio.sqlx.replicator import Replicator
+from oio.sqlx.routes import add_routes as add_replication_routes
+from oio.sqlx.routes import peers_hint
 
 from .errors import bad_request, check_cid, check_prefix
+from .meta0_map import Meta0Map
 from .meta1 import Meta1, check_type
+from .replication import Meta1Store
 from .service import (
     DirectoryConfig,
+    Service,
     add_status_routes,
     guarded,
     json_body,
@@ -49,12 +56,32 @@ async def _json(req: Request):
     return json_body(await req.body(limit=MAX_BODY))
 
 
-def build_app(meta1: Meta1, namespace: str) -> Router:
+def build_app(meta1: Meta1, namespace: str,
+              replicator: Replicator | None = None,
+              meta0_map: Meta0Map | None = None) -> Router:
     router = Router()
+
+    def on_master(func):
+        """Run on the master of the reference's base (meta2's rule)."""
+        if replicator is None:
+            return func
+
+        async def gated(req: Request) -> Response:
+            key = req.args.get("cid") or req.args.get("prefix") or ""
+            if is_hexa(key, 64) or is_hexa(key, 4):
+                bases = meta1.bases
+                name = bases.name_of(bases.group_of(key))
+                hint = peers_hint(req)
+                if meta0_map is not None:
+                    meta0_map.disagrees(name, hint)
+                await replicator.gate(name, hint)
+            return await func(req)
+        return gated
 
     def route(method: str, action: str):
         def decorator(func):
-            router.add(method, f"/v1/reference/{action}", guarded(func))
+            router.add(method, f"/v1/reference/{action}",
+                       guarded(on_master(func)))
             return func
         return decorator
 
@@ -146,7 +173,7 @@ def build_app(meta1: Meta1, namespace: str) -> Router:
     return router
 
 
-def build(config: DirectoryConfig) -> Router:
+def build(config: DirectoryConfig) -> Service:
     events = None
     if config.event_agent:
         # Durable outbox, as meta2's: a link is never lost for the account
@@ -157,7 +184,28 @@ def build(config: DirectoryConfig) -> Router:
                             list(config.event_agent))
     meta1 = Meta1(config.datadir, config.meta1_digits,
                   namespace=config.namespace, events=events)
-    return build_app(meta1, config.namespace)
+    replicator = config.replication.replicator(
+        "meta1", config.namespace, config.service_id,
+        Meta1Store(meta1.bases), config.datadir)
+    meta0_map = Meta0Map(config.namespace, meta1.digits, list(config.meta0),
+                         [a.strip() for a in config.conscience.split(",")
+                          if a.strip()],
+                         on_change=replicator.peers_changed)
+    replicator.not_managed_status = PREFIX_NOT_MANAGED
+    meta1.bases.replicator = replicator
+    meta1.bases.peers_of = meta0_map.peers_of
+    router = build_app(meta1, config.namespace, replicator, meta0_map)
+    add_replication_routes(router, replicator)
+
+    async def start() -> None:
+        await replicator.start()
+        await meta0_map.start()
+
+    async def stop() -> None:
+        await meta0_map.stop()
+        await replicator.stop()
+        meta1.close()
+    return Service(router, start, stop)
 
 
 def main(argv: list[str] | None = None) -> int:

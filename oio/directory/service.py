@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from oio.common.configuration import Config, read_conf
@@ -19,6 +19,7 @@ from oio.common.http_server import (
     json_response,
     run_service,
 )
+from oio.sqlx.config import ReplicationConfig
 
 from .errors import DirectoryError, bad_request
 
@@ -39,6 +40,13 @@ class DirectoryConfig:
     conscience: str = ""
     # beanstalkd endpoints (meta1: `account.services` events), ';'-separated.
     event_agent: tuple[str, ...] = ()
+    # meta1: where the meta0 map comes from (else the conscience's meta0).
+    meta0: tuple[str, ...] = ()
+    replication: ReplicationConfig = field(default_factory=ReplicationConfig)
+
+    @property
+    def service_id(self) -> str:
+        return f"{self.bind_addr}:{self.bind_port}"
 
     @classmethod
     def from_file(cls, path: str, kind: str) -> DirectoryConfig:
@@ -60,7 +68,12 @@ class DirectoryConfig:
                    event_agent=tuple(
                        u.strip() for u in
                        (conf.get_str("event_agent") or "").split(";")
-                       if u.strip()))
+                       if u.strip()),
+                   meta0=tuple(a.strip() for a in
+                               (conf.get_str("meta0") or "").split(",")
+                               if a.strip()),
+                   replication=ReplicationConfig.from_conf(
+                       conf, conf.get_str("namespace"), kind))
 
 
 def json_body(raw: bytes) -> Any:
@@ -97,7 +110,17 @@ def add_status_routes(router: Router, kind: str, namespace: str) -> None:
     router.add("GET", "/info", info)
 
 
-def serve(kind: str, build: Callable[[DirectoryConfig], Router],
+@dataclass
+class Service:
+    """What a directory service runs: its routes, and what to start and
+    stop around them (replication, the meta0 map)."""
+
+    router: Router
+    on_startup: Callable[[], Awaitable[None]] | None = None
+    on_cleanup: Callable[[], Awaitable[None]] | None = None
+
+
+def serve(kind: str, build: Callable[[DirectoryConfig], Service],
           argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"oio-{kind}",
                                      description=f"OpenIO directory ({kind})")
@@ -109,10 +132,11 @@ def serve(kind: str, build: Callable[[DirectoryConfig], Router],
         print(f"oio-{kind}: {exc}", file=sys.stderr)
         return 2
     try:
-        app = build(config)
+        service = build(config)
     except (ConfigurationException, ValueError, OSError) as exc:
         print(f"oio-{kind}: {exc}", file=sys.stderr)
         return 2
-    run_service(app, config.bind_addr, config.bind_port,
-                name=f"oio-{kind}", log_level=config.log_level)
+    run_service(service.router, config.bind_addr, config.bind_port,
+                name=f"oio-{kind}", log_level=config.log_level,
+                on_startup=service.on_startup, on_cleanup=service.on_cleanup)
     return 0

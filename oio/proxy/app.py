@@ -23,6 +23,7 @@ from .consciences import Consciences, dump_weight
 from .errors import network_error, oio_error
 from .forward import Backend, UpstreamError, forward_headers, request_timeout
 from .params import check_namespace
+from .replicas import ReplicaCaller
 from .resolver import Resolver
 from .stats import ProxyStats
 
@@ -44,8 +45,12 @@ class Proxy:
         # Read at each call: the list is the configuration's.
         self.consciences = Consciences(self.client, lambda: config.conscience,
                                        config.namespace)
+        self.replicas = ReplicaCaller(
+            self.client, master_ttl=config.master_ttl,
+            retry_window=config.election_retry)
         self.resolver = Resolver(
-            self.backend, self.meta0_addresses, dir_ttl=config.cache_dir_ttl,
+            self.backend, self.meta0_addresses, replicas=self.replicas,
+            dir_ttl=config.cache_dir_ttl,
             dir_max=config.cache_dir_max,
             negative_ttl=config.cache_dir_negative_ttl)
         self.cs_cache = TtlCache(config.cache_conscience_ttl, 1000)

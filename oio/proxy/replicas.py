@@ -79,13 +79,14 @@ class ReplicaCaller:
 
     async def call(self, key, peers: list[str], method: str, path: str, *,
                    headers: dict | None = None, body: bytes | None = None,
-                   json_body=None, timeout: float = 30.0,
+                   json_body=None, timeout: float | None = None,
                    idempotent: bool = False, what: str = "meta2"
                    ) -> AsyncResponse:
         """The master's reply to `method path`, `peers` being the base's
         replicas and `key` its name in the master memory."""
         if not peers:
             raise oio_error(503, f"No {what} available")
+        timeout = timeout or getattr(self.client, "read_timeout", 30.0)
         start = time.monotonic()
         end = start + timeout
         deadline = start + min(timeout, self.retry_window)
@@ -102,23 +103,31 @@ class ReplicaCaller:
             master = self.masters.get(key)
             order = ([master] if master else []) + [
                 p for p in peers if p != master]
+            # Waiting makes sense only while a master is being replaced:
+            # a replica said so, or sent us to one that is gone.
+            electing = False
             for first in order:
                 try:
                     resp, target = await self._follow(send, first)
-                except OioNetworkException as exc:
-                    last_error = exc
-                    if request_may_have_run(exc) and not idempotent:
-                        raise network_error(
-                            exc, f"{what} failed during the request"
-                        ) from None
-                    continue
-                if election_pending(resp):
-                    pending = resp
-                    continue
-                if resp.status < 400:
-                    self.masters.put(key, target)
-                return resp
-            if time.monotonic() + pause >= deadline:
+                except _Redirected as redirected:
+                    exc = redirected.error
+                    electing = True
+                except OioNetworkException as direct:
+                    exc = direct
+                else:
+                    if election_pending(resp):
+                        pending, electing = resp, True
+                        continue
+                    if resp.status < 400:
+                        self.masters.put(key, target)
+                    return resp
+                last_error = exc
+                if self.masters.get(key) is not None:
+                    self.masters.pop(key)
+                if request_may_have_run(exc) and not idempotent:
+                    raise network_error(
+                        exc, f"{what} failed during the request") from None
+            if not electing or time.monotonic() + pause >= deadline:
                 if pending is not None:
                     return pending
                 if last_error is None:
@@ -133,10 +142,23 @@ class ReplicaCaller:
         gave it. Network errors propagate (the master named is unreachable:
         try another replica, or wait for a new one)."""
         target = first
-        for _ in range(MAX_REDIRECTS + 1):
-            resp = await send(target)
+        for hop in range(MAX_REDIRECTS + 1):
+            try:
+                resp = await send(target)
+            except OioNetworkException as exc:
+                if hop:
+                    raise _Redirected(exc) from None
+                raise
             nxt = redirect_target(resp)
             if nxt is None:
                 return resp, target
             target = nxt
         raise oio_error(305, "Too many redirections")
+
+
+class _Redirected(Exception):
+    """The master a replica named cannot be reached."""
+
+    def __init__(self, error: OioNetworkException):
+        super().__init__(str(error))
+        self.error = error

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 from oio.common.aio_client import AsyncResponse
+from oio.common.http_server import HttpError
 
 from .cache import TtlCache
 from .errors import oio_error
-from .forward import Backend, BackendUnavailable, UpstreamError
+from .forward import Backend, UpstreamError, error_of
+from .replicas import ReplicaCaller
 
 # Do not reload the meta0 map more often than this (seconds).
 META0_RELOAD_MIN_INTERVAL = 1.0
@@ -30,8 +32,10 @@ class Resolver:
     def __init__(self, backend: Backend,
                  meta0_addresses: Callable[[], list[str]],
                  dir_ttl: float = 60.0, dir_max: int = 100_000,
-                 negative_ttl: float = 1.0):
+                 negative_ttl: float = 1.0,
+                 replicas: ReplicaCaller | None = None):
         self.backend = backend
+        self.replicas = replicas or ReplicaCaller(backend.client)
         self._meta0_addresses = meta0_addresses
         self.meta0_map: dict[str, list[str]] | None = None
         self._meta0_forced_at = 0.0
@@ -85,17 +89,28 @@ class Resolver:
         """Send `/v1/reference/<action>?cid=...` to the CID's meta1."""
         query = urlencode({"cid": cid, **{k: v for k, v in (params or {}).items()
                                           if v is not None}})
-        path = f"/v1/reference/{action}?{query}"
         for attempt in range(2):
             addrs = await self.meta1_of(cid, headers, refresh=bool(attempt))
+            path = f"/v1/reference/{action}?{query}"
+            if len(addrs) > 1:
+                # The replicas of the prefix's base, for a meta1 that does
+                # not know the map yet.
+                path += "&peers=" + ",".join(addrs)
             try:
-                return await self.backend.call(
-                    method, addrs, path, headers=headers, body=body,
-                    json_body=json_body, timeout=timeout, what="meta1")
-            except BackendUnavailable:
+                resp = await self.replicas.call(
+                    (cid[:4], "meta1"), addrs, method, path, headers=headers,
+                    body=body, json_body=json_body,
+                    timeout=timeout,
+                    idempotent=method == "GET", what="meta1")
+            except HttpError as exc:
                 # The map may be stale: reload it once.
-                if attempt:
+                if attempt or exc.http_status != 503:
                     raise
+                continue
+            if resp.status >= 400 and not attempt and \
+                    error_of(resp)[0] in (431, 450):
+                continue    # a meta1 that no longer holds the prefix
+            return resp
         raise AssertionError("not reached")
 
     async def linked(self, cid: str, kind: str, headers: dict | None = None,

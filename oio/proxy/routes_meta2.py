@@ -35,7 +35,6 @@ from .params import (
     valid_content_id,
 )
 from .prepare import allocate, content_headers, parse_prepare_body
-from .replicas import ReplicaCaller
 
 CONTAINER_FORWARDS = {
     "show": "GET", "list": "GET", "get_properties": "POST",
@@ -125,9 +124,7 @@ def replica_hosts(srv: list[dict]) -> list[str]:
 
 def register(router: Router, proxy) -> None:
     resolver = proxy.resolver
-    replicas = proxy.replicas = ReplicaCaller(
-        proxy.client, master_ttl=proxy.config.master_ttl,
-        retry_window=proxy.config.election_retry)
+    replicas = proxy.replicas
 
     async def send_meta2(cid: str, hosts: list[str], method: str, path: str,
                          **kwargs):

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from oio.common.http_server import Request, Response, Router, json_response
+from urllib.parse import urlencode
 
-from .errors import bad_request
+from oio.common.exceptions import OioNetworkException, OioTimeout
+from oio.common.http_server import (
+    HttpError,
+    Request,
+    Response,
+    Router,
+    json_response,
+)
+
+from .errors import bad_request, network_error
 from .forward import relay
 
 # Live variables a client may read (and write, for the proxy's own ones).
@@ -106,6 +115,36 @@ def register(router: Router, proxy) -> None:
         await proxy.refresh_view()
         return Response(204)
 
+    async def forward_to(req: Request, method: str, path: str) -> Response:
+        """A meta service's own answer, for the `forward/*` routes (spec
+        §7.1.5): 200 with its body, 204 when empty."""
+        target = req.args.get("id")
+        if not target:
+            raise HttpError(400, "Missing SRVID", status=400)
+        try:
+            resp = await proxy.client.request(
+                method, target, path, headers=proxy.headers(req),
+                timeout=proxy.timeout(req))
+        except OioNetworkException as exc:
+            err = network_error(exc)
+            status = 504 if isinstance(exc, OioTimeout) else 503
+            raise HttpError(status, err.message, status=err.status) from None
+        if resp.status >= 300:
+            return relay(resp)
+        return Response(200 if resp.body else 204, resp.body,
+                        headers={"Content-Type": resp.headers.get(
+                            "content-type", "application/json")})
+
+    @router.route("GET", "/v3.0/forward/info")
+    async def forward_info(req: Request) -> Response:
+        return await forward_to(req, "GET", "/v1/sqlx/info")
+
+    @router.route("POST", "/v3.0/forward/balance-masters")
+    async def forward_balance(req: Request) -> Response:
+        query = urlencode({k: req.args[k] for k in ("max", "inactivity")
+                           if k in req.args})
+        return await forward_to(req, "POST", f"/v1/sqlx/balance?{query}")
+
     @router.route("GET", "/v3.0/{ns}/admin/meta0_list")
     async def meta0_list(req: Request) -> Response:
         proxy.check_ns(req)
@@ -119,9 +158,10 @@ def register(router: Router, proxy) -> None:
     async def meta0_force(req: Request) -> Response:
         proxy.check_ns(req)
         body = await req.body()
-        resp = await proxy.backend.call(
-            "POST", proxy.meta0_addresses(), "/v1/meta0/force",
-            headers=proxy.headers(req), body=body,
+        # A change of the map: on the master of the meta0 base.
+        resp = await proxy.replicas.call(
+            (proxy.namespace, "meta0"), sorted(proxy.meta0_addresses()),
+            "POST", "/v1/meta0/force", headers=proxy.headers(req), body=body,
             timeout=proxy.timeout(req), what="meta0")
         if resp.status < 300:
             proxy.resolver.flush_meta0()

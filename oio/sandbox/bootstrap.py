@@ -230,7 +230,8 @@ class Bootstrap:
         self._write_meta(spec, "meta0")
 
     def write_meta1(self, spec: ServiceSpec) -> None:
-        extra = {}
+        # Where meta1 reads the meta0 map (the replicas of its bases).
+        extra = {"meta0": ",".join(m.addr for m in self.s.of_type("meta0"))}
         if self.s.beanstalkd:
             extra["event_agent"] = f"beanstalk://{self.s.one('beanstalkd').addr}"
         self._write_meta(spec, "meta1", extra)
@@ -421,7 +422,7 @@ class Bootstrap:
             sections[f"program:{name}"] = {
                 "command": command,
                 "autostart": "true",
-                "autorestart": "true",
+                "autorestart": "true" if s.autorestart else "false",
                 "startsecs": "0",
                 "startretries": "100",
                 "stopsignal": "TERM",

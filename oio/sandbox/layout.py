@@ -40,6 +40,9 @@ class SandboxSettings:
     replicas: int = 1
     # Run a ZooKeeper server (when installed): elections and `openio zk`.
     zookeeper: bool = True
+    # supervisord restarts a service that died; fault tests turn it off to
+    # keep a killed service dead.
+    autorestart: bool = True
     nb_rawx: int = 9
     chunk_size: int = 10 * 1024 * 1024
     storage_policy: str = "THREECOPIES"
@@ -54,6 +57,8 @@ class SandboxSettings:
         if self.replicas not in (1, 3):
             raise ValueError("replicas must be 1 or 3")
         if self.replicas > 1:
+            self.nb_meta0 = max(self.nb_meta0, self.replicas)
+            self.nb_meta1 = max(self.nb_meta1, self.replicas)
             self.nb_meta2 = max(self.nb_meta2, self.replicas)
         if not self.services:
             self.services = self._allocate()

@@ -132,6 +132,22 @@ class Sandbox:
     def stop_service(self, name: str) -> None:
         self._ctl("stop", name)
 
+    def pid(self, name: str) -> int | None:
+        raw = self._ctl("pid", name, check=False).strip()
+        return int(raw) if raw.isdigit() and raw != "0" else None
+
+    def kill_service(self, name: str) -> None:
+        """SIGKILL one service, as a crash would (it stays dead when the
+        sandbox was made with autorestart=False)."""
+        import signal
+
+        pid = self.pid(name)
+        if pid is None:
+            raise SandboxError(f"{name} is not running")
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: self.pid(name) != pid, 30, f"{name} to die",
+                 interval=0.05)
+
     def start_service(self, name: str, wait: float = 30.0) -> None:
         """Start one service and wait until it accepts connections."""
         self._ctl("start", name)
@@ -181,17 +197,41 @@ class Sandbox:
                 return False
         return True
 
+    def _meta0_registered(self) -> bool:
+        """Every meta0 is one of the replicas of the meta0 base."""
+        from kazoo.client import KazooClient
+
+        from oio.zk.layout import meta0_dir
+
+        zk = KazooClient(hosts=self.settings.zookeeper_hosts)
+        try:
+            zk.start(timeout=5)
+            names = zk.get_children(meta0_dir(self.settings.namespace))
+            return len(names) >= len(self.settings.of_type("meta0"))
+        except Exception:  # noqa: BLE001 - not yet: polled again
+            return False
+        finally:
+            zk.stop()
+            zk.close()
+
     def init_directory(self) -> None:
-        """Assign the meta0 prefixes to the meta1 services (once)."""
+        """Assign the meta0 prefixes to the meta1 services (once), on the
+        master of the meta0 base (a replica names it in its 303)."""
         meta1 = [spec.addr for spec in self.settings.of_type("meta1")]
-        for meta0 in self.settings.of_type("meta0"):
+        replicas = min(self.settings.replicas, len(meta1))
+        target = self.settings.of_type("meta0")[0].addr
+        for _ in range(5):
             try:
-                _http("POST", f"http://{meta0.addr}/v1/meta0/init?replicas="
-                      f"{min(self.settings.replicas, len(meta1))}",
-                      meta1, timeout=60)
+                _http("POST", f"http://{target}/v1/meta0/init?replicas="
+                      f"{replicas}", meta1, timeout=60)
+                return
             except urllib.error.HTTPError as exc:
-                if exc.code != 409:  # already initialized
+                if exc.code == 409:  # already initialized
+                    return
+                if exc.code != 303:
                     raise
+                target = exc.headers.get("x-oio-master") or target
+        raise SandboxError("meta0: too many redirections to its master")
 
     def wait_ready(self, timeout: float = 90.0, log=print) -> None:
         """Block until clients can store and fetch objects."""
@@ -203,6 +243,9 @@ class Sandbox:
         wait_for(lambda: all(
             _http("GET", f"http://{m.addr}/status") for m in
             self.settings.of_type("meta0")), timeout, "meta0")
+        if self.settings.replicas > 1:
+            wait_for(self._meta0_registered, timeout,
+                     "every meta0 to register in ZooKeeper")
         self.init_directory()
         log("directory initialized, waiting for scores...")
         wait_for(self._all_scored, timeout, "every service to get a score > 0")

@@ -50,7 +50,8 @@ class Election:
     among `peers` (every replica, this one included)."""
 
     def __init__(self, zk: ZkBridge, ns: str, kind: str, base: str,
-                 self_id: str, peers: list[str], campaign: Campaign):
+                 self_id: str, peers: list[str], campaign: Campaign,
+                 on_slave: Callable[[Election], None] | None = None):
         self.zk = zk
         self.ns = ns
         self.kind = kind
@@ -60,6 +61,8 @@ class Election:
         self.key = election_key(base, kind)
         self.dir = election_dir(ns, kind, self.key)
         self._campaign = campaign
+        # Told when this replica becomes the slave of a (new) master.
+        self._on_slave = on_slave
         self.state = NONE
         self.node: str | None = None
         self.seq = -1
@@ -182,8 +185,11 @@ class Election:
             return
         if self.state == MASTER:
             self.demote("LOWER_NODE")
+        changed = self.state != SLAVE or self.master != master
         self.master, self.master_seq = master, lowest_seq
         self._transition(SLAVE, "MASTER_KNOWN")
+        if changed and self._on_slave is not None:
+            self._on_slave(self)
 
     async def _run_campaign(self) -> None:
         self._transition(CANDIDATE, "LOWEST")

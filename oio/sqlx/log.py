@@ -172,8 +172,16 @@ def apply(db: sqlite3.Connection, prev: Position,
     return mine
 
 
-def reset_epoch(db: sqlite3.Connection, pos: Position) -> None:
-    """Inside an open transaction: make this base's position `pos` (after
-    a full copy, or to mark a base rewritten outside the log)."""
-    db.executemany("INSERT OR REPLACE INTO _repli_state (k, v) VALUES (?, ?)",
-                   (("version", pos.version), ("epoch", pos.epoch)))
+def stamp(db: sqlite3.Connection, pos: Position) -> None:
+    """Make this base's position `pos`, in a transaction of its own, with
+    no log entry: replicas behind it will need a full copy."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.executemany("INSERT OR REPLACE INTO _repli_state (k, v) "
+                       "VALUES (?, ?)",
+                       (("version", pos.version), ("epoch", pos.epoch)))
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise

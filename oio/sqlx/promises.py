@@ -28,36 +28,50 @@ class Promises:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("CREATE TABLE IF NOT EXISTS promises (base TEXT "
-                         "PRIMARY KEY NOT NULL, epoch INTEGER NOT NULL) "
-                         "WITHOUT ROWID")
-        self._cache: dict[str, int] = {}
+                         "PRIMARY KEY NOT NULL, epoch INTEGER NOT NULL, "
+                         "master TEXT NOT NULL DEFAULT '') WITHOUT ROWID")
+        self._cache: dict[str, tuple[int, str]] = {}
 
     def get(self, base: str) -> int:
         """The highest epoch promised for `base` (0: none)."""
         with self._lock:
-            return self._get(base)
+            return self._get(base)[0]
 
-    def _get(self, base: str) -> int:
-        epoch = self._cache.get(base)
-        if epoch is None:
-            row = self._db.execute("SELECT epoch FROM promises WHERE base=?",
-                                   (base,)).fetchone()
-            epoch = self._cache[base] = row[0] if row else 0
-        return epoch
+    def _get(self, base: str) -> tuple[int, str]:
+        held = self._cache.get(base)
+        if held is None:
+            row = self._db.execute("SELECT epoch, master FROM promises "
+                                   "WHERE base=?", (base,)).fetchone()
+            held = self._cache[base] = (row[0], row[1]) if row else (0, "")
+        return held
 
-    def promise(self, base: str, epoch: int, strict: bool = True) -> int:
-        """Promise `epoch` if greater than every earlier promise (or equal,
-        when not `strict`); durable before returning. Returns the highest
-        promise now held: `epoch` when accepted."""
+    def promise(self, base: str, epoch: int, master: str = "") -> bool:
+        """Promise `epoch` to candidate `master` if it is above every
+        earlier promise (or the same one again to the same candidate);
+        durable before returning. True when promised."""
         with self._lock:
-            current = self._get(base)
-            if epoch < current or (strict and epoch == current):
-                return current
+            current, to = self._get(base)
+            if epoch < current or (epoch == current and master != to):
+                return False
             if epoch > current:
-                self._db.execute("INSERT OR REPLACE INTO promises (base, epoch)"
-                                 " VALUES (?, ?)", (base, epoch))
-                self._cache[base] = epoch
-            return epoch
+                self._store(base, epoch, master)
+            return True
+
+    def accept(self, base: str, epoch: int, master: str) -> bool:
+        """A change from `master` in `epoch`: True unless a higher epoch
+        was promised; a higher epoch is remembered (durably)."""
+        with self._lock:
+            current, _ = self._get(base)
+            if epoch < current:
+                return False
+            if epoch > current:
+                self._store(base, epoch, master)
+            return True
+
+    def _store(self, base: str, epoch: int, master: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO promises (base, epoch, "
+                         "master) VALUES (?, ?, ?)", (base, epoch, master))
+        self._cache[base] = (epoch, master)
 
     def close(self) -> None:
         with self._lock:

@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
@@ -94,6 +95,9 @@ class Replicator:
         self._catching_up: set[tuple[str, str]] = set()
         self._rings: dict[str, deque[Entry]] = {}
         self._match: dict[str, dict[str, Position]] = {}
+        # What "not one of this base's replicas" is answered with (meta1
+        # answers 450, "prefix not managed").
+        self.not_managed_status = errors.NOT_MANAGED
 
     @property
     def enabled(self) -> bool:
@@ -158,11 +162,35 @@ class Replicator:
         peers = sorted(set(peers))
         if election is None:
             election = Election(self.zk, self.ns, self.kind, base,
-                                self.self_id, peers, self._campaign)
+                                self.self_id, peers, self._campaign,
+                                self._on_slave)
             self.elections[base] = election
         elif peers and peers != election.peers:
             election.peers = peers
         return election
+
+    def peers_changed(self, base: str, peers: Iterable[str]) -> None:
+        """From any thread: the replicas of `base` are now `peers` (a base
+        moved: `sys.peers` rewritten, a new meta0 map). A replica no longer
+        among them leaves the election."""
+        if self.loop is None or not self.enabled:
+            return
+        self.loop.call_soon_threadsafe(self._set_peers, base,
+                                       sorted(set(peers)))
+
+    def _set_peers(self, base: str, peers: list[str]) -> None:
+        election = self.elections.get(base)
+        if election is None or election.peers == peers:
+            return
+        logger.info("%s %s: replicas now %s", self.kind, base,
+                    ", ".join(peers))
+        if self.self_id not in peers or len(peers) <= 1:
+            self._spawn(self.forget(base))
+            return
+        election.peers = peers
+        for peer in list(self._match.get(base, {})):
+            if peer not in peers:
+                del self._match[base][peer]
 
     async def replicated_peers(self, base: str, hint: Iterable[str] = ()
                                ) -> list[str] | None:
@@ -179,10 +207,11 @@ class Replicator:
             peers = sorted(set(hint))
         if len(peers) <= 1:
             if peers and self.self_id not in peers:
-                raise errors.NotManaged(base, self.kind)
+                raise errors.NotManaged(base, self.kind,
+                                        self.not_managed_status)
             return None
         if self.self_id not in peers:
-            raise errors.NotManaged(base, self.kind)
+            raise errors.NotManaged(base, self.kind, self.not_managed_status)
         return peers
 
     async def gate(self, base: str, hint: Iterable[str] = (),
@@ -205,10 +234,14 @@ class Replicator:
     def lease(self, base: str, replicated: bool) -> Lease | None:
         """From a writer thread, right before its commit: the lease to ship
         the change with, None for a base with one replica. NotMaster when
-        this replica is not (or no longer) master."""
-        if not replicated or not self.enabled:
+        this replica is not (or no longer) master. A base is replicated if
+        its writer says so or if it has an election here (the request was
+        let through as replicated)."""
+        if not self.enabled:
             return None
         election = self.elections.get(base)
+        if election is None and not replicated:
+            return None
         if election is None or election.state != MASTER:
             raise errors.NotMaster(base, self.kind)
         return Lease(election, election.epoch)
@@ -358,9 +391,8 @@ class Replicator:
                     mine.epoch + 1)
         accepted: list[PeerAnswer] = []
         for _ in range(4):
-            granted = await run_blocking(self._promise_locally, base, epoch)
-            if granted != epoch:
-                epoch = granted + 1
+            if not await run_blocking(self._promise_locally, base, epoch):
+                epoch = max(epoch, self.promises.get(base)) + 1
                 continue
             answers = await self._gather(
                 election.others,
@@ -380,18 +412,50 @@ class Replicator:
             epoch = higher + 1
         else:
             raise errors.NoQuorum(1, len(election.peers), "promises")
-        mine = await run_blocking(self.store.position, base) or Position()
+        local = await run_blocking(self.store.position, base)
+        mine = local or Position()
         best = max(accepted, key=lambda a: a.position, default=None)
         if best is not None and best.position > mine:
             await self._pull(base, best.peer, mine)
+        elif local == Position():
+            # Our base exists but never logged a change: its content (if
+            # any) predates replication, so a replica that has nothing must
+            # copy it whole rather than start from an empty base.
+            await run_blocking(self.store.stamp, base, Position(epoch, 1))
         self._forget_master_state(base)
         self._match[base] = {a.peer: a.position for a in accepted}
         self._spawn(self._after_election(election, epoch))
         return epoch
 
-    def _promise_locally(self, base: str, epoch: int) -> int:
+    def _on_slave(self, election: Election) -> None:
+        """A new master: if we hold this base and miss changes it has,
+        fetch them now rather than at its next write (a replica back from
+        a crash on a base seldom written)."""
+        self._spawn(self._sync_from_master(election))
+
+    async def _sync_from_master(self, election: Election) -> None:
+        base, master = election.base, election.master
+        try:
+            mine = await run_blocking(self.store.position, base)
+            if mine is None or master is None:
+                return      # we hold no copy: the master sends it on need
+            answer = await self.peers.log(master, base, mine)
+            if answer.ok:
+                entries = [Entry.of(e)
+                           for e in answer.body.get("entries") or []]
+                if entries:
+                    await run_blocking(self._apply_locally, base, mine,
+                                       entries)
+                return
+            if answer.status in (errors.DIVERGED, errors.LOCAL_MISSING):
+                await self.copy_from(base, master)
+        except Exception as exc:  # noqa: BLE001 - the master pushes later
+            logger.info("%s %s: sync from %s failed: %s", self.kind, base,
+                        master, exc)
+
+    def _promise_locally(self, base: str, epoch: int) -> bool:
         with self.base_lock(base):
-            return self.promises.promise(base, epoch)
+            return self.promises.promise(base, epoch, self.self_id)
 
     async def _gather(self, peers: list[str],
                       call: Callable[[str], Awaitable[PeerAnswer]],
@@ -538,9 +602,10 @@ class Replicator:
     async def on_promise(self, base: str, epoch: int, master: str) -> dict:
         def promise() -> dict:
             with self.base_lock(base):
-                promised = self.promises.promise(base, epoch)
+                accepted = self.promises.promise(base, epoch, master)
                 pos = self.store.position(base) or Position()
-            return {"accepted": promised == epoch, "promised": promised,
+            return {"accepted": accepted,
+                    "promised": self.promises.get(base),
                     "position": pos.as_list()}
         answer = await run_blocking(promise)
         if answer["accepted"]:
@@ -564,12 +629,10 @@ class Replicator:
 
         def apply() -> tuple[int, dict]:
             with self.base_lock(base):
-                promised = self.promises.get(base)
-                if epoch < promised:
+                if not self.promises.accept(base, epoch, master):
                     return 503, {"status": errors.UNAVAILABLE,
-                                 "message": f"epoch {epoch} < {promised}"}
-                if epoch > promised:
-                    self.promises.promise(base, epoch, strict=False)
+                                 "message": f"epoch {epoch} < "
+                                 f"{self.promises.get(base)}"}
                 try:
                     pos = self.store.apply(base, prev, entries)
                 except Behind as exc:
@@ -661,6 +724,19 @@ class Replicator:
         await asyncio.gather(*(
             self.peers.call(peer, "POST", action, lease.base, **params)
             for peer in lease.election.others), return_exceptions=True)
+
+    async def give_up_masterships(self, limit: int, idle: float) -> int:
+        """Leave, then rejoin, up to `limit` elections we are master of,
+        least recently used first, unused for at least `idle` seconds."""
+        now = time.monotonic()
+        masters = sorted((e for e in self.masters()
+                          if now - e.last_use >= idle),
+                         key=lambda e: e.last_use)[:limit]
+        for election in masters:
+            await election.leave()
+            self._forget_master_state(election.base)
+            election.use()
+        return len(masters)
 
     # -- views ----------------------------------------------------------------------
     def state_of(self, base: str) -> str | None:

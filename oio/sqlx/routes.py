@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 
 from oio.common.http_server import (
     FileResponse,
@@ -39,6 +40,19 @@ def _int(req: Request, name: str, default: int | None = None) -> int | None:
     except ValueError:
         raise HttpError(400, f"Invalid parameter '{name}'",
                         status=400) from None
+
+
+_PEER = re.compile(r"^[A-Za-z0-9_.:\[\]-]{1,255}$")
+
+
+def peers_hint(req: Request) -> list[str]:
+    """The replicas the proxy resolved for the base of a request (`peers`,
+    comma-separated): used where this service knows none yet."""
+    raw = req.args.get("peers") or ""
+    peers = [p for p in raw.split(",") if p]
+    if len(peers) > 64 or not all(_PEER.match(p) for p in peers):
+        raise HttpError(400, "Invalid parameter 'peers'", status=400)
+    return peers
 
 
 def _peer_answer(status: int = 200, message: str = "OK", body=None
@@ -244,6 +258,18 @@ def add_routes(router: Router, repl: Replicator) -> None:
                               "other": stats["other"]},
                 "zookeeper": repl.zk_hosts or None,
                 "pid": os.getpid()}
+
+    @route("POST", "balance")
+    async def balance(req: Request) -> Response:
+        """Give up at most `max` masterships (of bases idle for at least
+        `inactivity` seconds): each election is left and joined again
+        behind the others, so that another replica takes over. Answers
+        the number given up (OpenIO's balance-masters)."""
+        limit = max(1, min(9999, _int(req, "max", 100)))
+        idle = max(0, min(86400, _int(req, "inactivity", 0)))
+        done = await repl.give_up_masterships(limit, idle)
+        return Response(200, str(done),
+                        headers={"Content-Type": "text/plain"})
 
     @router.route("GET", f"{PREFIX}/info")
     async def get_info(req: Request) -> Response:

@@ -31,6 +31,11 @@ class BaseStore(Protocol):
         log.Behind, log.Diverged, or LookupError when the base is missing
         and `prev` is not the origin."""
 
+    def stamp(self, base: str, pos: Position) -> None:
+        """Set the local replica's position to `pos` without a log entry,
+        if it holds data (data from before it was replicated: the other
+        replicas then get a full copy). Nothing when missing or empty."""
+
     def entries_after(self, base: str, after: Position) -> list[Entry]:
         """Logged changes after `after` (log.entries_after's errors)."""
 

@@ -215,7 +215,7 @@ def test_main_serves_from_a_config_file(tmp_path, module):
     port = free_port()
     conf = tmp_path / f"{module}.conf"
     conf.write_text(f"[{module}]\nnamespace=NS\nbind_addr=127.0.0.1\n"
-                    f"bind_port={port}\ndatadir={tmp_path / 'data'}\n"
+                    f"bind_port={port}\ndatadir={tmp_path / 'data'}\nzookeeper=\n"
                     "conscience=127.0.0.1:1\nmeta1_digits=2\nlog_level=WARNING\n")
     env = dict(os.environ, PYTHONPATH=os.getcwd())
     proc = subprocess.Popen([sys.executable, "-m",

@@ -340,7 +340,7 @@ def test_entry_point(tmp_path):
     port = free_port()
     conf = tmp_path / "meta2.conf"
     conf.write_text(f"[meta2]\nnamespace={NS}\nbind_addr=127.0.0.1\n"
-                    f"bind_port={port}\ndatadir={tmp_path / 'data'}\n"
+                    f"bind_port={port}\ndatadir={tmp_path / 'data'}\nzookeeper=\n"
                     "log_level=WARNING\n")
     proc = spawn("oio.container.server", str(conf), str(tmp_path / "log"))
     try:
@@ -408,6 +408,7 @@ def test_bad_event_endpoint_stops_meta2_at_start(tmp_path, capsys):
 
     conf = tmp_path / "meta2.conf"
     conf.write_text(f"[meta2]\nnamespace = {NS}\nbind_port = {free_port()}\n"
-                    f"datadir = {tmp_path}\nevent_agent = http://nowhere:1\n")
+                    f"datadir = {tmp_path}\nevent_agent = http://nowhere:1\n"
+                    "zookeeper =\n")
     assert main([str(conf)]) == 2
     assert "not a beanstalkd endpoint" in capsys.readouterr().err

@@ -63,9 +63,11 @@ class Stack:
         for kind in ("meta0", "meta1", "meta2"):
             datadir = os.path.join(root, kind)
             os.makedirs(datadir, exist_ok=True)
+            # Alone, not in the elections of the session's namespace.
             self.confs[kind] = _ini(kind, dict(
                 base, bind_port=self.port(kind), datadir=datadir,
-                conscience=self.addr["conscience"], meta1_digits=4))
+                conscience=self.addr["conscience"], meta1_digits=4,
+                zookeeper=""))
         self.rawx = [f"127.0.0.1:{free_port()}" for _ in range(4)]
         self.proxy = None
         self.url = None
