@@ -15,8 +15,6 @@ class Unavailable(NamedTuple):
     reason: str
 
 
-NO_ZK = Unavailable("this namespace does not replicate its meta bases, so "
-                    "it has no ZooKeeper elections (see DESIGN.md)")
 NO_LIFECYCLE = Unavailable("lifecycle rules come with the lifecycle issue")
 NO_XCUTE = Unavailable("xcute jobs come with the self-healing issue")
 NO_REBUILD = Unavailable("rebuilders, movers and vacuum come with the "
@@ -32,6 +30,7 @@ _DIRECTORY = "oio.cli.directory.directory"
 _EVENTS = "oio.cli.events.events"
 _CLUSTER = "oio.cli.cluster.cluster"
 _ZK = "oio.cli.zk.zk"
+_ELECTION = "oio.cli.election.election"
 
 
 def _group(module: str, **commands: str) -> dict:
@@ -99,8 +98,9 @@ OPENIO: dict[str, str | Unavailable] = {
              cluster_resolve="ClusterResolve", cluster_wait="ClusterWait"),
     "cluster local list": f"{_CLUSTER}:ClusterLocalList",
     "cluster local conf": f"{_CLUSTER}:LocalNSConf",
-    **{f"election {name}": NO_ZK
-       for name in ("debug", "leave", "ping", "status", "sync")},
+    **_group(_ELECTION, election_debug="ElectionDebug",
+             election_leave="ElectionLeave", election_ping="ElectionPing",
+             election_status="ElectionStatus", election_sync="ElectionSync"),
     **_group(_ZK, zk_reset="ElectionReset", zk_stat="ElectionStat",
              zk_smudge="ElectionSmudge", zk_armageddon="HierarchyArmageddon",
              zk_bootstrap="HierarchyBootstrap"),
@@ -148,12 +148,15 @@ ADMIN: dict[str, str | Unavailable] = {
     "meta2 list containers": f"{_SLIST}:Meta2ListContainers",
     "rawx list containers": f"{_SLIST}:RawxListContainers",
     "rdir reassign": "oio.cli.admin.rdir_reassign:RdirReassign",
-    **{f"election {name}": NO_ZK
-       for name in ("debug", "leave", "ping", "status", "sync", "balance")},
+    **_group(_ELECTION, election_debug="ElectionDebug",
+             election_leave="ElectionLeave", election_ping="ElectionPing",
+             election_status="ElectionStatus", election_sync="ElectionSync",
+             election_balance="ElectionBalance"),
+    "container vacuum": "oio.cli.admin.item_vacuum:ContainerVacuum",
     **{name: NO_REBUILD for name in (
         "account-service rebuild", "chunk rebuild",
-        "chunk distributed-rebuild", "container move", "container vacuum",
-        "meta1 rebuild", "meta2 rebuild", "rawx rebuild",
+        "chunk distributed-rebuild", "container move", "meta1 rebuild",
+        "meta2 rebuild", "rawx rebuild",
         "rawx distributed-rebuild")},
     **{f"xcute {name}": NO_XCUTE for name in (
         "job delete", "job list", "job pause", "job resume", "job show",
