@@ -148,6 +148,9 @@ ADMIN: dict[str, str | Unavailable] = {
     "meta2 list containers": f"{_SLIST}:Meta2ListContainers",
     "rawx list containers": f"{_SLIST}:RawxListContainers",
     "rdir reassign": "oio.cli.admin.rdir_reassign:RdirReassign",
+    "container move": "oio.cli.admin.item_move:ContainerMove",
+    "meta1 rebuild": "oio.cli.admin.service_rebuild:Meta1Rebuild",
+    "meta2 rebuild": "oio.cli.admin.service_rebuild:Meta2Rebuild",
     **_group(_ELECTION, election_debug="ElectionDebug",
              election_leave="ElectionLeave", election_ping="ElectionPing",
              election_status="ElectionStatus", election_sync="ElectionSync",
@@ -155,8 +158,7 @@ ADMIN: dict[str, str | Unavailable] = {
     "container vacuum": "oio.cli.admin.item_vacuum:ContainerVacuum",
     **{name: NO_REBUILD for name in (
         "account-service rebuild", "chunk rebuild",
-        "chunk distributed-rebuild", "container move", "meta1 rebuild",
-        "meta2 rebuild", "rawx rebuild",
+        "chunk distributed-rebuild", "rawx rebuild",
         "rawx distributed-rebuild")},
     **{f"xcute {name}": NO_XCUTE for name in (
         "job delete", "job list", "job pause", "job resume", "job show",

@@ -1,18 +1,33 @@
 """PrefixMapping: the meta0 map seen as bases → meta1 services, with the
-checks and the placement behind `openio directory ...`.
+checks and the placement behind `openio directory ...`, and MoveApplier,
+which carries out the moves of bases that rebalance and decommission
+compute.
 
 A *base* is the first `digits` hex digits of a prefix (`ns.meta1_digits`):
 a meta1 keeps one SQLite file per base, so every prefix of a base must go
 to the same services. The map itself is read and written by the caller
-(Meta0Client); this class only computes.
+(Meta0Client); PrefixMapping only computes.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+from oio.common import exceptions as exc
+from oio.rebuilder.sqlx_admin import (
+    MISSING,
+    OK,
+    REDIRECT,
+    describe,
+    master_of,
+    message_of,
+    status_of,
+)
 
 NB_PREFIXES = 65536
 MAX_LOC_LEVELS = 4
@@ -275,3 +290,213 @@ class PrefixMapping:
                 counts[new] += 1
             moved[base] = (addr, new)
         return moved, skipped
+
+
+# Applying moves ------------------------------------------------------------
+@dataclass
+class BaseMove:
+    """A meta1 base going from replicas `old` to replicas `new`."""
+
+    base: str
+    old: list[str]
+    new: list[str]
+
+    @property
+    def name(self) -> str:
+        """The base's name as meta1 and elections know it (`AB00`)."""
+        return self.base.ljust(4, "0")
+
+    @property
+    def added(self) -> list[str]:
+        return sorted(set(self.new) - set(self.old))
+
+    @property
+    def dropped(self) -> list[str]:
+        return sorted(set(self.old) - set(self.new))
+
+
+def base_moves(before: dict[str, list[str]], mapping: PrefixMapping,
+               moved: Iterable[str]) -> list[BaseMove]:
+    """The moves of the `moved` bases, from their replicas in `before` (a
+    copy of `mapping.bases` taken before computing the moves)."""
+    return [BaseMove(b, sorted(before.get(b, ())), sorted(mapping.bases[b]))
+            for b in sorted(moved)
+            if sorted(before.get(b, ())) != sorted(mapping.bases[b])]
+
+
+class MoveApplier:
+    """Applies meta1 base moves (spec replication.md §7.8), through the
+    proxy's admin routes (`admin`: oio.rebuilder.sqlx_admin's client) and
+    meta0 (`meta0`: Meta0Client):
+
+    1. each new replica copies the base from an old one (the master
+       first); a base no old replica holds was never written: no copy;
+    2. meta0 maps the prefixes of the bases copied to their new replicas
+       (retried on 503/504), and meta1 services follow the map;
+    3. once each new replica runs its election with the new set (they
+       reload the map every 30 s), the dropped replicas leave it and
+       remove their file, and the new replicas must elect a master.
+
+    A base whose copy failed keeps its old replicas in meta0 (the copies
+    already made are removed). `apply` returns the bases moved and the
+    errors per base."""
+
+    STATUS_PATIENCE = 90.0      # meta1 services reload the map every 30 s
+
+    def __init__(self, admin, meta0, mapping: PrefixMapping,
+                 logger: logging.Logger | None = None,
+                 meta0_attempts: int = 7,
+                 election_timeout: float = STATUS_PATIENCE,
+                 sleep: Callable[[float], None] = time.sleep,
+                 **meta0_kwargs):
+        self.admin = admin
+        self.meta0 = meta0
+        self.mapping = mapping
+        self.logger = logger or logging.getLogger(__name__)
+        self.meta0_attempts = max(1, meta0_attempts)
+        self.election_timeout = election_timeout
+        self.sleep = sleep
+        self.meta0_kwargs = meta0_kwargs
+
+    def apply(self, moves: list[BaseMove]
+              ) -> tuple[list[str], dict[str, str]]:
+        """(bases moved, {base: error}); a base may be moved and have an
+        error (its old replicas did not all let it go)."""
+        errors: dict[str, str] = {}
+        copied: list[BaseMove] = []
+        for move in moves:
+            try:
+                self._copy(move)
+                copied.append(move)
+            except (MoveFailed, exc.OioException) as err:
+                errors[move.base] = f"copy: {err}"
+                self._forget_copies(move)
+        if not copied:
+            return [], errors
+        try:
+            self._force(copied)
+        except exc.OioException as err:
+            for move in copied:
+                errors[move.base] = f"meta0: {err}"
+                self._forget_copies(move)
+            return [], errors
+        for move in copied:
+            try:
+                self._settle(move)
+            except (MoveFailed, exc.OioException) as err:
+                errors[move.base] = str(err)
+        return [m.base for m in copied], errors
+
+    def _copy(self, move: BaseMove) -> None:
+        if not move.added:
+            return
+        has = self.admin.has("meta1", move.name, move.old)
+        holders = sorted(p for p, e in has.items() if status_of(e) == OK)
+        if not holders:
+            self.logger.info("base %s: held by none of %s, nothing to copy",
+                             move.name, move.old)
+            return
+        master = master_of(self.admin.status("meta1", move.name, move.old))
+        sources = sorted(holders, key=lambda p: (p != master, p))
+        for peer in move.added:
+            failures = []
+            for source in sources:
+                self.logger.info("Copying base %s from %s to %s", move.name,
+                                 source, peer)
+                try:
+                    self.admin.copy("meta1", move.name, peer, source)
+                    break
+                except exc.OioException as err:
+                    failures.append(f"from {source}: {err}")
+            else:
+                raise MoveFailed(f"cannot copy {move.name} to {peer}: "
+                                 + "; ".join(failures))
+
+    def _force(self, moves: list[BaseMove]) -> None:
+        partial = self.mapping.to_mapping([m.base for m in moves])
+        for attempt in range(self.meta0_attempts):
+            try:
+                self.meta0.force(partial, **self.meta0_kwargs)
+                return
+            except exc.OioException as err:
+                status = getattr(err, "http_status", None)
+                retried = status in (503, 504) or isinstance(
+                    err, exc.OioNetworkException)
+                if not retried or attempt + 1 >= self.meta0_attempts:
+                    raise
+                self.logger.warning("meta0 force: %s (retrying)", err)
+                self.sleep(float(attempt))
+
+    def _settle(self, move: BaseMove) -> None:
+        # The replicas switch their election to the new set when they
+        # reload the map (every 30 s): until the master has, it could send
+        # the base again to a dropped replica after it removed its file.
+        self._wait_election(move, switched=True)
+        if move.dropped:
+            # The kept replicas switched already: only the dropped leave.
+            self.admin.leave("meta1", move.name, move.dropped)
+            removed = self.admin.remove("meta1", move.name, move.dropped)
+            failed = {p: e for p, e in removed.items() if status_of(e) != OK}
+            if failed or set(removed) != set(move.dropped):
+                raise MoveFailed(f"{move.name}: the dropped replicas did not "
+                                 f"remove it: {describe(removed)}")
+            has = self.admin.has("meta1", move.name, move.dropped)
+            kept = {p: e for p, e in has.items() if status_of(e) != MISSING}
+            if kept:
+                raise MoveFailed(f"{move.name}: still held by "
+                                 f"{describe(kept)}")
+        self._wait_election(move)
+
+    def _wait_election(self, move: BaseMove, switched: bool = False
+                       ) -> None:
+        """Until the new replicas agree on a master (and, if `switched`,
+        each runs its election with the others of the new set)."""
+        deadline = time.monotonic() + self.election_timeout
+        while True:
+            try:
+                answers = self.admin.status("meta1", move.name, move.new)
+                if self._elected(move, answers) and (
+                        not switched or self._switched(move)):
+                    return
+            except exc.OioException as err:
+                answers = {"proxy": {"status": {"status": 0,
+                                                "message": str(err)}}}
+            if time.monotonic() >= deadline:
+                raise MoveFailed(f"{move.name}: the replicas "
+                                 f"{', '.join(move.new)} elected no master "
+                                 f"among themselves: {describe(answers)}")
+            self.sleep(1.0)
+
+    @staticmethod
+    def _elected(move: BaseMove, answers: dict[str, dict]) -> bool:
+        masters = [p for p, e in answers.items() if status_of(e) == OK]
+        return len(masters) == 1 and set(answers) == set(move.new) and all(
+            status_of(e) == OK or (status_of(e) == REDIRECT and
+                                   message_of(e) == masters[0])
+            for e in answers.values())
+
+    def _switched(self, move: BaseMove) -> bool:
+        """Whether each new replica's election names the new set."""
+        debug = self.admin.per_replica("debug", "meta1", move.name, move.new)
+        for peer in move.new:
+            body = (debug.get(peer) or {}).get("body")
+            others = sorted(set(move.new) - {peer})
+            if not isinstance(body, dict) or \
+                    sorted(body.get("peers") or ()) != others:
+                return False
+        return True
+
+    def _forget_copies(self, move: BaseMove) -> None:
+        """Remove the copies made on replicas the map does not give the
+        base (best effort)."""
+        if not move.added:
+            return
+        try:
+            self.admin.remove("meta1", move.name, move.added)
+        except exc.OioException as err:
+            self.logger.warning("Cannot remove the copies of %s on %s: %s",
+                                move.name, move.added, err)
+
+
+class MoveFailed(Exception):
+    """A step of a meta1 base move failed."""

@@ -2,9 +2,9 @@
 meta1 services), read and forced through the proxy's `admin/meta0_*`
 routes; the placement logic is oio.directory.prefix_mapping.
 
-This version keeps one copy of each meta1 base and cannot copy a base to
-another meta1, so the commands that would move bases (rebalance,
-decommission) compute the moves and refuse to apply them.
+`rebalance` and `decommission` move meta1 bases: each new replica copies
+the base, meta0 maps the base to its new replicas, the dropped replicas
+remove their copy (prefix_mapping.MoveApplier).
 """
 
 from __future__ import annotations
@@ -18,14 +18,16 @@ from concurrent.futures import ThreadPoolExecutor
 from oio.cli import Command, clients
 from oio.common import exceptions as exc
 from oio.common.exceptions import CommandError
-from oio.directory.prefix_mapping import NB_PREFIXES, PrefixMapping
+from oio.directory.prefix_mapping import (
+    NB_PREFIXES,
+    MoveApplier,
+    PrefixMapping,
+    base_moves,
+)
 
 LOG = logging.getLogger(__name__)
 M0_READ_TIMEOUT = 60.0
 M0_CONN_TIMEOUT = 30.0
-NO_BASE_COPY = ("this version cannot copy a meta1 base to another meta1 "
-                "(one copy per base, no replication yet), so the references "
-                "of a moved base would be lost: nothing was changed")
 
 
 class DirectoryCmd(Command):
@@ -93,6 +95,29 @@ class DirectoryCmd(Command):
         self.meta0.force(mapping.to_mapping(),
                          connection_timeout=M0_CONN_TIMEOUT,
                          read_timeout=parsed_args.meta0_timeout)
+
+    def apply_moves(self, parsed_args, mapping: PrefixMapping,
+                    before: dict[str, list[str]], moved) -> None:
+        """Move the bases `moved` from their replicas in `before` to those
+        of `mapping`; logs `Moved [...]`, exit 1 if one failed."""
+        from oio.rebuilder.sqlx_admin import SqlxAdminClient
+
+        # The moves are what this command is about: show them.
+        LOG.setLevel(logging.INFO)
+        manager = self.app.client_manager
+        admin = SqlxAdminClient({"namespace": manager.namespace},
+                                **clients._kwargs(manager))
+        applier = MoveApplier(admin, self.meta0, mapping, logger=LOG,
+                              connection_timeout=M0_CONN_TIMEOUT,
+                              read_timeout=parsed_args.meta0_timeout)
+        LOG.info("Moving %d bases (%s)", len(moved), _moves(moved))
+        LOG.info("Saving...")
+        done, errors = applier.apply(base_moves(before, mapping, moved))
+        LOG.info("Moved %s", sorted(done))
+        for base, error in sorted(errors.items()):
+            LOG.error("base %s: %s", base or "ALL", error)
+        if errors:
+            self.success = False
 
 
 class DirectoryCheck(DirectoryCmd):
@@ -174,6 +199,7 @@ class DirectoryRebalance(DirectoryCmd):
     def take_action(self, parsed_args):
         mapping = self.new_mapping(parsed_args)
         self.load_meta0(parsed_args, mapping)
+        before = {b: list(a) for b, a in mapping.bases.items()}
         try:
             moved = mapping.rebalance()
         except ValueError as err:
@@ -185,8 +211,7 @@ class DirectoryRebalance(DirectoryCmd):
         if not moved:
             LOG.info("Already balanced: nothing to move")
             return
-        raise CommandError(f"Rebalancing would move {len(moved)} bases "
-                           f"({_moves(moved)}), but {NO_BASE_COPY}")
+        self.apply_moves(parsed_args, mapping, before, moved)
 
 
 class DirectoryDecommission(DirectoryCmd):
@@ -211,6 +236,7 @@ class DirectoryDecommission(DirectoryCmd):
             raise CommandError(f"{parsed_args.addr} is neither a meta1 service "
                                "nor in the meta0 map")
         LOG.info("meta1_digits=%d", mapping.digits)
+        before = {b: list(a) for b, a in mapping.bases.items()}
         moved, skipped = mapping.decommission(parsed_args.addr,
                                               parsed_args.base)
         for base in skipped:
@@ -225,8 +251,7 @@ class DirectoryDecommission(DirectoryCmd):
         if not moved:
             LOG.info("Moved []")
             return
-        raise CommandError(f"Decommissioning would move {len(moved)} bases "
-                           f"({_moves(moved)}), but {NO_BASE_COPY}")
+        self.apply_moves(parsed_args, mapping, before, moved)
 
 
 def _moves(moved: dict) -> str:
