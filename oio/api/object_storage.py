@@ -756,7 +756,12 @@ class ObjectStorageApi:
 
     def _delete_orphan_chunks(self, chunks: list[dict], cid: str,
                               **kwargs) -> None:
-        """Best effort: a failed object must not leave its chunks behind."""
+        """Best effort: a failed object must not leave its chunks behind.
+        Bounded by the API's timeouts: a rawx that caused the failure is
+        often the one that does not answer."""
+        for key in ("connection_timeout", "read_timeout"):
+            if key not in kwargs and self._global_kwargs.get(key):
+                kwargs[key] = self._global_kwargs[key]
         for resp in self.blob_client.chunk_delete_many(chunks, cid, **kwargs):
             if isinstance(resp, Exception):
                 self.logger.warning("failed to delete chunk %s (%s)",

@@ -147,6 +147,9 @@ class AsyncHttpClient:
                     self._exchange(addr, conn, payload, method), timeout)
             except asyncio.TimeoutError:
                 conn.close()
+                # Its other idle connections may be dead too (a host cut
+                # off): do not hand them out again.
+                self.forget(addr)
                 raise OioTimeout(f"Read timeout from {addr}") from None
             except _StaleConnection:
                 conn.close()
@@ -205,6 +208,12 @@ class AsyncHttpClient:
         else:
             conn.close()
         return resp
+
+    def forget(self, addr: str) -> None:
+        """Close the idle connections to `addr`."""
+        idle = self._idle.pop(addr, None)
+        while idle:
+            idle.pop().close()
 
     async def close(self) -> None:
         for idle in self._idle.values():

@@ -233,6 +233,7 @@ class ContainerBase:
         self.db.execute("BEGIN IMMEDIATE")
         self._recorder = changes.Recorder(self.db)
         writer = Writer(self)
+        peers_before = self.admin.get("sys.peers")
         try:
             yield writer
             writer.flush_admin()
@@ -245,7 +246,11 @@ class ContainerBase:
         finally:
             self._recorder = None
         self._apply_admin(writer)
-        self._ship(shipment)
+        try:
+            self._ship(shipment)
+        finally:
+            # A change of the replicas reaches the old ones first.
+            self._peers_maybe_changed(peers_before)
         if self.on_commit is not None:
             self.on_commit(self)
 
@@ -297,11 +302,9 @@ class ContainerBase:
         self._apply_admin(writer)
 
     def _apply_admin(self, writer: Writer) -> None:
-        before = self.admin.get("sys.peers")
         self.admin.update(writer.admin_changes)
         for key in writer.admin_deleted:
             self.admin.pop(key, None)
-        self._peers_maybe_changed(before)
 
     def _peers_maybe_changed(self, before: str | None) -> None:
         """The base moved (its replicas rewritten): tell the replication."""
@@ -322,6 +325,7 @@ class ContainerBase:
         The jobs that could not run (SQLite dropped the transaction) are
         returned, to run in another one."""
         admin = dict(self.admin)
+        peers_before = admin.get("sys.peers")
         self.db.execute("BEGIN IMMEDIATE")
         self._deferred, self._savepoints = [], 0
         self._recorder = changes.Recorder(self.db)
@@ -355,6 +359,8 @@ class ContainerBase:
             for job in done:
                 job.fail_committed(exc)
             return []
+        finally:
+            self._peers_maybe_changed(peers_before)
         if self.on_commit is not None:
             self.on_commit(self)
         for func, args in deferred:

@@ -194,6 +194,7 @@ def build(config: DirectoryConfig) -> Service:
     replicator.not_managed_status = PREFIX_NOT_MANAGED
     meta1.bases.replicator = replicator
     meta1.bases.peers_of = meta0_map.peers_of
+    replicator.on_other_peers = meta0_map.disagrees
     router = build_app(meta1, config.namespace, replicator, meta0_map)
     add_replication_routes(router, replicator)
 

@@ -26,6 +26,7 @@ from oio.common.aio_client import (
     request_may_have_run,
 )
 from oio.common.exceptions import OioNetworkException
+from oio.common.failover import FailoverOrder
 
 from .cache import TtlCache
 from .errors import network_error, oio_error
@@ -33,6 +34,9 @@ from .errors import network_error, oio_error
 logger = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 4
+# A replica that failed is tried last for this long (seconds), as 7.2's
+# proxy.ttl.services.down.
+DOWN_TTL = 5.0
 # Between two rounds over the replicas while no master answers (seconds).
 ROUND_PAUSE = 0.1
 ROUND_PAUSE_MAX = 0.5
@@ -65,6 +69,18 @@ def election_pending(resp: AsyncResponse) -> bool:
     return message.startswith(("Election failed", "Not master"))
 
 
+def not_a_replica(resp: AsyncResponse) -> bool:
+    """The service is not (any more) one of the base's replicas."""
+    if resp.status not in (404, 500):
+        return False
+    try:
+        body = json.loads(resp.body)
+    except ValueError:
+        return False
+    message = str(body.get("message", "")) if isinstance(body, dict) else ""
+    return "Base not managed" in message
+
+
 class ReplicaCaller:
     """Sends requests to the master of replicated bases."""
 
@@ -73,6 +89,9 @@ class ReplicaCaller:
         self.client = client
         self.masters = TtlCache(master_ttl, 100_000)
         self.retry_window = retry_window
+        # Replicas that failed lately are tried last (a host cut off costs
+        # one timeout, not one per request).
+        self.down = FailoverOrder(penalty=DOWN_TTL)
 
     def forget(self, key) -> None:
         self.masters.pop(key)
@@ -101,8 +120,10 @@ class ReplicaCaller:
 
         while True:
             master = self.masters.get(key)
-            order = ([master] if master else []) + [
-                p for p in peers if p != master]
+            if master not in peers:
+                master = None   # the base moved since
+            order = self.down.order(([master] if master else []) + [
+                p for p in peers if p != master])
             # Waiting makes sense only while a master is being replaced:
             # a replica said so, or sent us to one that is gone.
             electing = False
@@ -118,10 +139,19 @@ class ReplicaCaller:
                     if election_pending(resp):
                         pending, electing = resp, True
                         continue
+                    if not_a_replica(resp):
+                        # A replica we were told of no longer holds the
+                        # base (moved meanwhile): ask the others.
+                        if self.masters.get(key) == target:
+                            self.masters.pop(key)
+                        pending = pending or resp
+                        continue
                     if resp.status < 400:
                         self.masters.put(key, target)
+                    self.down.succeeded(target)
                     return resp
                 last_error = exc
+                self.down.failed(getattr(exc, "addr", None) or first)
                 if self.masters.get(key) is not None:
                     self.masters.pop(key)
                 if request_may_have_run(exc) and not idempotent:
@@ -146,6 +176,7 @@ class ReplicaCaller:
             try:
                 resp = await send(target)
             except OioNetworkException as exc:
+                exc.addr = target
                 if hop:
                     raise _Redirected(exc) from None
                 raise

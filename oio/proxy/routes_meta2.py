@@ -174,6 +174,15 @@ def register(router: Router, proxy) -> None:
             return resp, perf
         raise AssertionError("not reached")
 
+    def meta1_digits() -> int:
+        """The namespace's meta1_digits (a meta1 base per prefix group)."""
+        raw = proxy.view.option("meta1_digits") or proxy.view.option(
+            "ns.meta1_digits") if proxy.view.ready else None
+        try:
+            return max(0, min(4, int(raw)))
+        except (TypeError, ValueError):
+            return 4
+
     async def replicated_base(req: Request, kind: str
                               ) -> tuple[str, list[str]]:
         """(base name, replicas) addressed by an admin request."""
@@ -182,9 +191,7 @@ def register(router: Router, proxy) -> None:
             return proxy.namespace, sorted(proxy.meta0_addresses())
         url = container_url(req.args)
         if kind == "meta1":
-            digits = int(proxy.view.option("ns.meta1_digits", 4) or 4) \
-                if proxy.view.ready else 4
-            prefix = url.cid[:max(0, min(4, digits))].ljust(4, "0")
+            prefix = url.cid[:meta1_digits()].ljust(4, "0")
             return prefix, await resolver.meta1_of(url.cid, headers)
         if kind != "meta2":
             raise bad_request(f"No replicated bases of type {kind}")

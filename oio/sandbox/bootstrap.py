@@ -134,35 +134,41 @@ class Bootstrap:
 
     def write_all(self) -> None:
         s = self.s
-        for path in (s.conf_dir, s.data_dir, s.run_dir, s.log_dir, s.watch_dir):
+        for path in (s.conf_dir, s.data_dir, s.run_dir, s.log_dir):
             os.makedirs(path, exist_ok=True)
         self.write_namespace_conf()
-        self.write_conscience_conf()
         for spec in s.services:
             os.makedirs(s.data_path(spec), exist_ok=True)
             writer = getattr(self, f"write_{spec.type}", None)
             if writer is not None:
                 writer(spec)
-        self.write_agent()
-        if s.beanstalkd:
-            self.write_event_agent()
-        self.write_supervisor()
+        for host in s.hosts:
+            self.write_agent(host)
+            if s.beanstalkd:
+                self.write_event_agent(host)
+            self.write_supervisor(host)
         if s.user_conf:
             self.install_user_conf()
+
+    def _local_beanstalkd(self, spec: ServiceSpec) -> str:
+        """The event queue of the host of `spec`."""
+        return f"beanstalk://{self.s.local('beanstalkd', spec.host).addr}"
 
     # Namespace ------------------------------------------------------------
     def namespace_section(self) -> dict[str, object]:
         s = self.s
+        proxy = s.one("oioproxy")
         section: dict[str, object] = {
-            "proxy": s.proxy,
+            # Clients fail over from one proxy to the next.
+            "proxy": s.proxies,
             "conscience": s.conscience,
             "ns.meta1_digits": s.meta1_digits,
             "ns.chunk_size": s.chunk_size,
             "ns.storage_policy": s.storage_policy,
-            "proxy.location": f"rack.{s.ip.replace('.', '-')}.{s.proxy.split(':')[1]}",
+            "proxy.location": s.location(proxy),
         }
         if s.beanstalkd:
-            section["event-agent"] = f"beanstalk://{s.one('beanstalkd').addr}"
+            section["event-agent"] = self._local_beanstalkd(proxy)
         if s.zookeeper_hosts:
             section["zookeeper"] = s.zookeeper_hosts
         return section
@@ -189,16 +195,27 @@ class Bootstrap:
 
     # Services -------------------------------------------------------------
     def _base(self, spec: ServiceSpec) -> dict[str, object]:
-        return {"namespace": self.s.namespace, "bind_addr": self.s.ip,
+        return {"namespace": self.s.namespace, "bind_addr": spec.host,
                 "bind_port": spec.port, "log_level": "INFO"}
 
-    def write_conscience_conf(self) -> None:
+    def pools(self) -> str:
+        """The service pools: a container's meta2 replicas on distinct
+        services, on distinct hosts when there are several."""
         s = self.s
-        spec = s.one("conscience")
+        meta2 = f"targets={s.replicas},meta2"
+        if s.multi_host and s.replicas > 1:
+            meta2 += "\nmin_dist=2"
+        return POOLS.replace("targets=1,meta2", meta2)
+
+    def write_conscience_conf(self) -> None:
+        for spec in self.s.of_type("conscience"):
+            self.write_conscience(spec)
+
+    def write_conscience(self, spec: ServiceSpec) -> None:
+        s = self.s
         prefix = os.path.join(s.conf_dir, s.namespace)
         _write(f"{prefix}-policies.conf", POLICIES)
-        _write(f"{prefix}-service-pools.conf", POOLS.replace(
-            "targets=1,meta2", f"targets={s.replicas},meta2"))
+        _write(f"{prefix}-service-pools.conf", self.pools())
         _write(f"{prefix}-service-types.conf", SERVICE_TYPES)
         conf = self._base(spec)
         conf.update({
@@ -233,23 +250,34 @@ class Bootstrap:
         # Where meta1 reads the meta0 map (the replicas of its bases).
         extra = {"meta0": ",".join(m.addr for m in self.s.of_type("meta0"))}
         if self.s.beanstalkd:
-            extra["event_agent"] = f"beanstalk://{self.s.one('beanstalkd').addr}"
+            extra["event_agent"] = self._local_beanstalkd(spec)
         self._write_meta(spec, "meta1", extra)
 
     def write_meta2(self, spec: ServiceSpec) -> None:
         extra = {}
         if self.s.beanstalkd:
-            extra["event_agent"] = f"beanstalk://{self.s.one('beanstalkd').addr}"
+            extra["event_agent"] = self._local_beanstalkd(spec)
         self._write_meta(spec, "meta2", extra)
 
-    def _zk_node(self, spec: ServiceSpec):
+    def _zk_nodes(self) -> list:
+        """Every ZooKeeper server; several form an ensemble, with quorum
+        and election ports after the services' range (the same on every
+        host: each has its own address)."""
         from oio.zk.server import ZkNode
 
-        return ZkNode(spec.num, self.s.ip, spec.port,
-                      data_dir=self.s.data_path(spec), fsync=self.s.fsync)
+        specs = self.s.of_type("zookeeper")
+        nodes = [ZkNode(spec.num, spec.host, spec.port,
+                        peer_port=self.s.base_port + 90,
+                        election_port=self.s.base_port + 91,
+                        data_dir=self.s.data_path(spec), fsync=self.s.fsync)
+                 for spec in specs]
+        for node in nodes:
+            node.ensemble = nodes
+        return nodes
 
     def write_zookeeper(self, spec: ServiceSpec) -> None:
-        self._zk_node(spec).write(self.conf_path(spec))
+        node = next(n for n in self._zk_nodes() if n.myid == spec.num)
+        node.write(self.conf_path(spec))
 
     def write_rawx(self, spec: ServiceSpec) -> None:
         fsync = "enabled" if self.s.fsync else "disabled"
@@ -267,6 +295,11 @@ class Bootstrap:
         conf = self._base(spec)
         conf["datadir"] = self.s.data_path(spec)
         conf["autocreate"] = "true"
+        redis = self.s.of_type("redis")
+        if redis:
+            # Account services of every host share one store.
+            conf["backend"] = "redis"
+            conf["redis_host"] = redis[0].addr
         _write(self.conf_path(spec), _ini({"account-server": conf}))
 
     def write_rdir(self, spec: ServiceSpec) -> None:
@@ -275,16 +308,21 @@ class Bootstrap:
         _write(self.conf_path(spec), _ini({"rdir-server": conf}))
 
     # Event agent ----------------------------------------------------------
-    def write_event_agent(self) -> None:
-        """The agent consuming the beanstalkd of the sandbox, and its
-        handlers (the sandbox's of events.md §5, for the filters that
-        exist so far)."""
+    def event_agent_conf(self, host: str) -> str:
+        return os.path.join(self.s.conf_dir, self.s._per_host(
+            "event-agent", host, ".conf"))
+
+    def write_event_agent(self, host: str) -> None:
+        """The agent consuming the beanstalkd of `host`, and its handlers
+        (the sandbox's of events.md §5, for the filters that exist so
+        far)."""
         s = self.s
         handlers = os.path.join(s.conf_dir, "event-handlers.conf")
-        _write(os.path.join(s.conf_dir, "event-agent.conf"), _ini({
+        queue = s.local("beanstalkd", host)
+        _write(self.event_agent_conf(host), _ini({
             "event-agent": {
                 "namespace": s.namespace,
-                "queue_url": f"beanstalk://{s.one('beanstalkd').addr}",
+                "queue_url": f"beanstalk://{queue.addr}",
                 "tube": "oio", "concurrency": 8,
                 "handlers_conf": handlers}}))
         pipelines = {
@@ -323,7 +361,7 @@ class Bootstrap:
     # Agent ----------------------------------------------------------------
     def _watch(self, spec: ServiceSpec) -> dict[str, object]:
         watch: dict[str, object] = {
-            "host": self.s.ip, "port": spec.port, "type": spec.type,
+            "host": spec.host, "port": spec.port, "type": spec.type,
             "location": self.s.location(spec),
         }
         data = self.s.data_path(spec)
@@ -350,20 +388,30 @@ class Bootstrap:
                 watch["stats"].append({"type": "http", "path": "/status"})
         return watch
 
-    def write_agent(self) -> None:
+    def agent_conf(self, host: str) -> str:
+        return os.path.join(self.s.conf_dir, self.s._per_host(
+            "conscience-agent", host, ".yml"))
+
+    def write_agent(self, host: str) -> None:
+        """The conscience agent of `host`: it watches the services of its
+        host and registers them through its host's proxy first."""
         import json
 
         s = self.s
-        for spec in s.services:
+        watch_dir = s.watch_dir_of(host)
+        os.makedirs(watch_dir, exist_ok=True)
+        for spec in s.on_host(host):
             if spec.registered:
                 # JSON is valid YAML: no YAML writer needed here.
-                _write(os.path.join(s.watch_dir, f"{spec.name}.yml"),
+                _write(os.path.join(watch_dir, f"{spec.name}.yml"),
                        json.dumps(self._watch(spec), indent=1) + "\n")
+        local = s.local("oioproxy", host).addr
+        proxies = [local] + [p.addr for p in s.of_type("oioproxy")
+                             if p.addr != local]
         agent = {"namespace": s.namespace, "check_interval": 1, "rise": 1,
-                 "fall": 1, "include_dir": s.watch_dir, "proxy": s.proxy,
-                 "log_level": "INFO"}
-        _write(os.path.join(s.conf_dir, "conscience-agent.yml"),
-               json.dumps(agent, indent=1) + "\n")
+                 "fall": 1, "include_dir": watch_dir,
+                 "proxy": ",".join(proxies), "log_level": "INFO"}
+        _write(self.agent_conf(host), json.dumps(agent, indent=1) + "\n")
 
     # Supervisor -----------------------------------------------------------
     def command(self, spec: ServiceSpec) -> str:
@@ -380,22 +428,31 @@ class Bootstrap:
         if spec.type == "beanstalkd":
             binlog = self.s.data_path(spec)
             return (f"{shutil.which('beanstalkd') or 'beanstalkd'} "
-                    f"-l {self.s.ip} -p {spec.port} -b {binlog} -f 1000")
+                    f"-l {spec.host} -p {spec.port} -b {binlog} -f 1000")
+        if spec.type == "redis":
+            # The accounts of every host; its append-only file is synced
+            # every second (statistics are recomputed from meta2 anyway).
+            return (f"{shutil.which('redis-server') or 'redis-server'} "
+                    f"--bind {spec.host} --port {spec.port} "
+                    f"--dir {self.s.data_path(spec)} --appendonly yes "
+                    "--appendfsync everysec --save '' --protected-mode no")
         entry = {"oioproxy": "oio-proxy", "conscience": "oio-conscience",
                  "meta0": "oio-meta0", "meta1": "oio-meta1",
                  "meta2": "oio-meta2", "rawx": "oio-rawx",
                  "account": "oio-account", "rdir": "oio-rdir"}[spec.type]
         return f"{script(entry)} {self.conf_path(spec)}"
 
-    def write_supervisor(self) -> None:
+    def write_supervisor(self, host: str) -> None:
+        """The supervisord of `host`: its services and agents."""
         s = self.s
-        sock = os.path.join(s.run_dir, "supervisor.sock")
+        sock = s.supervisor_socket(host)
         env = f'OIO_SDS_CONF="{s.sds_conf}"'
         sections = {
             "unix_http_server": {"file": sock},
             "supervisord": {
-                "logfile": os.path.join(s.log_dir, "supervisord.log"),
-                "pidfile": os.path.join(s.run_dir, "supervisord.pid"),
+                "logfile": os.path.join(s.log_dir, s._per_host(
+                    "supervisord", host, ".log")),
+                "pidfile": s.supervisor_pidfile(host),
                 "childlogdir": s.log_dir,
                 "environment": env,
             },
@@ -404,20 +461,21 @@ class Bootstrap:
                     "supervisor.rpcinterface:make_main_rpcinterface"},
             "supervisorctl": {"serverurl": f"unix://{sock}"},
         }
-        programs = [(spec.name, self.command(spec)) for spec in s.services]
+        programs = [(spec.name, self.command(spec))
+                    for spec in s.on_host(host)]
         exe = os.path.dirname(sys.executable)
+        number = s.hosts.index(host) + 1
         agent = os.path.join(exe, "oio-conscience-agent")
         if not os.path.exists(agent):
             agent = shutil.which("oio-conscience-agent") or "oio-conscience-agent"
-        programs.append((f"{s.namespace}-conscience-agent-1",
-                         f"{agent} {os.path.join(s.conf_dir, 'conscience-agent.yml')}"))
+        programs.append((f"{s.namespace}-conscience-agent-{number}",
+                         f"{agent} {self.agent_conf(host)}"))
         if s.beanstalkd:
             events = os.path.join(exe, "oio-event-agent")
             if not os.path.exists(events):
                 events = shutil.which("oio-event-agent") or "oio-event-agent"
-            conf = os.path.join(s.conf_dir, "event-agent.conf")
-            programs.append((f"{s.namespace}-event-agent-1",
-                             f"{events} {conf}"))
+            programs.append((f"{s.namespace}-event-agent-{number}",
+                             f"{events} {self.event_agent_conf(host)}"))
         for name, command in programs:
             sections[f"program:{name}"] = {
                 "command": command,
@@ -432,4 +490,4 @@ class Bootstrap:
                 "stdout_logfile_maxbytes": "50MB",
                 "stdout_logfile_backups": "1",
             }
-        _write(s.supervisor_conf, _ini(sections))
+        _write(s.supervisor_conf_of(host), _ini(sections))

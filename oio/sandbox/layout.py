@@ -20,10 +20,11 @@ class ServiceSpec:
     port: int
     name: str = ""       # supervisor program name, e.g. OPENIO-rawx-3
     registered: bool = True  # watched by the conscience agent
+    host: str = "127.0.0.1"  # the address of the host it runs on
 
     @property
     def addr(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
 
 @dataclass
@@ -43,6 +44,9 @@ class SandboxSettings:
     # supervisord restarts a service that died; fault tests turn it off to
     # keep a killed service dead.
     autorestart: bool = True
+    # A namespace over several hosts: one address each (docs/multi-host.md).
+    # Empty: one host, `ip`.
+    hosts: list[str] = field(default_factory=list)
     nb_rawx: int = 9
     chunk_size: int = 10 * 1024 * 1024
     storage_policy: str = "THREECOPIES"
@@ -56,37 +60,65 @@ class SandboxSettings:
     def __post_init__(self):
         if self.replicas not in (1, 3):
             raise ValueError("replicas must be 1 or 3")
-        if self.replicas > 1:
+        if not self.hosts:
+            self.hosts = [self.ip]
+        if len(set(self.hosts)) != len(self.hosts):
+            raise ValueError("hosts must be distinct addresses")
+        if self.replicas > 1 and self.multi_host \
+                and len(self.hosts) < self.replicas:
+            raise ValueError(f"{self.replicas} replicas on distinct hosts "
+                             f"need {self.replicas} hosts")
+        if self.replicas > 1 and not self.multi_host:
             self.nb_meta0 = max(self.nb_meta0, self.replicas)
             self.nb_meta1 = max(self.nb_meta1, self.replicas)
             self.nb_meta2 = max(self.nb_meta2, self.replicas)
         if not self.services:
             self.services = self._allocate()
 
-    def _allocate(self) -> list[ServiceSpec]:
-        port = self.base_port
-        specs = []
+    @property
+    def multi_host(self) -> bool:
+        return len(self.hosts) > 1
 
-        def add(kind, count, registered=True):
-            nonlocal port
-            for num in range(1, count + 1):
+    def _allocate(self) -> list[ServiceSpec]:
+        """The services of every host. One host: as many of each meta type
+        as asked. Several hosts: on each, a proxy, a beanstalkd, the meta
+        services asked (per host), `nb_rawx` rawx, an account and an rdir;
+        a conscience on the first two; a ZooKeeper on the first three (an
+        ensemble) or the first; Redis (the accounts' store) on the first.
+        Every host uses the same ports, from `base_port`."""
+        specs = []
+        counts: dict[str, int] = {}
+
+        def add(kind, count, host, port, registered=True):
+            for _ in range(count):
+                num = counts[kind] = counts.get(kind, 0) + 1
                 specs.append(ServiceSpec(kind, num, port,
                                          f"{self.namespace}-{kind}-{num}",
-                                         registered))
+                                         registered, host))
                 port += 1
+            return port
 
-        add("oioproxy", 1)
-        add("conscience", 1, registered=False)
-        if self.zookeeper:
-            add("zookeeper", 1, registered=False)
-        if self.beanstalkd:
-            add("beanstalkd", 1)
-        add("meta0", self.nb_meta0)
-        add("meta1", self.nb_meta1)
-        add("meta2", self.nb_meta2)
-        add("rawx", self.nb_rawx)
-        add("account", 1)
-        add("rdir", 1)
+        many = self.multi_host
+        for index, host in enumerate(self.hosts):
+            port = self.base_port
+            port = add("oioproxy", 1, host, port)
+            port = add("conscience", 1 if index < (2 if many else 1) else 0,
+                       host, port, registered=False)
+            zk_hosts = 3 if len(self.hosts) >= 3 else 1
+            if self.zookeeper:
+                port = add("zookeeper", 1 if index < zk_hosts else 0, host,
+                           port, registered=False)
+            if self.beanstalkd:
+                port = add("beanstalkd", 1, host, port)
+            if many:
+                port = add("redis", 1 if index == 0 else 0, host, port,
+                           registered=False)
+            port = add("meta0", self.nb_meta0, host, port)
+            port = add("meta1", self.nb_meta1, host, port)
+            port = add("meta2", self.nb_meta2, host, port)
+            port = add("rawx", self.nb_rawx, host, port)
+            port = add("account", 1, host, port)
+            add("rdir", 1, host, port)
         return specs
 
     # Paths ----------------------------------------------------------------
@@ -116,7 +148,30 @@ class SandboxSettings:
 
     @property
     def supervisor_conf(self) -> str:
-        return os.path.join(self.conf_dir, "supervisord.conf")
+        return self.supervisor_conf_of(self.hosts[0])
+
+    def _per_host(self, name: str, host: str, ext: str) -> str:
+        # One host keeps the names of a one-host sandbox.
+        return name + ("" if not self.multi_host else f"-{host}") + ext
+
+    def supervisor_conf_of(self, host: str) -> str:
+        """The supervisord configuration of the services of `host`."""
+        return os.path.join(self.conf_dir,
+                            self._per_host("supervisord", host, ".conf"))
+
+    def supervisor_socket(self, host: str) -> str:
+        return os.path.join(self.run_dir,
+                            self._per_host("supervisor", host, ".sock"))
+
+    def supervisor_pidfile(self, host: str) -> str:
+        return os.path.join(self.run_dir,
+                            self._per_host("supervisord", host, ".pid"))
+
+    def watch_dir_of(self, host: str) -> str:
+        return os.path.join(self.conf_dir, self._per_host("watch", host, ""))
+
+    def on_host(self, host: str) -> list[ServiceSpec]:
+        return [s for s in self.services if s.host == host]
 
     def data_path(self, spec: ServiceSpec) -> str:
         return os.path.join(self.data_dir, spec.name)
@@ -133,8 +188,19 @@ class SandboxSettings:
         return self.one("oioproxy").addr
 
     @property
+    def proxies(self) -> str:
+        """Every proxy, comma-separated (clients fail over among them)."""
+        return ",".join(s.addr for s in self.of_type("oioproxy"))
+
+    @property
     def conscience(self) -> str:
-        return self.one("conscience").addr
+        """Every conscience, comma-separated."""
+        return ",".join(s.addr for s in self.of_type("conscience"))
+
+    def local(self, kind: str, host: str) -> ServiceSpec | None:
+        """The service of `kind` on `host`, else the first one."""
+        return next((s for s in self.of_type(kind) if s.host == host),
+                    self.of_type(kind)[0] if self.of_type(kind) else None)
 
     @property
     def zookeeper_hosts(self) -> str:
@@ -142,8 +208,9 @@ class SandboxSettings:
         return ",".join(s.addr for s in self.of_type("zookeeper"))
 
     def location(self, spec: ServiceSpec) -> str:
-        """Distinct locations, so that replicas land on distinct 'hosts'."""
-        return f"rack.{self.ip.replace('.', '-')}.{spec.port}"
+        """`rack.<host>.<port>`: services of one host are at distance 1,
+        of two hosts at distance 2 (what pools' `min_dist` counts)."""
+        return f"rack.{spec.host.replace('.', '-')}.{spec.port}"
 
 
 def ports_free(base: int, count: int, host: str = "127.0.0.1") -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import socket
@@ -18,6 +19,9 @@ from oio.sandbox.bootstrap import Bootstrap
 from oio.sandbox.layout import SandboxSettings, ServiceSpec
 
 STATE_FILE = "sandbox.json"
+# kazoo logs every refused connection while ZooKeeper starts.
+_QUIET_KAZOO = logging.getLogger("oio.sandbox.kazoo")
+_QUIET_KAZOO.setLevel(logging.CRITICAL)
 # Service types the conscience must score before the namespace is usable.
 SCORED_TYPES = ("meta0", "meta1", "meta2", "rawx", "account", "rdir")
 
@@ -62,11 +66,25 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str,
     raise SandboxError(f"Timeout after {timeout:.0f}s waiting for {what}{detail}")
 
 
-class Sandbox:
-    """One namespace on this machine: files under `settings.root`."""
+Launcher = Callable[[str, list[str], dict], None]
 
-    def __init__(self, settings: SandboxSettings):
+
+def run_here(host: str, argv: list[str], env: dict) -> None:
+    """Start `argv` on this machine (the host's address is one of ours)."""
+    subprocess.run(argv, check=True, env=env, timeout=60)
+
+
+class Sandbox:
+    """One namespace: files under `settings.root`, one supervisord per host.
+
+    `launcher(host, argv, env)` starts a host's supervisord: here by
+    default; the tests give one that runs it in the host's network
+    namespace (oio/sandbox/netns.py)."""
+
+    def __init__(self, settings: SandboxSettings,
+                 launcher: Launcher = run_here):
         self.settings = settings
+        self.launcher = launcher
 
     # Persistence -----------------------------------------------------------
     @classmethod
@@ -91,9 +109,24 @@ class Sandbox:
         self.save()
 
     # Supervisor ------------------------------------------------------------
-    def _ctl(self, *args: str, check: bool = True) -> str:
+    def host_of(self, name: str) -> str:
+        spec = next((s for s in self.settings.services if s.name == name),
+                    None)
+        if spec is not None:
+            return spec.host
+        # The agents are numbered after their host.
+        number = name.rsplit("-", 1)[-1]
+        if number.isdigit() and 0 < int(number) <= len(self.settings.hosts):
+            return self.settings.hosts[int(number) - 1]
+        return self.settings.hosts[0]
+
+    def _ctl(self, *args: str, check: bool = True,
+             host: str | None = None) -> str:
+        if host is None:
+            host = self.host_of(args[-1]) if len(args) > 1 else \
+                self.settings.hosts[0]
         cmd = [sys.executable, "-m", "supervisor.supervisorctl", "-c",
-               self.settings.supervisor_conf, *args]
+               self.settings.supervisor_conf_of(host), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         # supervisorctl exits non-zero when some program is not RUNNING.
         if check and proc.returncode not in (0, 3):
@@ -101,8 +134,11 @@ class Sandbox:
                                f"{proc.stdout.strip()} {proc.stderr.strip()}")
         return proc.stdout
 
-    def supervisor_running(self) -> bool:
-        pidfile = os.path.join(self.settings.run_dir, "supervisord.pid")
+    def supervisor_running(self, host: str | None = None) -> bool:
+        if host is None:
+            return any(self.supervisor_running(h)
+                       for h in self.settings.hosts)
+        pidfile = self.settings.supervisor_pidfile(host)
         try:
             with open(pidfile) as src:
                 os.kill(int(src.read().strip()), 0)
@@ -110,8 +146,9 @@ class Sandbox:
             return False
         return True
 
-    def start(self) -> None:
-        """Start supervisord, which starts every service."""
+    def start(self, hosts: list[str] | None = None) -> None:
+        """Start the supervisord of each host (or of `hosts`), which starts
+        its services."""
         if self.settings.beanstalkd and not shutil.which("beanstalkd"):
             raise SandboxError("beanstalkd is not installed (apt-get install "
                                "beanstalkd), or set beanstalkd=False")
@@ -121,13 +158,18 @@ class Sandbox:
             if not installed():
                 raise SandboxError("ZooKeeper is not installed (apt-get "
                                    "install zookeeper), or set zookeeper=False")
-        if self.supervisor_running():
-            self._ctl("start", "all", check=False)
-            return
+        if self.settings.multi_host and not shutil.which("redis-server"):
+            raise SandboxError("redis-server is not installed (apt-get "
+                               "install redis-server): accounts on several "
+                               "hosts share a Redis")
         env = dict(os.environ, OIO_SDS_CONF=self.settings.sds_conf)
-        subprocess.run([sys.executable, "-m", "supervisor.supervisord", "-c",
-                        self.settings.supervisor_conf], check=True, env=env,
-                       timeout=60)
+        for host in hosts or self.settings.hosts:
+            if self.supervisor_running(host):
+                self._ctl("start", "all", check=False, host=host)
+                continue
+            self.launcher(host, [sys.executable, "-m",
+                                 "supervisor.supervisord", "-c",
+                                 self.settings.supervisor_conf_of(host)], env)
 
     def stop_service(self, name: str) -> None:
         self._ctl("stop", name)
@@ -156,12 +198,15 @@ class Sandbox:
             wait_for(lambda: _accepts(spec.addr), wait, f"{name} to listen",
                      interval=0.05)
 
-    def down(self) -> None:
-        """Stop every service and supervisord itself."""
-        if not self.supervisor_running():
-            return
-        self._ctl("shutdown", check=False)
-        wait_for(lambda: not self.supervisor_running(), 60, "supervisord to exit")
+    def down(self, hosts: list[str] | None = None) -> None:
+        """Stop every service and supervisord itself (of every host, or of
+        `hosts`)."""
+        for host in hosts or self.settings.hosts:
+            if self.supervisor_running(host):
+                self._ctl("shutdown", check=False, host=host)
+        for host in hosts or self.settings.hosts:
+            wait_for(lambda h=host: not self.supervisor_running(h), 60,
+                     f"the supervisord of {host} to exit")
 
     def reset(self) -> None:
         """Stop everything and delete all data and configuration."""
@@ -203,7 +248,8 @@ class Sandbox:
 
         from oio.zk.layout import meta0_dir
 
-        zk = KazooClient(hosts=self.settings.zookeeper_hosts)
+        zk = KazooClient(hosts=self.settings.zookeeper_hosts,
+                         logger=_QUIET_KAZOO)
         try:
             zk.start(timeout=5)
             names = zk.get_children(meta0_dir(self.settings.namespace))
@@ -289,10 +335,15 @@ class Sandbox:
     def status(self) -> list[dict]:
         """Every service with its supervisor state and conscience score."""
         states = {}
-        for line in self._ctl("status", check=False).splitlines():
-            parts = line.split()
-            if len(parts) >= 2:
-                states[parts[0]] = parts[1]
+        for host in self.settings.hosts:
+            try:
+                out = self._ctl("status", check=False, host=host)
+            except (OSError, subprocess.SubprocessError):
+                continue
+            for line in out.splitlines():
+                parts = line.split()
+                if len(parts) >= 2:
+                    states[parts[0]] = parts[1]
         scores = {}
         for kind in {spec.type for spec in self.settings.services}:
             try:

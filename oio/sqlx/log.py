@@ -185,3 +185,12 @@ def stamp(db: sqlite3.Connection, pos: Position) -> None:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+def copy_position(path: str) -> Position:
+    """The position of the SQLite file `path` (a received copy)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return position(db)
+    finally:
+        db.close()

@@ -43,7 +43,7 @@ from oio.common.http_server import run_blocking
 
 from . import errors
 from .election import FINAL, MASTER, SLAVE, Election
-from .log import Behind, Diverged, Entry, Position
+from .log import Behind, Diverged, Entry, Position, copy_position
 from .peers import PeerAnswer, PeerClient, unreachable
 from .promises import Promises
 from .store import BaseStore
@@ -54,6 +54,10 @@ logger = logging.getLogger(__name__)
 # Changes a master keeps in memory per base, to resend to a replica that
 # missed a few without reading its log.
 RING_SIZE = 256
+# A replica that cannot be reached is caught up again after this long
+# (seconds), doubled at each failure up to the max.
+CATCH_UP_RETRY = 1.0
+CATCH_UP_RETRY_MAX = 30.0
 
 
 @dataclass(slots=True)
@@ -98,6 +102,9 @@ class Replicator:
         # What "not one of this base's replicas" is answered with (meta1
         # answers 450, "prefix not managed").
         self.not_managed_status = errors.NOT_MANAGED
+        # Told (base, replicas) when a master names other replicas than
+        # ours for a base.
+        self.on_other_peers: Callable[[str, list[str]], None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -345,7 +352,27 @@ class Replicator:
 
     async def _catch_up(self, lease: Lease, peer: str) -> None:
         """Bring `peer` to our position: replay from the log, else ask it to
-        copy the whole base from us."""
+        copy the whole base from us. A peer that cannot be reached is tried
+        again, less and less often, as long as we are master: a replica
+        back from a crash catches up even on a base no longer written."""
+        delay = CATCH_UP_RETRY
+        while True:
+            try:
+                await self._catch_up_once(lease, peer)
+                return
+            except Exception as exc:  # noqa: BLE001 - the peer is away
+                if not unreachable(exc):
+                    logger.warning("catching up %s on %s: %s", lease.base,
+                                   peer, exc)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, CATCH_UP_RETRY_MAX)
+            election = lease.election
+            if election.state != MASTER or election.epoch != lease.epoch \
+                    or peer not in election.peers:
+                return
+
+    async def _catch_up_once(self, lease: Lease, peer: str) -> None:
         election, base = lease.election, lease.base
         for _ in range(8):
             if election.state != MASTER or election.epoch != lease.epoch:
@@ -358,12 +385,8 @@ class Replicator:
                 break
             if not entries:
                 return
-            try:
-                answer = await self.peers.apply(peer, base, lease.epoch, known,
-                                                entries, election.peers)
-            except Exception as exc:  # noqa: BLE001 - the peer is away
-                logger.info("catching up %s on %s: %s", base, peer, exc)
-                return
+            answer = await self.peers.apply(peer, base, lease.epoch, known,
+                                            entries, election.peers)
             if answer.ok:
                 last = entries[-1]
                 self._match.setdefault(base, {})[peer] = Position(
@@ -378,8 +401,7 @@ class Replicator:
             return
         if election.state == MASTER and election.epoch == lease.epoch:
             logger.info("%s %s: %s needs a full copy", self.kind, base, peer)
-            with contextlib.suppress(Exception):
-                await self.peers.resync(peer, base, lease.epoch)
+            await self.peers.resync(peer, base, lease.epoch)
 
     # -- campaign -----------------------------------------------------------------
     async def _campaign(self, election: Election) -> int:
@@ -582,19 +604,34 @@ class Replicator:
             if epoch is not None and epoch < self.promises.get(base):
                 raise errors.ReplicationError(
                     409, errors.UNAVAILABLE, f"copy from an old epoch {epoch}")
+            copy = copy_position(path)
+            mine = self.store.position(base)
+            if mine is not None and copy < mine:
+                # We applied newer changes since the copy was taken: they
+                # may be acknowledged; keep them (the next change of the
+                # master tells if we diverged, and copies again).
+                logger.info("%s %s: copy at %s older than ours %s, kept ours",
+                            self.kind, base, copy, mine)
+                return mine
             return self.store.install(base, path)
 
     # -- the peers' calls (replica side) ----------------------------------------------
     def _learn(self, base: str, master: str, epoch: int,
                peers: Iterable[str] = ()) -> None:
-        """On the loop: a peer showed it is master with `epoch`."""
+        """On the loop: a peer showed it is master with `epoch` (of a base
+        whose replicas are `peers`, when it said)."""
+        peers = sorted(set(peers))
         election = self.elections.get(base)
         if election is None:
-            peers = sorted(set(peers))
             if not self.enabled or len(peers) <= 1:
                 return
             election = self.election(base, peers)
             election.use()
+        elif peers and peers != election.peers and \
+                self.on_other_peers is not None:
+            # The master knows other replicas: where the replicas are kept
+            # outside the base (meta1: the meta0 map), check again.
+            self.on_other_peers(base, peers)
         election.learn_master(master, epoch)
         if election.state != MASTER:
             self._forget_master_state(base)
