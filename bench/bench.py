@@ -34,7 +34,7 @@ MiB = 1024 * 1024
 
 # -- machine limits ----------------------------------------------------------
 
-SECTIONS = "big,small,ec,events,huge,listing"
+SECTIONS = "big,small,ec,events,huge,listing,replication"
 
 
 def md5_speed(seconds: float = 1.0) -> float:
@@ -467,6 +467,11 @@ def main() -> int:
         if not args.keep:
             sandbox.down()
             shutil.rmtree(root, ignore_errors=True)
+    if "replication" in sections:
+        # Namespaces of their own: 1 then 3 copies of every meta base.
+        from replication import run as replication
+
+        report["replication"] = replication(200 if args.quick else 1000)
     if args.json:
         with open(args.json, "w") as out:
             json.dump(report, out, indent=1)

@@ -173,10 +173,13 @@ class Meta0:
                 raise
             fresh = dict(self._map)
             fresh.update(mapping)
-            self._map = fresh
-            if shipment is not None:
-                # Still under the lock: the replicas get changes in order.
-                self.replicator.ship(*shipment)
+            try:
+                if shipment is not None:
+                    # Under the lock: the replicas get changes in order,
+                    # and readers see the new map once a majority has it.
+                    self.replicator.ship(*shipment)
+            finally:
+                self._map = fresh
 
     def _log(self, statements):
         """On the master of a replicated map: log the change as the next

@@ -47,6 +47,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="copies of each meta base: 3 runs three services "
                     "of each meta type with a master per base elected in "
                     "ZooKeeper (default %(default)s)")
+    up.add_argument("--hosts", default="",
+                    help="lay the namespace over these hosts (comma-"
+                    "separated addresses, e.g. 127.0.0.2,127.0.0.3,"
+                    "127.0.0.4 on one machine): services of each on its "
+                    "address (docs/multi-host.md)")
+    up.add_argument("--this-host", default="",
+                    help="with --hosts, on real hosts: start only the "
+                    "services of this one (run the same command on each)")
     up.add_argument("--timeout", type=float, default=120)
     sub.add_parser("down", help="stop every service")
     sub.add_parser("status", help="show services, states and scores")
@@ -78,11 +86,18 @@ def cmd_up(args) -> int:
             namespace=args.ns, root=args.root, base_port=args.port,
             nb_rawx=args.nb_rawx, chunk_size=parse_size(args.chunk_size),
             storage_policy=args.policy, fsync=not args.no_fsync,
-            replicas=args.replicas)
+            replicas=args.replicas,
+            hosts=[h.strip() for h in args.hosts.split(",") if h.strip()])
         sandbox = Sandbox(settings)
         sandbox.bootstrap()
         print(f"Bootstrapped namespace {args.ns} in {args.root}")
-    sandbox.start()
+    hosts = None
+    if args.this_host:
+        if args.this_host not in sandbox.settings.hosts:
+            raise SandboxError(f"--this-host {args.this_host} is not one of "
+                               f"{', '.join(sandbox.settings.hosts)}")
+        hosts = [args.this_host]
+    sandbox.start(hosts=hosts)
     sandbox.wait_ready(args.timeout)
     _print_summary(sandbox)
     return 0
@@ -137,7 +152,7 @@ def main(argv=None) -> int:
                 print(f"{row['name']:<28} {row['addr']:<18} {row['state']:<10} "
                       f"score={score}")
         return 0
-    except SandboxError as exc:
+    except (SandboxError, ValueError) as exc:
         print(f"oio-sandbox: {exc}", file=sys.stderr)
         return 1
     except OioException as exc:

@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 import threading
 import time
 import uuid
@@ -605,7 +606,11 @@ class Replicator:
                 raise errors.ReplicationError(
                     409, errors.UNAVAILABLE, f"copy from an old epoch {epoch}")
             copy = copy_position(path)
-            mine = self.store.position(base)
+            try:
+                mine = self.store.position(base)
+            except sqlite3.DatabaseError:
+                mine = None     # a corrupted replica: replaced
+
             if mine is not None and copy < mine:
                 # We applied newer changes since the copy was taken: they
                 # may be acknowledged; keep them (the next change of the
@@ -680,6 +685,13 @@ class Replicator:
                     return 409, self._refusal(base, errors.LOCAL_MISSING, exc)
                 except ValueError as exc:
                     return 400, {"status": 400, "message": str(exc)}
+                except sqlite3.Error as exc:
+                    # A full disk, a corrupted file: this replica cannot
+                    # take the change (the master counts it as missing).
+                    logger.error("%s %s: cannot apply changes: %s",
+                                 self.kind, base, exc)
+                    return 503, {"status": 511,
+                                 "message": f"replica cannot write: {exc}"}
             return 200, {"position": pos.as_list()}
 
         status, answer = await run_blocking(apply)

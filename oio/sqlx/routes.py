@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sqlite3
 
 from oio.common.http_server import (
     FileResponse,
@@ -53,6 +54,19 @@ def peers_hint(req: Request) -> list[str]:
     if len(peers) > 64 or not all(_PEER.match(p) for p in peers):
         raise HttpError(400, "Invalid parameter 'peers'", status=400)
     return peers
+
+
+def check_file(path: str) -> str | None:
+    """None when the SQLite file `path` passes quick_check, else why not."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            result = db.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return str(exc)
+    return None if result == "ok" else str(result)
 
 
 def _peer_answer(status: int = 200, message: str = "OK", body=None
@@ -174,11 +188,17 @@ def add_routes(router: Router, repl: Replicator) -> None:
 
     @route("POST", "admin/has")
     async def admin_has(req: Request) -> Response:
+        """The path of the local replica: 431 when it is missing or does
+        not pass SQLite's quick_check (a rebuild then replaces it)."""
         base = base_of(req)
         path = await run_blocking(repl.store.local_path, base)
         if path is None:
             return _peer_answer(errors.NOT_MANAGED,
                                 f"Container not found : (2) {base}")
+        problem = await run_blocking(check_file, path)
+        if problem:
+            return _peer_answer(errors.NOT_MANAGED,
+                                f"Base corrupted: {base}: {problem}")
         return _peer_answer(body=path)
 
     @route("POST", "admin/sync")

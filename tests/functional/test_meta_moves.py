@@ -19,6 +19,7 @@ from oio.zk.server import installed
 from .cli import run_cli
 from .replicated import (
     Stream,
+    admin,
     base_files,
     election,
     meta2_base,
@@ -216,6 +217,37 @@ def test_meta2_rebuild_recreates_a_lost_replica(ns, api):
     put(api, container, "after-rebuild")
     assert len(wait_same_content(base_files(
         ns, "meta2", f"{cid}.1"))["aliases"]) == 6
+
+
+def test_meta2_rebuild_repairs_a_corrupted_replica(ns, api):
+    container = "corrupted"
+    api.container_create(ACCOUNT, container)
+    for i in range(200):
+        put(api, container, f"o{i}")
+    cid = cid_from_name(ACCOUNT, container)
+    _, slaves = election(ns, "meta2", cid=cid)
+    victim = slaves[0]
+    wait_until(lambda: cid in rdir_containers(ns, victim), "the rdir index")
+    name = service_name(ns, victim)
+    ns.stop_service(name)
+    path = base_files(ns, "meta2", f"{cid}.1")[victim]
+    with open(path, "r+b") as damaged:      # pages after the header
+        damaged.seek(4096)
+        damaged.write(b"\xde\xad" * 4096)
+    ns.start_service(name)
+    ns.wait_all_up()
+    # Detected and reported...
+    has = admin(ns, "has", "meta2", cid=cid)
+    assert has[victim]["status"]["status"] == 431
+    assert "corrupted" in has[victim]["status"]["message"]
+    # ...and repaired from the others.
+    res = cli(ns, "meta2", "rebuild", victim, "--items-per-second", "0")
+    assert res.code == 0, res.out + res.err
+    has = admin(ns, "has", "meta2", cid=cid)
+    assert all(h["status"]["status"] == 200 for h in has.values()), has
+    put(api, container, "after-repair")
+    shared = wait_same_content(base_files(ns, "meta2", f"{cid}.1"))
+    assert len(shared["aliases"]) == 201
 
 
 def test_meta2_rebuild_of_an_unknown_service_says_so(ns):
