@@ -630,7 +630,11 @@ class Meta2App:
             raise bad_request("The snapshot must either have a different "
                               "name or be placed in another account")
         await self.call(self.snapshots.snapshot, cid, fields["account"],
-                        fields["container"], fields["source"], source_cid)
+                        fields["container"], fields["source"], source_cid,
+                        peers_hint(req))
+        if self.replicator is not None:
+            # A replicated snapshot: its other replicas copy it whole.
+            await self.replicator.adopt(base_name(cid))
         return Response(204)
 
     async def admin_dump(self, req: Request) -> Response:

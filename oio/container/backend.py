@@ -177,7 +177,8 @@ class ContainerBase:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             if create:
-                self.db.executescript(SCHEMA)
+                # One transaction: one sync, not one per table.
+                self.db.executescript(f"BEGIN;{SCHEMA}COMMIT;")
             elif not self._has_log():
                 # A base from before replication: give it its log tables.
                 repli_log.ensure(self.db)

@@ -20,6 +20,7 @@ from oio.common.constants import CODE_CONTAINER_EXISTS
 from oio.common.http_urllib3 import get_pool_manager
 from oio.common.http_urllib3 import timeout as http_timeout
 from oio.common.utils import fsync_path
+from oio.sqlx.errors import MASTER_HEADER
 
 from .backend import BaseNotFound
 from .errors import Meta2Error, container_not_found
@@ -56,20 +57,25 @@ class Snapshots:
         return fd, os.fstat(fd).st_size
 
     def snapshot(self, dst_cid: str, account: str, container: str,
-                 source_addr: str, source_cid: str) -> None:
-        """Create the base of `dst_cid` as a copy of `source_cid`."""
+                 source_addr: str, source_cid: str,
+                 peers: list[str] | None = None) -> None:
+        """Create the base of `dst_cid` as a copy of `source_cid`, with
+        `peers` as its replicas (this service alone by default)."""
         if os.path.exists(self.bases.path(dst_cid)):
             raise _exists()
         path = self._tmp_path()
         try:
-            if not source_addr or source_addr == self.meta2.local_addr:
+            local = not source_addr or source_addr == self.meta2.local_addr
+            if local and len(self.bases.peers(source_cid) or ()) <= 1:
                 try:
                     self.bases.backup(source_cid, path)
                 except BaseNotFound:
                     raise container_not_found(source_cid) from None
             else:
-                self._download(source_addr, source_cid, path)
-            self._rename_identity(path, dst_cid, account, container)
+                # A replicated source is copied from its master.
+                self._download(source_addr or self.meta2.local_addr,
+                               source_cid, path)
+            self._rename_identity(path, dst_cid, account, container, peers)
             try:
                 self.bases.install(dst_cid, path)
             except FileExistsError:
@@ -80,10 +86,16 @@ class Snapshots:
                     os.unlink(path + suffix)
 
     def _download(self, addr: str, cid: str, path: str) -> None:
-        resp = get_pool_manager().request(
-            "GET", f"http://{addr}/v1/admin/dump?cid={cid}",
-            preload_content=False, retries=False,
-            timeout=http_timeout(10.0, self.timeout))
+        for _ in range(5):
+            resp = get_pool_manager().request(
+                "GET", f"http://{addr}/v1/admin/dump?cid={cid}",
+                preload_content=False, retries=False, redirect=False,
+                timeout=http_timeout(10.0, self.timeout))
+            master = resp.headers.get(MASTER_HEADER)
+            if resp.status != 303 or not master:
+                break
+            resp.release_conn()
+            addr = master     # a slave of the source names its master
         try:
             if resp.status == 404:
                 raise container_not_found(cid)
@@ -97,12 +109,16 @@ class Snapshots:
             resp.release_conn()
 
     def _rename_identity(self, path: str, cid: str, account: str,
-                         container: str) -> None:
-        """Point the copy's admin records at its new container."""
+                         container: str, peers: list[str] | None = None
+                         ) -> None:
+        """Point the copy's admin records at its new container and its
+        replicas; it starts with no replication history of its own."""
         admin = {"sys.account": account, "sys.user.name": container,
                  "sys.name": f"{cid}.1"}
-        if self.meta2.local_addr:
-            admin["sys.peers"] = self.meta2.local_addr
+        replicas = sorted(set(peers or ())) or (
+            [self.meta2.local_addr] if self.meta2.local_addr else [])
+        if replicas:
+            admin["sys.peers"] = ",".join(replicas)
         db = sqlite3.connect(path, isolation_level=None)
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -110,6 +126,9 @@ class Snapshots:
                            list(admin.items()))
             # A snapshot is not the bucket of its source.
             db.execute("DELETE FROM admin WHERE k = 'sys.m2.bucket.name'")
+            for table in ("_repli_log", "_repli_state"):
+                with contextlib.suppress(sqlite3.OperationalError):
+                    db.execute(f"DELETE FROM {table}")
             db.execute("COMMIT")
             db.execute("PRAGMA journal_mode=DELETE")
         finally:

@@ -66,6 +66,12 @@ class Meta0Map:
             try:
                 resp = await self.client.request("GET", addr,
                                                  "/v1/meta0/list")
+                master = resp.headers.get("x-oio-master")
+                if resp.status == 303 and master:
+                    # A replica of the meta0 base names its master.
+                    addr = master
+                    resp = await self.client.request("GET", addr,
+                                                     "/v1/meta0/list")
             except OioNetworkException:
                 continue
             if resp.status != 200:

@@ -43,11 +43,12 @@ def build_app(meta0: Meta0, namespace: str,
               replicator: Replicator | None = None) -> Router:
     router = Router()
 
-    def route(method: str, path: str, write: bool = False):
+    def route(method: str, path: str):
         def decorator(func):
             handler = func
-            if write and replicator is not None:
-                # Changes run on the master; any replica serves the map.
+            if replicator is not None:
+                # The master serves the map: a slave may lag by a change
+                # (or not have it yet, just after `init`).
                 async def handler(req: Request) -> Response:
                     await replicator.gate(namespace)
                     return await func(req)
@@ -69,7 +70,7 @@ def build_app(meta0: Meta0, namespace: str,
             raise not_found("Prefix not assigned")
         return json_response(addrs)
 
-    @route("POST", "/v1/meta0/init", write=True)
+    @route("POST", "/v1/meta0/init")
     async def init(req: Request) -> Response:
         try:
             replicas = int(req.args.get("replicas", "1"))
@@ -80,7 +81,7 @@ def build_app(meta0: Meta0, namespace: str,
         await run_blocking(meta0.init, addrs, replicas, force)
         return Response(204)
 
-    @route("POST", "/v1/meta0/force", write=True)
+    @route("POST", "/v1/meta0/force")
     async def force(req: Request) -> Response:
         mapping = json_body(await req.body(limit=MAX_BODY))
         await run_blocking(meta0.force, mapping)

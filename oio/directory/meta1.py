@@ -157,7 +157,8 @@ class Meta1Base:
         try:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
+            # One transaction: one sync, not one per table of a new base.
+            self.db.executescript(f"BEGIN;{SCHEMA}COMMIT;")
         except sqlite3.DatabaseError:
             self.db.close()
             raise

@@ -58,9 +58,13 @@ class Resolver:
                 if not force or recent:
                     return self.meta0_map
                 self._meta0_forced_at = time.monotonic()
-            resp = await self.backend.call_ok(
-                "GET", self._meta0_addresses(), "/v1/meta0/list",
-                headers=headers, what="meta0")
+            # From the master of the meta0 base (a replica may lag).
+            resp = await self.replicas.call(
+                ("", "meta0"), sorted(self._meta0_addresses()), "GET",
+                "/v1/meta0/list", headers=headers, idempotent=True,
+                what="meta0")
+            if resp.status >= 300:
+                raise UpstreamError(resp)
             mapping = resp.json()
             if not isinstance(mapping, dict):
                 raise oio_error(502, "meta0 answered an invalid map")

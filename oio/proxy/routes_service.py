@@ -148,10 +148,10 @@ def register(router: Router, proxy) -> None:
     @router.route("GET", "/v3.0/{ns}/admin/meta0_list")
     async def meta0_list(req: Request) -> Response:
         proxy.check_ns(req)
-        resp = await proxy.backend.call(
-            "GET", proxy.meta0_addresses(), "/v1/meta0/list",
-            headers=proxy.headers(req), timeout=proxy.timeout(req),
-            what="meta0")
+        resp = await proxy.replicas.call(
+            (proxy.namespace, "meta0"), sorted(proxy.meta0_addresses()),
+            "GET", "/v1/meta0/list", headers=proxy.headers(req),
+            timeout=proxy.timeout(req), idempotent=True, what="meta0")
         return relay(resp)
 
     @router.route("POST", "/v3.0/{ns}/admin/meta0_force")

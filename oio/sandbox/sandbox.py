@@ -35,7 +35,14 @@ def _http(method: str, url: str, body=None, timeout: float = 5.0):
     req = urllib.request.Request(url, data=data, method=method)
     if data is not None:
         req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
+    try:
+        resp = urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as exc:
+        # Say what the service answered, not only its status.
+        body = exc.read()[:300].decode("utf-8", "replace")
+        exc.msg = f"{exc.msg}: {body}" if body else exc.msg
+        raise
+    with resp:
         raw = resp.read()
         if "json" not in (resp.headers.get("Content-Type") or ""):
             return resp.status, raw   # e.g. the proxy's text /v3.0/status
@@ -242,6 +249,27 @@ class Sandbox:
                 return False
         return True
 
+    def bootstrap_zookeeper(self) -> bool:
+        """`openio zk bootstrap --lazy`: the election directories exist
+        before the first elections (each election would otherwise create
+        its parents first, several round trips)."""
+        from kazoo.client import KazooClient
+
+        from oio.zk.admin import bootstrap
+
+        zk = KazooClient(hosts=self.settings.zookeeper_hosts,
+                         logger=_QUIET_KAZOO)
+        try:
+            zk.start(timeout=5)
+            bootstrap(zk, self.settings.namespace, lazy=True,
+                      log=_QUIET_KAZOO)
+            return True
+        except Exception:  # noqa: BLE001 - not yet: polled again
+            return False
+        finally:
+            zk.stop()
+            zk.close()
+
     def _meta0_registered(self) -> bool:
         """Every meta0 is one of the replicas of the meta0 base."""
         from kazoo.client import KazooClient
@@ -289,6 +317,9 @@ class Sandbox:
         wait_for(lambda: all(
             _http("GET", f"http://{m.addr}/status") for m in
             self.settings.of_type("meta0")), timeout, "meta0")
+        if self.settings.zookeeper:
+            wait_for(self.bootstrap_zookeeper, timeout,
+                     "ZooKeeper's election tree")
         if self.settings.replicas > 1:
             wait_for(self._meta0_registered, timeout,
                      "every meta0 to register in ZooKeeper")

@@ -17,12 +17,17 @@ import threading
 
 
 class Promises:
-    """`<datadir>/elections.db`: base → highest epoch promised."""
+    """`<datadir>/elections.db`: base → highest epoch promised.
+
+    Group commit: promises decided at the same time by several threads
+    (elections of many new bases at once) are written in one transaction,
+    one fsync; each caller returns once its own promise is on disk."""
 
     def __init__(self, datadir: str):
         os.makedirs(datadir, exist_ok=True)
         self.path = os.path.join(datadir, "elections.db")
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()          # the cache and the queue
+        self._flush_lock = threading.Lock()    # one writer at a time
         self._db = sqlite3.connect(self.path, isolation_level=None,
                                    check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -30,7 +35,14 @@ class Promises:
         self._db.execute("CREATE TABLE IF NOT EXISTS promises (base TEXT "
                          "PRIMARY KEY NOT NULL, epoch INTEGER NOT NULL, "
                          "master TEXT NOT NULL DEFAULT '') WITHOUT ROWID")
+        # Lookups use a connection of their own, under `_lock`, while the
+        # writer holds `_flush_lock` (never both the other way round).
+        self._reader = sqlite3.connect(self.path, isolation_level=None,
+                                       check_same_thread=False)
         self._cache: dict[str, tuple[int, str]] = {}
+        self._queued: list[tuple[str, int, str]] = []
+        self._tickets = 0       # promises queued so far
+        self._durable = 0       # ... of which on disk
 
     def get(self, base: str) -> int:
         """The highest epoch promised for `base` (0: none)."""
@@ -40,8 +52,8 @@ class Promises:
     def _get(self, base: str) -> tuple[int, str]:
         held = self._cache.get(base)
         if held is None:
-            row = self._db.execute("SELECT epoch, master FROM promises "
-                                   "WHERE base=?", (base,)).fetchone()
+            row = self._reader.execute("SELECT epoch, master FROM promises "
+                                       "WHERE base=?", (base,)).fetchone()
             held = self._cache[base] = (row[0], row[1]) if row else (0, "")
         return held
 
@@ -53,9 +65,10 @@ class Promises:
             current, to = self._get(base)
             if epoch < current or (epoch == current and master != to):
                 return False
-            if epoch > current:
-                self._store(base, epoch, master)
-            return True
+            ticket = self._queue(base, epoch, master) \
+                if epoch > current else 0
+        self._wait_durable(ticket)
+        return True
 
     def accept(self, base: str, epoch: int, master: str) -> bool:
         """A change from `master` in `epoch`: True unless a higher epoch
@@ -64,15 +77,43 @@ class Promises:
             current, _ = self._get(base)
             if epoch < current:
                 return False
-            if epoch > current:
-                self._store(base, epoch, master)
-            return True
+            ticket = self._queue(base, epoch, master) \
+                if epoch > current else 0
+        self._wait_durable(ticket)
+        return True
 
-    def _store(self, base: str, epoch: int, master: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO promises (base, epoch, "
-                         "master) VALUES (?, ?, ?)", (base, epoch, master))
+    def _queue(self, base: str, epoch: int, master: str) -> int:
+        """Under the lock: the promise counts from now (what is decided
+        next sees it); its caller answers once it is on disk."""
         self._cache[base] = (epoch, master)
+        self._queued.append((base, epoch, master))
+        self._tickets += 1
+        return self._tickets
+
+    def _wait_durable(self, ticket: int) -> None:
+        if not ticket:
+            return
+        with self._flush_lock:
+            if self._durable >= ticket:
+                return      # written by another caller's transaction
+            with self._lock:
+                batch, self._queued = self._queued, []
+                last = self._tickets
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO promises (base, epoch, master) "
+                    "VALUES (?, ?, ?)", batch)
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                with self._lock:        # retried by the next writer
+                    self._queued[:0] = batch
+                raise
+            self._durable = last
 
     def close(self) -> None:
-        with self._lock:
+        with self._flush_lock, self._lock:
             self._db.close()
+            self._reader.close()

@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 # Changes a master keeps in memory per base, to resend to a replica that
 # missed a few without reading its log.
 RING_SIZE = 256
+# A slave that got changes from its master this recently needs no check.
+FED_RECENTLY = 5.0
 # A replica that cannot be reached is caught up again after this long
 # (seconds), doubled at each failure up to the max.
 CATCH_UP_RETRY = 1.0
@@ -103,6 +105,8 @@ class Replicator:
         # What "not one of this base's replicas" is answered with (meta1
         # answers 450, "prefix not managed").
         self.not_managed_status = errors.NOT_MANAGED
+        # When each base last got changes from its master.
+        self._fed_at: dict[str, float] = {}
         # Told (base, replicas) when a master names other replicas than
         # ours for a base.
         self.on_other_peers: Callable[[str, list[str]], None] | None = None
@@ -447,14 +451,19 @@ class Replicator:
             await run_blocking(self.store.stamp, base, Position(epoch, 1))
         self._forget_master_state(base)
         self._match[base] = {a.peer: a.position for a in accepted}
-        self._spawn(self._after_election(election, epoch))
+        if local is not None:
+            # A base that exists: tell the others, bring them up to date.
+            mine = await run_blocking(self.store.position, base) or mine
+            self._spawn(self._after_election(election, epoch, mine))
         return epoch
 
     def _on_slave(self, election: Election) -> None:
         """A new master: if we hold this base and miss changes it has,
         fetch them now rather than at its next write (a replica back from
-        a crash on a base seldom written)."""
-        self._spawn(self._sync_from_master(election))
+        a crash on a base seldom written). Not when the master just sent
+        us changes: we are up to date."""
+        if time.monotonic() - self._fed_at.get(election.base, 0) > FED_RECENTLY:
+            self._spawn(self._sync_from_master(election))
 
     async def _sync_from_master(self, election: Election) -> None:
         base, master = election.base, election.master
@@ -505,18 +514,19 @@ class Replicator:
                     break
         return answers
 
-    async def _after_election(self, election: Election, epoch: int) -> None:
-        """Tell the others, and bring the lagging ones up to date."""
+    async def _after_election(self, election: Election, epoch: int,
+                              mine: Position) -> None:
+        """Tell the others, and bring those behind `mine` (our position when
+        elected) up to date."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(election.final.wait(), 30)
         if election.state != MASTER or election.epoch != epoch:
             return
         lease = Lease(election, epoch)
-        mine = await run_blocking(self.store.position, election.base)
         for peer in election.others:
-            self._spawn(self._announce(election, peer, epoch))
             known = self._match.get(election.base, {}).get(peer)
-            if mine is not None and known != mine:
+            self._spawn(self._announce(election, peer, epoch))
+            if known != mine:
                 self._schedule_catch_up(lease, peer)
 
     async def _announce(self, election: Election, peer: str,
@@ -630,9 +640,11 @@ class Replicator:
         if election is None:
             if not self.enabled or len(peers) <= 1:
                 return
+            # Known, not joined: this replica joins the election of the
+            # base when it is asked for it (a client, the master's death),
+            # not for every base it receives changes of.
             election = self.election(base, peers)
-            election.use()
-        elif peers and peers != election.peers and \
+        if peers and peers != election.peers and \
                 self.on_other_peers is not None:
             # The master knows other replicas: where the replicas are kept
             # outside the base (meta1: the meta0 map), check again.
@@ -695,6 +707,8 @@ class Replicator:
             return 200, {"position": pos.as_list()}
 
         status, answer = await run_blocking(apply)
+        if status == 200:
+            self._fed_at[base] = time.monotonic()
         if status != 503:
             self._learn(base, master, epoch, peers)
         if status == 409 and answer["status"] != errors.REMOTE_BEHIND:
@@ -766,6 +780,18 @@ class Replicator:
         done = sum(1 for a in answers if a.ok) + 1
         if done < election.quorum:
             raise errors.NoQuorum(done, len(election.peers), "remove")
+
+    async def adopt(self, base: str) -> None:
+        """On the master, after a base was installed whole (a snapshot):
+        stamp it, so that the other replicas copy it rather than replay."""
+        election = self.elections.get(base)
+        if election is None or election.state != MASTER:
+            return
+        lease = Lease(election, election.epoch)
+        await run_blocking(self.store.stamp, base, Position(lease.epoch, 1))
+        for peer in election.others:
+            self._match.setdefault(base, {})[peer] = Position()
+            self._schedule_catch_up(lease, peer)
 
     async def on_each_replica(self, lease: Lease, action: str,
                               **params) -> None:

@@ -91,6 +91,6 @@ def command(conf_path: str, heap_mb: int = 512) -> list[str]:
     128 MiB was seen thrashing in full collections."""
     java = shutil.which("java") or "java"
     return [java, "-Xms16m", f"-Xmx{heap_mb}m", "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1", "-Djava.awt.headless=true",
+            "-Djava.awt.headless=true",
             "-Dzookeeper.admin.enableServer=false",
             "-cp", ZK_JAR, ZK_MAIN, conf_path]

@@ -113,6 +113,21 @@ def test_three_replicas_hold_the_same_content(ns, api):
                for r in wait_same_content(meta1)["refs"])
 
 
+def test_a_snapshot_is_replicated_too(ns, api):
+    api.container_create(ACCOUNT, "snap-src")
+    for i in range(5):
+        api.object_create(ACCOUNT, "snap-src", data=b"s" * 100,
+                          obj_name=f"o{i}", policy="THREECOPIES")
+    api.container_snapshot(ACCOUNT, "snap-src", ACCOUNT, "snap-dst")
+    files = base_files(ns, "meta2", meta2_base(ACCOUNT, "snap-dst"))
+    shared = wait_same_content(files)
+    assert len(files) == 3 and len(shared["aliases"]) == 5
+    peers = dict(shared["admin"])["sys.peers"].split(",")
+    assert sorted(peers) == sorted(files)
+    assert b"".join(api.object_fetch(ACCOUNT, "snap-dst", "o3")[1]) == \
+        b"s" * 100
+
+
 def _kill_master(ns, kind: str, **where) -> tuple[str, str, float]:
     master, _ = election(ns, kind, **where)
     name = service_name(ns, master)

@@ -174,3 +174,33 @@ def test_promises_only_grow_and_survive_a_restart(tmp_path):
     again = Promises(str(tmp_path))
     assert again.get("B") == 6 and again.get("other") == 0
     assert not again.promise("B", 6, "m1")
+
+
+def test_promises_from_many_threads_share_commits_and_never_block(tmp_path):
+    import threading
+
+    promises = Promises(str(tmp_path))
+    errors = []
+
+    def campaign(n: int) -> None:
+        try:
+            for epoch in range(1, 30):
+                assert promises.promise(f"B{n % 7}", epoch * 100 + n, f"m{n}") \
+                    in (True, False)
+                promises.accept(f"C{n}", epoch, "m")
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=campaign, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not any(t.is_alive() for t in threads), "promises deadlocked"
+    assert not errors
+    for n in range(16):
+        assert promises.get(f"C{n}") == 29
+    highest = {f"B{k}": promises.get(f"B{k}") for k in range(7)}
+    promises.close()
+    again = Promises(str(tmp_path))
+    assert {b: again.get(b) for b in highest} == highest
