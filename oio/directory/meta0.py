@@ -48,6 +48,16 @@ def check_addrs(addrs: object, what: str) -> list[str]:
     return [check_addr(a) for a in addrs]
 
 
+def interleave_hosts(addrs) -> list[str]:
+    """`addrs` sorted, one of each host in turn: a:1, b:1, c:1, a:2, ..."""
+    by_host: dict[str, list[str]] = {}
+    for addr in sorted(addrs):
+        by_host.setdefault(addr.rpartition(":")[0], []).append(addr)
+    columns = list(by_host.values())
+    return [column[row] for row in range(max(map(len, columns), default=0))
+            for column in columns if row < len(column)]
+
+
 def _decode(addrs: str) -> list[str]:
     # Bases written before the text format hold a JSON list.
     return json.loads(addrs) if addrs.startswith("[") else addrs.split(",")
@@ -197,9 +207,11 @@ class Meta0:
 
     def spread(self, meta1: object, replicas: int = 1) -> dict[str, list[str]]:
         """The map `init` would write: prefix groups (prefixes sharing their
-        first `meta1_digits` digits) round-robin over the sorted addresses,
-        `replicas` consecutive services each."""
-        addrs = sorted(set(check_addrs(meta1, "init")))
+        first `meta1_digits` digits) round-robin over the addresses,
+        `replicas` consecutive services each. The addresses go host by host
+        in turn (sorted within a host), so that consecutive services, the
+        replicas of a base, are on distinct hosts when there are enough."""
+        addrs = interleave_hosts(set(check_addrs(meta1, "init")))
         if isinstance(replicas, bool) or not isinstance(replicas, int) \
                 or not 1 <= replicas <= len(addrs):
             raise bad_request(f"Invalid replicas {replicas!r} for "

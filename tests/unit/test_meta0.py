@@ -38,7 +38,8 @@ def test_init_replicas_are_distinct_and_consecutive(tmp_path):
     meta0.init([A, B, C], replicas=2)
     for addrs in (meta0.get("0000"), meta0.get("0001"), meta0.get("FFFF")):
         assert len(addrs) == len(set(addrs)) == 2
-    assert meta0.get("0000") == ["127.0.0.1:6001", "127.0.0.1:6002"]
+    # Consecutive, host by host in turn: distinct hosts first.
+    assert meta0.get("0000") == ["127.0.0.1:6001", C]
 
 
 def test_double_init_needs_force(tmp_path):
@@ -121,3 +122,20 @@ def test_reads_bases_of_the_json_format(tmp_path):
     db.commit()
     db.close()
     assert Meta0(str(tmp_path)).get("0000") == [A, B]
+
+
+def test_init_puts_the_replicas_of_a_base_on_distinct_hosts(tmp_path):
+    from oio.directory.meta0 import Meta0
+
+    meta0 = Meta0(str(tmp_path), meta1_digits=2)
+    addrs = [f"10.0.0.{h}:{p}" for h in (1, 2, 3) for p in (6005, 6006)]
+    mapping = meta0.spread(addrs, replicas=3)
+    for replicas in mapping.values():
+        assert len({a.rsplit(":", 1)[0] for a in replicas}) == 3
+    # Every service takes its share of the bases.
+    counts = {a: 0 for a in addrs}
+    for prefix, replicas in mapping.items():
+        if prefix.endswith("00"):
+            for addr in replicas:
+                counts[addr] += 1
+    assert max(counts.values()) - min(counts.values()) <= 2

@@ -138,3 +138,43 @@ def test_log_serves_a_catch_up_or_says_why_not(tmp_path):
         status, answer = await repl.on_log("B", Position(9, 2))
         assert (status, answer["status"]) == (409, 472)
     asyncio.run(scenario())
+
+
+class FakeZk:
+    """What an Election needs of the ZooKeeper bridge, without a server."""
+
+    hosts = "fake:2181"
+
+    def __init__(self):
+        self.connected = asyncio.Event()
+
+    def watcher(self, callback):
+        return lambda _event: callback()
+
+
+def test_a_master_that_loses_zookeeper_stops_acknowledging(tmp_path):
+    import pytest
+    from kazoo.client import KazooState
+
+    from oio.sqlx import errors
+    from oio.sqlx.election import MASTER, Election
+
+    repl = replica(tmp_path)
+    repl.zk_hosts = "fake:2181"          # replication enabled
+
+    async def scenario():
+        zk = FakeZk()
+        election = Election(zk, "NS", "meta2", "B", "me:1",
+                            ["me:1", "b:1", "c:1"], repl._campaign)
+        repl.elections["B"] = election
+        election.node, election.epoch = "/x/K-0000000001", 7
+        election._transition(MASTER, "ELECTED")
+        assert repl.lease("B", True).epoch == 7
+        # The connection is lost (not yet the session): no more writes.
+        repl._on_session(KazooState.SUSPENDED)
+        assert election.state != MASTER
+        with pytest.raises(errors.NotMaster):
+            repl.lease("B", True)
+        # A base with one replica is not concerned.
+        assert repl.lease("single", False) is None
+    asyncio.run(scenario())
