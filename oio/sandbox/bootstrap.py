@@ -476,8 +476,13 @@ class Bootstrap:
                 events = shutil.which("oio-event-agent") or "oio-event-agent"
             programs.append((f"{s.namespace}-event-agent-{number}",
                              f"{events} {self.event_agent_conf(host)}"))
+        first = {spec.name for spec in s.on_host(host)
+                 if spec.type in ("zookeeper", "redis")}
         for name, command in programs:
             sections[f"program:{name}"] = {
+                # What others depend on starts first and stops last: meta
+                # services leave their elections as they stop.
+                "priority": "100" if name in first else "999",
                 "command": command,
                 "autostart": "true",
                 "autorestart": "true" if s.autorestart else "false",

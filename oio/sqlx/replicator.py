@@ -124,18 +124,19 @@ class Replicator:
         self.zk.listeners.append(self._on_session)
         self.zk.start()
 
-    async def stop(self, grace: float = 5.0) -> None:
+    async def stop(self, grace: float = 2.0) -> None:
         """Leave every election (so that others take over at once rather
         than after our session expires), then disconnect."""
         if self.zk is not None:
-            masters = [e for e in self.elections.values()
-                       if e.node is not None]
-            if masters and self.zk.connected.is_set():
+            joined = [e for e in self.elections.values()
+                      if e.node is not None]
+            if joined and self.zk.connected.is_set():
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(asyncio.gather(
-                        *(e.leave() for e in masters),
+                        *(e.leave() for e in joined),
                         return_exceptions=True), grace)
-            await run_blocking(self.zk.stop)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(run_blocking(self.zk.stop), grace)
         for task in list(self._tasks):
             task.cancel()
         await self.peers.client.close()
