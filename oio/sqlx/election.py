@@ -76,6 +76,9 @@ class Election:
         self._watch = zk.watcher(self.poke)
         self._failures = 0
         self.left = False
+        # Joined on request (`use`): a base only known from the changes a
+        # master sends is not in ZooKeeper, even after a reconnection.
+        self.active = False
         self.last_use = time.monotonic()
         self.last_status = time.monotonic()
         self.history: deque[str] = deque(maxlen=32)
@@ -112,6 +115,7 @@ class Election:
     def use(self) -> None:
         self.last_use = time.monotonic()
         self.left = False
+        self.active = True
         if self.state not in FINAL or self._task is None or self._task.done():
             self.poke()
 
@@ -243,6 +247,7 @@ class Election:
     async def leave(self) -> None:
         """Delete our node; stay out until the next use."""
         self.left = True
+        self.active = False
         self.demote("LEAVE")
         self._transition(NONE, "LEAVE")
         await self._drop_node()

@@ -151,7 +151,7 @@ class Replicator:
     def _on_session(self, state: str) -> None:
         if state == KazooState.CONNECTED:
             for election in self.elections.values():
-                if not election.left:
+                if election.active:
                     election.poke()
             return
         lost = state == KazooState.LOST
@@ -170,7 +170,8 @@ class Replicator:
 
     # -- elections ------------------------------------------------------------------
     def election(self, base: str, peers: Iterable[str]) -> Election:
-        """The election of `base`, created (and joined) on first use."""
+        """The election of `base`, created on first use (joined by its
+        `use`, when a request needs it)."""
         election = self.elections.get(base)
         peers = sorted(set(peers))
         if election is None:
