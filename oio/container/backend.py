@@ -269,12 +269,7 @@ class ContainerBase:
             return None
         lease = self.replicator.lease(self.name, len(peers) > 1)
         statements = self._recorder.take() if self._recorder else []
-        if lease is None or not statements:
-            return None
-        prev = repli_log.position(self.db)
-        blob = changes.encode(statements)
-        pos = repli_log.append(self.db, Position(lease.epoch, 0), blob)
-        return lease, Entry(pos.version, pos.epoch, blob), prev
+        return repli_log.log_statements(self.db, lease, statements)
 
     def _ship(self, shipment) -> None:
         """After the local commit: the other replicas get the change, and
@@ -817,20 +812,13 @@ class BaseCache:
         origin = prev == Position()
 
         def apply(base: ContainerBase) -> Position:
-            base.db.execute("BEGIN IMMEDIATE")
             try:
-                pos = repli_log.apply(base.db, prev, entries)
-                base.db.execute("COMMIT")
-            except BaseException:
-                if base.db.in_transaction:
-                    base.db.execute("ROLLBACK")
-                raise
+                return repli_log.apply_in_transaction(base.db, prev, entries)
             finally:
                 # What the changes did to the admin table, in memory too.
                 before = base.admin.get("sys.peers")
                 base._load_admin()
                 base._peers_maybe_changed(before)
-            return pos
         try:
             return self.run(cid, apply, create=origin)
         except BaseNotFound:

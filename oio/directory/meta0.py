@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 from oio.common.utils import fsync_path
 from oio.sqlx import log as repli_log
-from oio.sqlx.changes import encode
 from oio.sqlx.log import Entry, Position
 
 from .errors import already_initialized, bad_request, check_prefix
@@ -113,14 +112,7 @@ class Meta0:
 
     def apply(self, prev: Position, entries: list[Entry]) -> Position:
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                pos = repli_log.apply(self.db, prev, entries)
-                self.db.execute("COMMIT")
-            except BaseException:
-                if self.db.in_transaction:
-                    self.db.execute("ROLLBACK")
-                raise
+            pos = repli_log.apply_in_transaction(self.db, prev, entries)
             self._load()
             return pos
 
@@ -198,12 +190,7 @@ class Meta0:
             return None
         peers = self.peers() or []
         lease = self.replicator.lease(self.name, len(peers) > 1)
-        if lease is None:
-            return None
-        prev = repli_log.position(self.db)
-        blob = encode(statements)
-        pos = repli_log.append(self.db, Position(lease.epoch, 0), blob)
-        return lease, Entry(pos.version, pos.epoch, blob), prev
+        return repli_log.log_statements(self.db, lease, statements)
 
     def spread(self, meta1: object, replicas: int = 1) -> dict[str, list[str]]:
         """The map `init` would write: prefix groups (prefixes sharing their

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 
 from oio.common.utils import cid_from_name, fsync_path, timestamp_us
 from oio.sqlx import log as repli_log
-from oio.sqlx.changes import encode
 from oio.sqlx.log import Entry, Position
 
 from .errors import already_linked, bad_request, check_cid, in_use, no_reference
@@ -192,24 +191,11 @@ class Meta1Base:
             return None
         peers = self.peers() or []
         lease = self.replicator.lease(self.name, len(peers) > 1)
-        if lease is None:
-            return None
-        prev = repli_log.position(self.db)
-        blob = encode(statements)
-        pos = repli_log.append(self.db, Position(lease.epoch, 0), blob)
-        return lease, Entry(pos.version, pos.epoch, blob), prev
+        return repli_log.log_statements(self.db, lease, statements)
 
     def apply(self, prev: Position, entries: list[Entry]) -> Position:
         """Replay a master's changes (a replica's side)."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            pos = repli_log.apply(self.db, prev, entries)
-            self.db.execute("COMMIT")
-        except BaseException:
-            if self.db.in_transaction:
-                self.db.execute("ROLLBACK")
-            raise
-        return pos
+        return repli_log.apply_in_transaction(self.db, prev, entries)
 
     def close(self) -> None:
         self.db.close()

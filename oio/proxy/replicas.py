@@ -42,43 +42,33 @@ ROUND_PAUSE = 0.1
 ROUND_PAUSE_MAX = 0.5
 
 
+def _message(resp: AsyncResponse) -> str:
+    """The `message` of a JSON error body, or ""."""
+    try:
+        body = json.loads(resp.body)
+    except ValueError:
+        return ""
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else ""
+
+
 def redirect_target(resp: AsyncResponse) -> str | None:
     """The master named by a replica's 303, or None."""
     if resp.status != 303:
         return None
-    master = resp.headers.get("x-oio-master")
-    if master:
-        return master
-    try:
-        body = json.loads(resp.body)
-    except ValueError:
-        return None
-    message = body.get("message") if isinstance(body, dict) else None
-    return message if isinstance(message, str) and message else None
+    return resp.headers.get("x-oio-master") or _message(resp) or None
 
 
 def election_pending(resp: AsyncResponse) -> bool:
     """A replica waited for an election that did not end in time."""
-    if resp.status != 503:
-        return False
-    try:
-        body = json.loads(resp.body)
-    except ValueError:
-        return False
-    message = str(body.get("message", "")) if isinstance(body, dict) else ""
-    return message.startswith(("Election failed", "Not master"))
+    return resp.status == 503 and _message(resp).startswith(
+        ("Election failed", "Not master"))
 
 
 def not_a_replica(resp: AsyncResponse) -> bool:
     """The service is not (any more) one of the base's replicas."""
-    if resp.status not in (404, 500):
-        return False
-    try:
-        body = json.loads(resp.body)
-    except ValueError:
-        return False
-    message = str(body.get("message", "")) if isinstance(body, dict) else ""
-    return "Base not managed" in message
+    return resp.status in (404, 500) and \
+        "Base not managed" in _message(resp)
 
 
 class ReplicaCaller:

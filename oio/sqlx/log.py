@@ -112,6 +112,35 @@ def _record(db: sqlite3.Connection, pos: Position, blob: bytes) -> None:
                    (pos.version - LOG_KEEP,))
 
 
+def log_statements(db: sqlite3.Connection, lease, statements: list
+                   ) -> tuple | None:
+    """Inside a master's open transaction, before its COMMIT: log the
+    statements it ran as the base's next version, in `lease`'s epoch.
+    Returns (lease, entry, previous position), what the master ships once
+    committed; None without a lease (a base with one replica) or without
+    a change."""
+    if lease is None or not statements:
+        return None
+    prev = position(db)
+    blob = changes.encode(statements)
+    pos = append(db, Position(lease.epoch, 0), blob)
+    return lease, Entry(pos.version, pos.epoch, blob), prev
+
+
+def apply_in_transaction(db: sqlite3.Connection, prev: Position,
+                         entries: list[Entry]) -> Position:
+    """`apply` in a transaction of its own: durable, or nothing of it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        pos = apply(db, prev, entries)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return pos
+
+
 def entry_at(db: sqlite3.Connection, version: int) -> Entry | None:
     row = db.execute("SELECT version, epoch, changes FROM _repli_log "
                      "WHERE version = ?", (version,)).fetchone()
