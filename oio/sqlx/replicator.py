@@ -34,7 +34,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -53,8 +53,10 @@ from .zk import ZkBridge
 logger = logging.getLogger(__name__)
 
 # Changes a master keeps in memory per base, to resend to a replica that
-# missed a few without reading its log.
-RING_SIZE = 256
+# missed a few without reading its log, for so many bases at most (older
+# ones are read from the base's log).
+RING_SIZE = 32
+RING_BASES = 1024
 # A slave that got changes from its master this recently needs no check.
 FED_RECENTLY = 5.0
 # A replica that cannot be reached is caught up again after this long
@@ -100,7 +102,9 @@ class Replicator:
         self._tasks: set[asyncio.Task] = set()
         self._resyncing: set[str] = set()
         self._catching_up: set[tuple[str, str]] = set()
-        self._rings: dict[str, deque[Entry]] = {}
+        # The last changes of the bases written lately (an LRU: a master of
+        # many bases keeps a bounded memory).
+        self._rings: OrderedDict[str, deque[Entry]] = OrderedDict()
         self._match: dict[str, dict[str, Position]] = {}
         # What "not one of this base's replicas" is answered with (meta1
         # answers 450, "prefix not managed").
@@ -279,7 +283,13 @@ class Replicator:
     async def _ship(self, lease: Lease, entry: Entry, prev: Position) -> None:
         election = lease.election
         base = election.base
-        ring = self._rings.setdefault(base, deque(maxlen=RING_SIZE))
+        ring = self._rings.get(base)
+        if ring is None:
+            ring = self._rings[base] = deque(maxlen=RING_SIZE)
+            while len(self._rings) > RING_BASES:
+                self._rings.popitem(last=False)
+        else:
+            self._rings.move_to_end(base)
         ring.append(entry)
         tasks = [self._spawn(self._replicate_to(lease, peer, entry, prev))
                  for peer in election.others]
