@@ -321,12 +321,13 @@ class Meta2App:
 
     async def container_destroy(self, req: Request) -> Response:
         cid = container_id(req)
-        lease = None
-        if self.replicator is not None and self.replicator.enabled:
-            lease = self.replicator.elections.get(base_name(cid))
+        # The gate let us through as master of a replicated base or of a
+        # base with one replica: only the first has an election.
+        replicated = self.replicator is not None and self.replicator.enabled \
+            and base_name(cid) in self.replicator.elections
         await self.call(self.meta2.container_destroy, cid,
                         force=flag(req, "force"), ctx=context(req))
-        if lease is not None:
+        if replicated:
             # The other replicas go too (a majority must confirm).
             await self.replicator.remove_everywhere(
                 self.replicator.lease(base_name(cid), True))

@@ -113,6 +113,21 @@ def test_three_replicas_hold_the_same_content(ns, api):
                for r in wait_same_content(meta1)["refs"])
 
 
+def test_a_destroyed_container_leaves_no_replica_and_can_come_back(ns, api):
+    api.container_create(ACCOUNT, "gone")
+    name = meta2_base(ACCOUNT, "gone")
+    assert len(base_files(ns, "meta2", name)) == 3
+    api.container_delete(ACCOUNT, "gone")
+    deadline = time.monotonic() + 10
+    while base_files(ns, "meta2", name):
+        assert time.monotonic() < deadline, base_files(ns, "meta2", name)
+        time.sleep(0.1)
+    api.container_create(ACCOUNT, "gone")
+    put(api, "gone", "again")
+    shared = wait_same_content(base_files(ns, "meta2", name))
+    assert [row[0] for row in shared["aliases"]] == ["again"]
+
+
 def test_a_snapshot_is_replicated_too(ns, api):
     api.container_create(ACCOUNT, "snap-src")
     for i in range(5):
