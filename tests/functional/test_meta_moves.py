@@ -321,3 +321,56 @@ def test_directory_decommission_moves_bases_to_the_spare_meta1(ns, api):
     assert any(r[0] == cid_from_name(ACCOUNT, f"new-{i}")
                for r in wait_same_content(
                    base_files(ns, "meta1", prefix))["refs"])
+
+
+def meta1_counts(ns) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for addrs in meta0_map(ns).values():
+        for addr in addrs:
+            counts[addr] = counts.get(addr, 0) + 1
+    return counts
+
+
+def test_directory_rebalance_under_container_creates_loses_nothing(ns, api):
+    digits = ns.settings.meta1_digits
+    counts = meta1_counts(ns)
+    fair = -(-sum(counts.values()) // len(counts))
+    if max(counts.values()) <= fair:
+        # Balanced (this test alone): unbalance one base first.
+        busy = max(counts, key=counts.get)
+        prefix = next(p for p, a in meta0_map(ns).items() if busy in a)
+        res = cli(ns, "directory", "decommission", busy, prefix[:digits],
+                  binary="openio")
+        assert res.code == 0, res.out + res.err
+        counts = meta1_counts(ns)
+    assert max(counts.values()) > fair, counts
+
+    def create(i: int) -> None:
+        api.container_create(ACCOUNT, f"rebalanced-{i:04d}")
+        put(api, f"rebalanced-{i:04d}", "o")
+
+    stream = Stream(create).start()
+    try:
+        stream.wait_acks(5)
+        began = time.monotonic()
+        res = cli(ns, "directory", "rebalance", binary="openio")
+        took = time.monotonic() - began
+        stream.wait_acks(5, timeout=30)
+    finally:
+        stream.stop()
+    print(f"directory rebalance under container creates: {took:.2f}s, "
+          f"{len(stream.acked)} acknowledged, {len(stream.failed)} refused")
+    assert res.code == 0, res.out + res.err
+    assert "Moved ['" in res.err, res.err
+    assert max(meta1_counts(ns).values()) <= fair
+    # Every acknowledged container is still there, with its object.
+    for i, _ in stream.acked:
+        assert names(api, f"rebalanced-{i:04d}") == {"o"}
+    moved = {line.split("'")[1] for line in res.err.splitlines()
+             if "Moved ['" in line}
+    for base in moved:
+        shared = wait_same_content(base_files(ns, "meta1", base))
+        for i, _ in stream.acked:
+            cid = cid_from_name(ACCOUNT, f"rebalanced-{i:04d}")
+            if cid.startswith(base):
+                assert any(r[0] == cid for r in shared["refs"])
