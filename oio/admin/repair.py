@@ -19,9 +19,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from oio.api.ec import ECMetachunkReader, ECMetachunkWriter
-from oio.api.io import ChunkReader, Source
-from oio.api.replication import ReplicatedMetachunkWriter, sysmeta_for
+from oio.api.rebuild import rebuild_metachunk
+from oio.api.replication import sysmeta_for
 from oio.common import exceptions as exc
 from oio.common.storage_method import STORAGE_METHODS
 from oio.common.utils import cid_from_name, generate_chunk_id, request_id
@@ -183,43 +182,9 @@ class Repairer:
                  bad: list[dict], algo: str | None) -> list[dict]:
         """The new chunks replacing `bad`, in the same order, written from
         the `good` ones (checked against the metachunk's size and hash)."""
-        size = int(good[0]["size"])
-        expected_hash = str(good[0]["hash"]).lower()
-        targets = self._targets(good, bad)
-        reqid = request_id("repair-")
-        pool = self.api.pool_manager
         kwargs = {"chunk_checksum_algo": algo} if algo else {}
-        if method.ec:
-            data = iter(ECMetachunkReader(pool, method, good, 0, size - 1,
-                                          size, reqid, logger=self.logger)) \
-                if size else iter(())
-            writer = ECMetachunkWriter(sysmeta, targets, None, method,
-                                       rebuild=True, pool_manager=pool,
-                                       reqid=reqid, logger=self.logger,
-                                       **kwargs)
-        else:
-            data = iter(ChunkReader(pool, good, 0, size - 1, reqid)) \
-                if size else iter(())
-            writer = ReplicatedMetachunkWriter(
-                sysmeta, targets, None, method, quorum=len(targets),
-                pool_manager=pool, reqid=reqid, logger=self.logger, **kwargs)
-        try:
-            got, new_hash, written = writer.stream(Source(data=data), size)
-        except BaseException:
-            writer.abort()
-            self._forget(writer.uploaded())
-            raise
-        if got != size or (expected_hash and new_hash.lower() != expected_hash):
-            self._forget(written)
-            raise exc.CorruptedChunk(
-                f"rebuilt data differs ({got} bytes, {new_hash}; expected "
-                f"{size}, {expected_hash})")
-        by_url = {c["url"]: c for c in written}
-        return [by_url[t["url"]] for t in targets]
-
-    def _forget(self, chunks: list[dict]) -> None:
-        for chunk in chunks:
-            try:
-                self.api.blob_client.chunk_delete(chunk["url"])
-            except exc.OioException:
-                pass
+        return rebuild_metachunk(
+            self.api.pool_manager, method, sysmeta, good,
+            self._targets(good, bad), int(good[0]["size"]),
+            str(good[0]["hash"]), request_id("repair-"), logger=self.logger,
+            **kwargs)

@@ -29,9 +29,8 @@ from oio.common.constants import (
 )
 from oio.common.http_urllib3 import timeout
 from oio.common.storage_method import ECStorageMethod
-from oio.common.utils import generate_chunk_id
 
-from .io import ChunkReader, Source, chunk_host
+from .io import chunk_host
 from .replication import (
     ReplicatedMetachunkWriter,
     _ChunkPut,
@@ -632,91 +631,3 @@ def xor_parity_matches(fragments: dict[int, bytes], k: int) -> bool:
             fragments[index], numpy.uint8, size, HEADER_SIZE), out=acc)
     return bool(numpy.array_equal(acc, numpy.frombuffer(
         parity, numpy.uint8, size, HEADER_SIZE)))
-
-
-def replace_fragments(pool_manager, lb, method: ECStorageMethod, sysmeta: dict,
-                      written: list[dict], missing: list[dict], size: int,
-                      metachunk_hash: str, reqid: str, logger=None,
-                      **kwargs) -> list[dict]:
-    """Put the `missing` fragments of a metachunk just written on other rawx
-    (away from every rawx of the metachunk), rebuilt from the `written`
-    ones: the chunks created. Raises when no rawx can take them or the
-    rebuilt data does not match the metachunk hash."""
-    targets = replacement_targets(lb, written, missing)
-    reader = ECMetachunkReader(pool_manager, method, written, 0, size - 1,
-                               size, reqid, logger=logger)
-    writer = ECMetachunkWriter(sysmeta, targets, None, method, rebuild=True,
-                               pool_manager=pool_manager, reqid=reqid,
-                               logger=logger, **kwargs)
-    try:
-        got, rebuilt_hash, chunks = writer.stream(
-            Source(data=iter(reader)), size)
-    except BaseException:
-        writer.abort()
-        _delete(pool_manager, writer.uploaded(), reqid)
-        raise
-    if got != size or rebuilt_hash != metachunk_hash:
-        _delete(pool_manager, chunks, reqid)
-        raise exc.ServiceBusy(
-            f"Rebuilt fragments differ from the metachunk written ({got} "
-            f"bytes, {rebuilt_hash}; expected {size}, {metachunk_hash})")
-    for chunk in chunks:
-        (logger or LOGGER).info("fragment %s moved to %s (reqid=%s)",
-                                chunk["pos"], chunk["url"], reqid)
-    return chunks
-
-
-def replacement_targets(lb, written: list[dict],
-                        missing: list[dict]) -> list[dict]:
-    """A new chunk on another rawx for each of `missing`, away from every
-    rawx of the metachunk (ServiceBusy when there is none)."""
-    used = {c["url"].split("/")[2] for c in written + missing}
-    targets = []
-    for chunk in missing:
-        found = [s for s in lb.poll("rawx", avoid=sorted(used))
-                 if s.get("addr") and s["addr"] not in used]
-        if not found:
-            raise exc.ServiceBusy(
-                f"No other rawx to replace chunk {chunk['pos']}")
-        used.add(found[0]["addr"])
-        targets.append({"url": f"http://{found[0]['addr']}/"
-                               f"{generate_chunk_id()}", "pos": chunk["pos"]})
-    return targets
-
-
-def replace_copies(pool_manager, lb, method, sysmeta: dict,
-                   written: list[dict], missing: list[dict], size: int,
-                   chunk_hash: str | None, reqid: str, logger=None,
-                   **kwargs) -> list[dict]:
-    """The replicated counterpart of replace_fragments: new copies of a
-    metachunk just written, read back from a copy that succeeded."""
-    targets = replacement_targets(lb, written, missing)
-    data = iter(ChunkReader(pool_manager, written, 0, size - 1, reqid)) \
-        if size else iter(())
-    writer = ReplicatedMetachunkWriter(sysmeta, targets, None, method,
-                                       quorum=len(targets),
-                                       pool_manager=pool_manager, reqid=reqid,
-                                       logger=logger, **kwargs)
-    try:
-        got, copied_hash, chunks = writer.stream(Source(data=data), size)
-    except BaseException:
-        writer.abort()
-        _delete(pool_manager, writer.uploaded(), reqid)
-        raise
-    if got != size or (chunk_hash and copied_hash != chunk_hash):
-        _delete(pool_manager, chunks, reqid)
-        raise exc.ServiceBusy(f"Copied chunk differs ({got} bytes, "
-                              f"{copied_hash}; expected {size}, {chunk_hash})")
-    for chunk in chunks:
-        (logger or LOGGER).info("copy %s moved to %s (reqid=%s)",
-                                chunk["pos"], chunk["url"], reqid)
-    return chunks
-
-
-def _delete(pool_manager, chunks: list[dict], reqid: str) -> None:
-    for chunk in chunks:
-        try:
-            pool_manager.request("DELETE", chunk.get("real_url") or chunk["url"],
-                                 headers={REQID_HEADER: reqid}, retries=False)
-        except urllib3.exceptions.HTTPError:
-            pass

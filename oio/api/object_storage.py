@@ -16,13 +16,9 @@ from urllib.parse import unquote
 
 from oio.account.client import AccountClient
 from oio.api.broken import BrokenChunks
-from oio.api.ec import (
-    ECMetachunkWriter,
-    fragment_index,
-    replace_copies,
-    replace_fragments,
-)
+from oio.api.ec import ECMetachunkWriter, fragment_index
 from oio.api.io import Source, group_metachunks, object_stream, plan_reads
+from oio.api.rebuild import replace_missing
 from oio.api.replication import (
     WRITE_BUFFER_SIZE,
     BufferRing,
@@ -717,9 +713,8 @@ class ObjectStorageApi:
                                        writer.sysmeta["container_id"],
                                        reqid=pkw["reqid"])
         ec = writer.storage_method.ec
-        replace = replace_fragments if ec else replace_copies
         try:
-            written.extend(replace(
+            written.extend(replace_missing(
                 self.pool_manager, self._lb, writer.storage_method,
                 writer.sysmeta, chunks, [dict(c) for c in missing], size,
                 metachunk_hash, pkw["reqid"], logger=self.logger,

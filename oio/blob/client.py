@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import urllib3
 
@@ -18,6 +18,7 @@ from oio.common.constants import (
     CHECKHASH_HEADER,
     CHUNK_HEADERS,
     FETCHXATTR_HEADER,
+    OIO_VERSION,
     REQID_HEADER,
 )
 from oio.common.http_urllib3 import (
@@ -82,7 +83,7 @@ class BlobClient:
             return self.http_pool.request(
                 method, url, headers=headers, timeout=tmo, retries=False,
                 preload_content=kwargs.get("preload_content", True),
-                body=kwargs.get("body"))
+                body=kwargs.get("body"), chunked=kwargs.get("chunked", False))
         except urllib3.exceptions.HTTPError as err:
             oio_exception_from_httperror(err, headers[REQID_HEADER], url)
 
@@ -160,6 +161,47 @@ class BlobClient:
             finally:
                 resp.release_conn()
         return meta, stream()
+
+    def chunk_copy(self, from_url: str, to_url: str, chunk_id: str | None = None,
+                   fullpath: str | None = None, cid: str | None = None,
+                   path: str | None = None, version=None,
+                   content_id: str | None = None, **kwargs) -> tuple[int, str]:
+        """Stream the chunk at `from_url` to `to_url` with the same xattrs
+        but its new ID (and the content fields given). The chunk's size and
+        hash (`chunk_size`/`chunk_hash` kwargs, else the source's xattrs)
+        are declared, so the target rawx refuses data that differs: no
+        byte is hashed here. Returns (size, chunk hash)."""
+        expected_size = kwargs.pop("chunk_size", None)
+        expected_hash = kwargs.pop("chunk_hash", None)
+        reqid = kwargs.pop("reqid", None) or request_id("copy-")
+        meta, stream = self.chunk_get(from_url, check_headers=not fullpath,
+                                      reqid=reqid, **kwargs)
+        try:
+            meta.update(oio_version=OIO_VERSION,
+                        chunk_id=chunk_id or to_url.rsplit("/", 1)[-1],
+                        full_path=fullpath or meta.get("full_path"),
+                        container_id=cid or meta.get("container_id"),
+                        content_path=path or meta.get("content_path"),
+                        content_version=version or meta.get("content_version"),
+                        content_id=content_id or meta.get("content_id"))
+            if expected_size is not None:
+                meta["chunk_size"] = expected_size
+            if expected_hash:
+                meta["chunk_hash"] = expected_hash
+            headers = {CHUNK_HEADERS[k]: str(v) for k, v in meta.items()
+                       if v is not None and k in CHUNK_HEADERS
+                       and k not in ("chunk_mtime", "transfer_hash")}
+            headers[CHUNK_HEADERS["content_path"]] = quote(
+                str(meta.get("content_path") or ""), safe="/")
+            resp = self._request("PUT", to_url, headers, body=stream,
+                                 chunked=True, reqid=reqid, **kwargs)
+        finally:
+            stream.close()
+        if resp.status != 201:
+            raise exc.from_response(resp, resp.data)
+        got = resp.headers.get(CHUNK_HEADERS["chunk_hash"]) or \
+            meta.get("chunk_hash") or ""
+        return int(meta.get("chunk_size") or 0), got.upper()
 
     def chunk_link(self, target: str, link: str | None, fullpath: str,
                    headers: dict | None = None, **kwargs):

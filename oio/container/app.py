@@ -255,7 +255,9 @@ class Meta2App:
                        "get_properties", "touch", "flush", "purge"):
             add("POST", f"/v1/container/{action}",
                 getattr(self, f"container_{action}"))
-        add("POST", "/v1/container/raw_update", self.container_raw_update)
+        for action in ("raw_update", "raw_insert", "raw_delete"):
+            add("POST", f"/v1/container/{action}",
+                getattr(self, f"container_{action}"))
         add("GET", "/v1/container/show", self.container_show)
         add("GET", "/v1/container/list", self.container_list)
         for action in ("prepare", "create", "get_properties", "set_properties",
@@ -433,6 +435,26 @@ class Meta2App:
         new = parse_chunk_beans(body["new"], now)
         await self.call(self.meta2.raw_update, cid, old, new,
                         allow_frozen="frozen" in req.args)
+        return Response(204)
+
+    async def _chunk_beans(self, req: Request) -> list[dict]:
+        body = await req.json(MAX_CREATE_BODY)
+        if not isinstance(body, list) or not body:
+            raise bad_request("Expected a non-empty array of beans")
+        return parse_chunk_beans(body, int(time.time()))
+
+    async def container_raw_insert(self, req: Request) -> Response:
+        cid = container_id(req)
+        beans = await self._chunk_beans(req)
+        await self.call(self.meta2.raw_insert, cid, beans,
+                        force=parse_bool(req.args.get("force"), False),
+                        allow_frozen="frozen" in req.args)
+        return Response(204)
+
+    async def container_raw_delete(self, req: Request) -> Response:
+        cid = container_id(req)
+        beans = await self._chunk_beans(req)
+        await self.call(self.meta2.raw_delete, cid, beans)
         return Response(204)
 
     # -- contents ----------------------------------------------------------------------

@@ -49,6 +49,23 @@ def extract_content_headers_meta(headers) -> dict:
     return meta
 
 
+CHUNK_QUALITY_PREFIX = "__OIO_CHUNK__"
+
+
+def extract_chunk_qualities(properties, raw: bool = False) -> dict:
+    """{chunk url: quality} from the `__OIO_CHUNK__<url>` properties of a
+    prepare or spare reply (a dict, or a list of {"key", "value"});
+    qualities decoded from JSON unless `raw`."""
+    if isinstance(properties, list):
+        properties = {p["key"]: p["value"] for p in properties}
+    out = {}
+    for key, value in (properties or {}).items():
+        if key.startswith(CHUNK_QUALITY_PREFIX):
+            out[key[len(CHUNK_QUALITY_PREFIX):]] = \
+                value if raw else json.loads(value)
+    return out
+
+
 class ContainerClient(ProxyClient):
     """Containers (`container/*`) and their contents (`content/*`)."""
 
@@ -227,6 +244,30 @@ class ContainerClient(ProxyClient):
             params["frozen"] = 1
         self._request("POST", "/raw_update", params=params,
                       data=json.dumps({"old": old, "new": new}), **kwargs)
+
+    def content_spare(self, account=None, reference=None, path=None,
+                      version=None, data=None, cid=None, stgpol=None,
+                      position=None, params=None, **kwargs) -> dict:
+        """Rawx for the missing chunks of the metachunk at `position`:
+        `data` = {"notin": [chunks kept], "broken": [chunks to replace]}.
+        Returns the raw beans ({"chunks": [{"id": url}...], "properties"})."""
+        if stgpol is None or position is None:
+            raise ValueError("stgpol and position cannot be None")
+        query = dict(params or self._make_params(
+            account, reference, path, cid=cid, version=version))
+        query.update(stgpol=stgpol, position=position)
+        _, body = self._direct_request(
+            "POST", self._make_uri("content/spare"), params=query,
+            data=json.dumps(data or {"notin": [], "broken": []}), **kwargs)
+        return body
+
+    def container_raw_delete(self, account=None, reference=None, data=None,
+                             cid=None, **kwargs) -> None:
+        """Delete raw beans (`data`: dicts with a `type` and every field of
+        the record, proxy-api.md 3.6)."""
+        params = self._make_params(account, reference, cid=cid)
+        self._request("POST", "/raw_delete", params=params,
+                      data=json.dumps(data or []), **kwargs)
 
     def content_list(self, account=None, reference=None, limit=None,
                      marker=None, end_marker=None, prefix=None, delimiter=None,

@@ -1024,15 +1024,53 @@ class Meta2:
 
     def raw_update(self, cid: str, old: list[dict], new: list[dict],
                    allow_frozen: bool = False) -> None:
-        """Replace chunk records one for one (snapshots, rebuilds)."""
+        """Replace chunk records one for one (snapshots, rebuilds), all or
+        none: an `old` record that is not there (another rebuilder replaced
+        it meanwhile) fails the whole update."""
         def run(base: ContainerBase) -> None:
             if not allow_frozen:
                 self._writable(base)
             with base.write() as w:
                 for before, after in zip(old, new, strict=True):
-                    w.db.execute("DELETE FROM chunks WHERE content=? AND id=?",
-                                 (before["content"], before["id"]))
+                    gone = w.db.execute(
+                        "DELETE FROM chunks WHERE content=? AND id=?",
+                        (before["content"], before["id"])).rowcount
+                    if not gone:
+                        raise content_not_found(
+                            f"Chunk not found: {before['id']}")
                     w.insert_chunks(after["content"], [after["chunk"]])
+                w.add_counter(M2_PROP_VERSION, 1)
+        self._write(cid, run, batch=False)
+
+    def raw_insert(self, cid: str, beans: list[dict], force: bool = False,
+                   allow_frozen: bool = False) -> None:
+        """Add chunk records to existing contents (a rebuilt copy, the blob
+        registrator); an existing record is replaced only with `force`."""
+        def run(base: ContainerBase) -> None:
+            if not allow_frozen:
+                self._writable(base)
+            with base.write() as w:
+                for bean in beans:
+                    if w.db.execute("SELECT 1 FROM contents WHERE id=?",
+                                    (bean["content"],)).fetchone() is None:
+                        raise content_not_found(
+                            f"Content not found: {bean['content']}")
+                    if not force and w.db.execute(
+                            "SELECT 1 FROM chunks WHERE content=? AND id=?",
+                            (bean["content"], bean["id"])).fetchone():
+                        raise Meta2Error(CODE_CONTENT_EXISTS,
+                                         f"Chunk exists: {bean['id']}")
+                    w.insert_chunks(bean["content"], [bean["chunk"]])
+                w.add_counter(M2_PROP_VERSION, 1)
+        self._write(cid, run, batch=False)
+
+    def raw_delete(self, cid: str, beans: list[dict]) -> None:
+        """Remove chunk records (admin); unknown ones are ignored."""
+        def run(base: ContainerBase) -> None:
+            with base.write() as w:
+                w.db.executemany(
+                    "DELETE FROM chunks WHERE content=? AND id=?",
+                    [(b["content"], b["id"]) for b in beans])
                 w.add_counter(M2_PROP_VERSION, 1)
         self._write(cid, run, batch=False)
 

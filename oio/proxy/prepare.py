@@ -170,3 +170,57 @@ def content_headers(*, content_id: str, path: str, version: int, size: int,
         meta + "mime-type": mime_type or DEFAULT_MIME_TYPE,
         meta + "hash-method": "md5",
     }
+
+
+# content/spare (spec §7.5.15) ----------------------------------------------
+def _spare_chunk_list(body: dict, key: str) -> list[dict]:
+    if key not in body:
+        raise bad_request(f"Missing '{key}' field")
+    chunks = body[key] or []
+    if not isinstance(chunks, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("url"), str)
+            and c["url"].startswith(("http://", "https://"))
+            for c in chunks):
+        raise bad_request(f"'{key}' field not a list of chunks with a url")
+    return chunks
+
+
+def parse_spare_body(body: Any) -> tuple[list[dict], list[dict]]:
+    """(notin, broken) of a `content/spare` body; both keys mandatory, a
+    null value stands for an empty list."""
+    if not isinstance(body, dict):
+        raise bad_request("Invalid JSON body: an object is expected")
+    return _spare_chunk_list(body, "notin"), _spare_chunk_list(body, "broken")
+
+
+def _netloc(chunk: dict) -> str:
+    """The rawx of a chunk URL (its service ID, or its address)."""
+    return chunk["url"].split("/", 3)[2]
+
+
+def spare(lb, policy, notin: list[dict], broken: list[dict],
+          tls: bool = False) -> Allocation:
+    """Rawx for the chunks one metachunk lacks: as many as the policy
+    places, minus those in `notin` (whose locations count as taken), never
+    at the location of a `broken` chunk."""
+    try:
+        selections = lb.poll_policy(policy,
+                                    avoid=[_netloc(c) for c in broken],
+                                    known=[_netloc(c) for c in notin])
+    except lb_error_class() as exc:
+        raise oio_error(exc.status, exc.message) from None
+    out = Allocation()
+    for selection in selections:
+        url, real_url = chunk_urls(selection.service, generate_chunk_id(), tls)
+        out.chunks.append({"id": url, "real_url": real_url, "pos": "",
+                           "hash": "", "size": 0})
+        out.properties[CHUNK_PROPERTY_PREFIX + url] = _quality(selection)
+    return out
+
+
+def spare_reply(alloc: Allocation) -> dict:
+    """The raw-bean reply of `content/spare` (spec §3.6)."""
+    return {"aliases": [], "headers": [], "chunks": alloc.chunks,
+            "properties": [{"alias": "", "version": 0, "key": key,
+                            "value": value}
+                           for key, value in alloc.properties.items()]}

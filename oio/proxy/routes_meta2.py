@@ -34,7 +34,14 @@ from .params import (
     named_reference,
     valid_content_id,
 )
-from .prepare import allocate, content_headers, parse_prepare_body
+from .prepare import (
+    allocate,
+    content_headers,
+    parse_prepare_body,
+    parse_spare_body,
+    spare,
+    spare_reply,
+)
 
 CONTAINER_FORWARDS = {
     "show": "GET", "list": "GET", "get_properties": "POST",
@@ -515,6 +522,20 @@ def register(router: Router, proxy) -> None:
     @router.route("POST", "/v3.0/{ns}/content/prepare")
     async def prepare1(req: Request) -> Response:
         return await prepare(req, legacy=True)
+
+    @router.route("POST", "/v3.0/{ns}/content/spare")
+    async def content_spare(req: Request) -> Response:
+        """Rawx for the missing chunks of one metachunk (rebuilders)."""
+        proxy.check_ns(req)
+        container_url(req.args)
+        stgpol = req.args.get("stgpol")
+        if not stgpol:
+            raise bad_request("'stgpol' field not a string")
+        notin, broken = parse_spare_body(await req.json())
+        view = proxy.require_view()
+        alloc = spare(view.lb, _policy(view.ns_info, stgpol), notin, broken,
+                      _true(req.headers.get("x-oio-upgrade-to-tls")))
+        return json_response(spare_reply(alloc))
 
     # admin/* on meta2 bases -------------------------------------------------
     @router.route("POST", "/v3.0/{ns}/admin/{action}")

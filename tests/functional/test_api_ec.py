@@ -165,8 +165,9 @@ def test_reads_with_m_rawx_stopped(api, namespace):
 def test_failed_fragment_is_rebuilt_on_another_rawx(api, namespace):
     """A fragment whose rawx failed is rebuilt from the others and put on
     a rawx that holds nothing of the metachunk."""
-    from oio.api.ec import ECMetachunkReader, ECMetachunkWriter, replace_fragments
+    from oio.api.ec import ECMetachunkReader, ECMetachunkWriter
     from oio.api.io import Source
+    from oio.api.rebuild import replace_missing
     from oio.common.fullpath import encode_fullpath
     from oio.common.utils import cid_from_name, generate_chunk_id
 
@@ -190,8 +191,8 @@ def test_failed_fragment_is_rebuilt_on_another_rawx(api, namespace):
     assert len(written) == 5 and md5 == hashlib.md5(data).hexdigest()
     missing = writer.failed_chunks()
     assert [c["pos"] for c in missing] == ["0.5"]
-    new = replace_fragments(api.pool_manager, api._lb, method, sysmeta,
-                            written, missing, size, md5, "test-rebuild")
+    new = replace_missing(api.pool_manager, api._lb, method, sysmeta,
+                          written, missing, size, md5, "test-rebuild")
     assert len(new) == 1 and new[0]["pos"] == "0.5"
     assert new[0]["url"].split("/")[2] in rawx[5:]
     assert new[0]["hash"] == md5 and new[0]["size"] == size

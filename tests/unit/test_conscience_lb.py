@@ -174,3 +174,37 @@ def test_poll_speed(ns):
     for _ in range(200):
         lb.poll_policy(policy)
     assert (time.perf_counter() - started) / 200 < 0.001
+
+
+def test_spare_avoids_broken_and_known_locations(ns):
+    from oio.common.http_server import HttpError
+    from oio.proxy.prepare import parse_spare_body, spare, spare_reply
+
+    lb = LoadBalancer(ns, random.Random(3))
+    lb.update_services("rawx", [rawx(n) for n in range(1, 6)])
+    policy = ns.get_policy("THREECOPIES")
+
+    def chunk(n):
+        return {"url": f"http://127.0.0.1:{6000 + n}/{'A' * 64}", "pos": "0",
+                "size": 1, "hash": "00"}
+
+    for _ in range(20):
+        alloc = spare(lb, policy, [chunk(1), chunk(2)], [chunk(3)])
+        assert len(alloc.chunks) == 1
+        assert alloc.chunks[0]["id"].split("/")[2] in (
+            "127.0.0.1:6004", "127.0.0.1:6005")
+    assert len(spare(lb, policy, [], []).chunks) == 3
+    reply = spare_reply(spare(lb, policy, [chunk(1)], []))
+    assert len(reply["chunks"]) == 2 and reply["aliases"] == []
+    assert {p["key"] for p in reply["properties"]} == {
+        "__OIO_CHUNK__" + c["id"] for c in reply["chunks"]}
+    with pytest.raises(HttpError) as err:
+        spare(lb, policy, [chunk(1), chunk(2), chunk(3)], [])
+    assert err.value.http_status == 400
+    assert "too many locations already known" in str(err.value)
+    for body in (None, {"notin": []}, {"notin": [], "broken": [{"url": 1}]},
+                 {"notin": "x", "broken": []}):
+        with pytest.raises(HttpError) as err:
+            parse_spare_body(body)
+        assert err.value.http_status == 400
+    assert parse_spare_body({"notin": None, "broken": []}) == ([], [])
