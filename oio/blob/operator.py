@@ -44,9 +44,9 @@ class ChunkOperator:
         self.logger = logger or LOGGER
         self.content_factory = ContentFactory(conf, logger=self.logger,
                                               **kwargs)
-        self.rdir_client = RdirClient(
-            conf, logger=self.logger,
-            pool_manager=self.content_factory.container_client.pool_manager)
+        self.rdir_client = RdirClient(conf, logger=self.logger, **dict(
+            kwargs,
+            pool_manager=self.content_factory.container_client.pool_manager))
 
     def content(self, container_id: str, content_id: str):
         """The content, or OrphanChunk when meta2 no longer knows it."""

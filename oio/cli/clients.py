@@ -43,6 +43,12 @@ def rdir(manager):
     return RdirClient(_conf(manager), **_kwargs(manager))
 
 
+def chunk_operator(manager, logger=None):
+    from oio.blob.operator import ChunkOperator
+
+    return ChunkOperator(_conf(manager), logger=logger, **_kwargs(manager))
+
+
 def rdir_dispatcher(manager):
     from oio.rdir.dispatcher import RdirDispatcher
 

@@ -73,10 +73,17 @@ class Progress:
         rate = self.done / elapsed
         parts = [self.label] if self.label else []
         if self.unit:
-            parts.append(f"{self.done} {self.unit}")
+            if self.total:
+                parts.append(f"{self.done}/{self.total} {self.unit} "
+                             f"{min(self.done / self.total, 1.0) * 100:.1f}%")
+            else:
+                parts.append(f"{self.done} {self.unit}")
             if self.errors:
                 parts.append(f"{self.errors} in error")
             parts.append(f"{rate:.1f} {self.unit}/s")
+            if self.total and rate > 0:
+                left = max(self.total - self.done, 0) / rate
+                parts.append(f"ETA {_clock_text(left)}")
             return " ".join(parts)
         if self.total:
             ratio = min(self.done / self.total, 1.0)
@@ -151,11 +158,12 @@ def tracked(blocks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
 
 
 def counted(rows: Iterable[tuple], label: str,
-            failed: Callable[[tuple], bool]) -> Iterator[tuple]:
-    """The rows of a long listing (checks, repairs), counted on a
-    terminal's stderr as they come: the table itself only shows at the
-    end."""
-    with Progress(None, label=label, unit="items") as progress:
+            failed: Callable[[tuple], bool],
+            total: int | None = None) -> Iterator[tuple]:
+    """The rows of a long listing (checks, repairs, rebuilds), counted on a
+    terminal's stderr as they come (of `total`, with an ETA, when known):
+    the table itself only shows at the end."""
+    with Progress(total, label=label, unit="items") as progress:
         for row in rows:
             if failed(row):
                 progress.errors += 1

@@ -115,6 +115,7 @@ _SCONF = "oio.cli.admin.service_config"
 _SINFO = "oio.cli.admin.service_info"
 _DECACHE = "oio.cli.admin.service_decache"
 _SLIST = "oio.cli.admin.service_list"
+_BLOB_REBUILD = "oio.cli.admin.blob_rebuild"
 
 ADMIN: dict[str, str | Unavailable] = {
     "account check": f"{_CHECK}:AccountCheck",
@@ -156,9 +157,10 @@ ADMIN: dict[str, str | Unavailable] = {
              election_status="ElectionStatus", election_sync="ElectionSync",
              election_balance="ElectionBalance"),
     "container vacuum": "oio.cli.admin.item_vacuum:ContainerVacuum",
+    "rawx rebuild": f"{_BLOB_REBUILD}:RawxRebuild",
+    "chunk rebuild": f"{_BLOB_REBUILD}:ChunkRebuild",
     **{name: NO_REBUILD for name in (
-        "account-service rebuild", "chunk rebuild",
-        "chunk distributed-rebuild", "rawx rebuild",
+        "account-service rebuild", "chunk distributed-rebuild",
         "rawx distributed-rebuild")},
     **{f"xcute {name}": NO_XCUTE for name in (
         "job delete", "job list", "job pause", "job resume", "job show",
