@@ -369,3 +369,38 @@ def test_show_figures():
     assert tasks["processed_per_second"] == 2.0
     assert tasks["time_left"] == pytest.approx(80 / 1.0)
     assert "orchestrator" not in shown and "last_sent" not in tasks
+
+
+def test_watch_line_on_a_terminal():
+    import io
+
+    from oio.cli.xcute.job import JobProgress
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Tty()
+    progress = JobProgress(None, stream=stream, interval=0)
+    progress.info = {"job": {"id": "j1", "status": "RUNNING",
+                             "ctime": time.time() - 10, "mtime": time.time()},
+                     "tasks": {"processed": 50, "total": 200,
+                               "is_total_temp": False},
+                     "errors": {"total": 2}}
+    progress.update(0)
+    progress.finish()
+    drawn = stream.getvalue()
+    assert "j1 RUNNING 50/200 tasks 25.00%" in drawn
+    assert "2 errors" in drawn and "ETA 00:" in drawn
+    assert drawn.endswith("\r\x1b[K")       # erased at the end
+
+
+def test_oio_xcute_refuses_a_bad_config(tmp_path, capsys):
+    from oio.xcute.server import main
+
+    conf = tmp_path / "xcute.conf"
+    conf.write_text("[xcute-orchestrator]\nnamespace = OPENIO\n"
+                    "redis_host = 127.0.0.1:1\n")
+    assert main([str(conf)]) == 2
+    assert "oio-xcute:" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing.conf")]) == 2
