@@ -16,7 +16,6 @@ class Unavailable(NamedTuple):
 
 
 NO_LIFECYCLE = Unavailable("lifecycle rules come with the lifecycle issue")
-NO_XCUTE = Unavailable("xcute jobs come with the self-healing issue")
 NO_REBUILD = Unavailable("rebuilders, movers and vacuum come with the "
                          "self-healing issue")
 
@@ -162,8 +161,16 @@ ADMIN: dict[str, str | Unavailable] = {
     **{name: NO_REBUILD for name in (
         "account-service rebuild", "chunk distributed-rebuild",
         "rawx distributed-rebuild")},
-    **{f"xcute {name}": NO_XCUTE for name in (
-        "job delete", "job list", "job pause", "job resume", "job show",
-        "job update", "lock list", "lock show", "meta2 decommission",
-        "meta2 rebuild", "rawx decommission", "rawx rebuild")},
+    "xcute job list": "oio.cli.xcute.job:JobList",
+    "xcute job show": "oio.cli.xcute.job:JobShow",
+    "xcute job pause": "oio.cli.xcute.job:JobPause",
+    "xcute job resume": "oio.cli.xcute.job:JobResume",
+    "xcute job update": "oio.cli.xcute.job:JobUpdate",
+    "xcute job delete": "oio.cli.xcute.job:JobDelete",
+    "xcute lock list": "oio.cli.xcute.lock:LockList",
+    "xcute lock show": "oio.cli.xcute.lock:LockShow",
+    "xcute rawx rebuild": "oio.cli.xcute.rawx:RawxRebuild",
+    "xcute rawx decommission": "oio.cli.xcute.rawx:RawxDecommission",
+    "xcute meta2 rebuild": "oio.cli.xcute.meta2:Meta2Rebuild",
+    "xcute meta2 decommission": "oio.cli.xcute.meta2:Meta2Decommission",
 }

@@ -4,7 +4,7 @@ A filter looks at an event and either lets it go on (returns), asks for it
 to be retried later (raises EventError) or fails it for good (any other
 exception: the agent buries it). Implemented so far: content_cleaner,
 notify, replicate, webhook, account_update, volume_index (rawx chunks),
-xcute (forwarding only, until xcute exists), bury, dump, logger, noop.
+xcute (runs xcute tasks), bury, dump, logger, noop.
 """
 
 from __future__ import annotations
@@ -441,22 +441,59 @@ class Replicate(Notify):
         super().process(event)
 
 
-class XcuteForward(Notify):
-    """Until xcute exists: `xcute.tasks` jobs are handed to the xcute
-    tube (`oio-xcute` unless configured) for the xcute agent to come."""
+class Xcute(Filter):
+    """Runs the tasks of `xcute.tasks` events and replies to the xcute
+    orchestrator (spec healing.md §4.7). When the reply cannot be sent,
+    the event goes back on this agent's tube `retry_delay_to_reply`
+    seconds later, marked processed with its results: only the reply is
+    tried again, the tasks are not run twice."""
 
     def __init__(self, conf: dict[str, str]):
-        conf = dict(conf)
-        conf.setdefault("tube", "oio-xcute")
         super().__init__(conf)
+        from oio.xcute.common.worker import XcuteWorker
+
+        self.retry_delay = int(conf.get("retry_delay_to_reply") or 60)
+        self.queue_url = (conf.get("queue_url") or "").split(";")[0].strip()
+        self.tube = conf.get("tube") or "oio-xcute"
+        self.worker = XcuteWorker(conf, logger=LOGGER)
+        self._local = threading.local()
 
     def process(self, event: dict) -> None:
-        if event.get("event") == "xcute.tasks":
-            super().process(event)
+        if event.get("event") != "xcute.tasks":
+            return
+        data = event.get("data")
+        if not isinstance(data, dict) or not isinstance(
+                data.get("tasks"), dict) or not data.get("beanstalkd_reply"):
+            raise BuryEvent("xcute.tasks event without tasks or reply "
+                            "address")
+        reply = data.get("reply") if data.get("processed") else None
+        if reply is None:
+            reply = self.worker.process(data)
+        try:
+            self.worker.reply(data, reply)
+        except Exception as err:  # noqa: BLE001 - the reply is retried
+            LOGGER.warning("xcute job %s: reply not sent (%s), retried in "
+                           "%d s", data.get("job_id"), err, self.retry_delay)
+            self._retry_reply(event, data, reply)
+
+    def _retry_reply(self, event: dict, data: dict, reply: dict) -> None:
+        retry = {k: v for k, v in event.items() if k != "job_id"}
+        retry["data"] = dict(data, processed=True, reply=reply)
+        body = json.dumps(retry, separators=(",", ":")).encode("utf-8")
+        client = getattr(self._local, "client", None)
+        try:
+            if client is None:
+                client = self._local.client = Beanstalk.from_url(
+                    self.queue_url)
+                client.use(self.tube)
+            client.put(body, delay=self.retry_delay)
+        except OSError as err:
+            self._local.client = None
+            raise EventError(f"xcute reply kept for later: {err}") from None
 
 
 FACTORIES = {"content_cleaner": ContentCleaner, "notify": Notify,
-             "replicate": Replicate, "xcute": XcuteForward,
+             "replicate": Replicate, "xcute": Xcute,
              "volume_index": VolumeIndex,
              "account_update": AccountUpdate,
              "webhook": Webhook,

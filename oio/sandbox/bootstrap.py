@@ -9,6 +9,9 @@ import sys
 
 from oio.sandbox.layout import SandboxSettings, ServiceSpec
 
+# The tube of xcute's tasks (its workers' event agent watches it).
+XCUTE_TUBE = "oio-xcute"
+
 POLICIES = """\
 [STORAGE_POLICY]
 SINGLE=NONE:NONE
@@ -98,6 +101,11 @@ score_expr=(1 + (num stat.cpu))
 score_timeout=120
 lock_at_first_register=false
 
+[type:xcute]
+score_expr=(1 + (num stat.cpu))
+score_timeout=120
+lock_at_first_register=false
+
 [type:beanstalkd]
 score_expr={BEANSTALKD_EXPR}
 score_timeout=120
@@ -146,6 +154,8 @@ class Bootstrap:
             self.write_agent(host)
             if s.beanstalkd:
                 self.write_event_agent(host)
+            if s.with_xcute and host == s.one("xcute").host:
+                self.write_xcute_agent(host)
             self.write_supervisor(host)
         if s.user_conf:
             self.install_user_conf()
@@ -304,7 +314,7 @@ class Bootstrap:
         conf["datadir"] = self.s.data_path(spec)
         conf["autocreate"] = "true"
         redis = self.s.of_type("redis")
-        if redis:
+        if redis and self.s.multi_host:
             # Account services of every host share one store.
             conf["backend"] = "redis"
             conf["redis_host"] = redis[0].addr
@@ -314,6 +324,21 @@ class Bootstrap:
         conf = self._base(spec)
         conf["db_path"] = self.s.data_path(spec)
         _write(self.conf_path(spec), _ini({"rdir-server": conf}))
+
+    def write_xcute(self, spec: ServiceSpec) -> None:
+        """The xcute service and its orchestrator, in one process; jobs in
+        the sandbox's Redis, replies through the local beanstalkd."""
+        s = self.s
+        _write(self.conf_path(spec), _ini({
+            "DEFAULT": {"namespace": s.namespace,
+                        "redis_host": s.one("redis").addr},
+            "xcute-server": {"bind_addr": spec.host, "bind_port": spec.port,
+                             "log_level": "INFO"},
+            "xcute-orchestrator": {
+                "orchestrator_id": f"orchestrator-{spec.num}",
+                "beanstalkd_workers_tube": XCUTE_TUBE,
+                "beanstalkd_reply_addr": self._local_beanstalkd(spec),
+                "beanstalkd_reply_tube": f"{XCUTE_TUBE}.reply"}}))
 
     # Event agent ----------------------------------------------------------
     def event_agent_conf(self, host: str) -> str:
@@ -366,6 +391,26 @@ class Bootstrap:
             sections[f"filter:{name}"] = {"use": f"egg:oio#{name}"}
         _write(handlers, _ini(sections))
 
+    def xcute_agent_conf(self, host: str) -> str:
+        return os.path.join(self.s.conf_dir, self.s._per_host(
+            "xcute-agent", host, ".conf"))
+
+    def write_xcute_agent(self, host: str) -> None:
+        """The xcute workers: an event agent on tube oio-xcute."""
+        s = self.s
+        handlers = os.path.join(s.conf_dir, "xcute-handlers.conf")
+        queue = s.local("beanstalkd", host)
+        _write(self.xcute_agent_conf(host), _ini({
+            "event-agent": {
+                "namespace": s.namespace,
+                "queue_url": f"beanstalk://{queue.addr}",
+                "tube": XCUTE_TUBE, "concurrency": 4,
+                "handlers_conf": handlers}}))
+        _write(handlers, _ini({
+            "handler:xcute.tasks": {"pipeline": "xcute"},
+            "filter:xcute": {"use": "egg:oio#xcute",
+                             "retry_delay_to_reply": 60}}))
+
     # Agent ----------------------------------------------------------------
     def _watch(self, spec: ServiceSpec) -> dict[str, object]:
         watch: dict[str, object] = {
@@ -392,7 +437,7 @@ class Bootstrap:
                               {"type": "system"}]
             if spec.type == "beanstalkd":
                 watch["stats"].append({"type": "beanstalkd"})
-            if spec.type == "account":
+            if spec.type in ("account", "xcute"):
                 watch["stats"].append({"type": "http", "path": "/status"})
         return watch
 
@@ -447,7 +492,8 @@ class Bootstrap:
         entry = {"oioproxy": "oio-proxy", "conscience": "oio-conscience",
                  "meta0": "oio-meta0", "meta1": "oio-meta1",
                  "meta2": "oio-meta2", "rawx": "oio-rawx",
-                 "account": "oio-account", "rdir": "oio-rdir"}[spec.type]
+                 "account": "oio-account", "rdir": "oio-rdir",
+                 "xcute": "oio-xcute"}[spec.type]
         return f"{script(entry)} {self.conf_path(spec)}"
 
     def write_supervisor(self, host: str) -> None:
@@ -484,6 +530,9 @@ class Bootstrap:
                 events = shutil.which("oio-event-agent") or "oio-event-agent"
             programs.append((f"{s.namespace}-event-agent-{number}",
                              f"{events} {self.event_agent_conf(host)}"))
+            if s.with_xcute and host == s.one("xcute").host:
+                programs.append((f"{s.namespace}-xcute-agent-{number}",
+                                 f"{events} {self.xcute_agent_conf(host)}"))
         first = {spec.name for spec in s.on_host(host)
                  if spec.type in ("zookeeper", "redis")}
         for name, command in programs:

@@ -53,6 +53,9 @@ class SandboxSettings:
     meta1_digits: int = 2
     fsync: bool = True
     beanstalkd: bool = True
+    # The xcute job service and its workers (an event agent on tube
+    # `oio-xcute`), with the Redis holding its jobs; needs beanstalkd.
+    xcute: bool = True
     # Write ~/.oio/sds.conf so that ObjectStorageApi(ns) finds the proxy.
     user_conf: bool = True
     services: list[ServiceSpec] = field(default_factory=list)
@@ -85,7 +88,8 @@ class SandboxSettings:
         services asked (per host), `nb_rawx` rawx, an account and an rdir;
         a conscience on the first two; a ZooKeeper on the first three (an
         ensemble) or the first; Redis (the accounts' store) on the first.
-        Every host uses the same ports, from `base_port`."""
+        Every host uses the same ports, from `base_port`. With xcute, the
+        first host also runs the xcute service (and a Redis when alone)."""
         specs = []
         counts: dict[str, int] = {}
 
@@ -118,8 +122,18 @@ class SandboxSettings:
             port = add("meta2", self.nb_meta2, host, port)
             port = add("rawx", self.nb_rawx, host, port)
             port = add("account", 1, host, port)
-            add("rdir", 1, host, port)
+            port = add("rdir", 1, host, port)
+            if self.with_xcute and index == 0:
+                # After every other port, so that one host keeps its
+                # former ports; several hosts have their Redis already.
+                if not many:
+                    port = add("redis", 1, host, port, registered=False)
+                add("xcute", 1, host, port)
         return specs
+
+    @property
+    def with_xcute(self) -> bool:
+        return self.xcute and self.beanstalkd
 
     # Paths ----------------------------------------------------------------
     @property

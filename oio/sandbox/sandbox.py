@@ -23,7 +23,8 @@ STATE_FILE = "sandbox.json"
 _QUIET_KAZOO = logging.getLogger("oio.sandbox.kazoo")
 _QUIET_KAZOO.setLevel(logging.CRITICAL)
 # Service types the conscience must score before the namespace is usable.
-SCORED_TYPES = ("meta0", "meta1", "meta2", "rawx", "account", "rdir")
+SCORED_TYPES = ("meta0", "meta1", "meta2", "rawx", "account", "rdir",
+                "xcute")
 
 
 class SandboxError(Exception):
@@ -165,10 +166,11 @@ class Sandbox:
             if not installed():
                 raise SandboxError("ZooKeeper is not installed (apt-get "
                                    "install zookeeper), or set zookeeper=False")
-        if self.settings.multi_host and not shutil.which("redis-server"):
+        if self.settings.of_type("redis") and not shutil.which("redis-server"):
             raise SandboxError("redis-server is not installed (apt-get "
                                "install redis-server): accounts on several "
-                               "hosts share a Redis")
+                               "hosts and xcute jobs live in Redis (or set "
+                               "xcute=False on one host)")
         env = dict(os.environ, OIO_SDS_CONF=self.settings.sds_conf)
         for host in hosts or self.settings.hosts:
             if self.supervisor_running(host):
@@ -329,6 +331,30 @@ class Sandbox:
         wait_for(self._proxy_sees_all_up, timeout,
                  "the proxy to see every service up")
         self.assign_rdir()
+        if self.settings.with_xcute:
+            wait_for(self._xcute_workers_listen, timeout,
+                     "the xcute workers to watch their tube")
+
+    def _xcute_workers_listen(self) -> bool:
+        """The xcute event agent watches tube oio-xcute and the conscience
+        scores its beanstalkd (the orchestrator only sends tasks to a
+        scored beanstalkd whose tube is watched)."""
+        from oio.event.beanstalk import Beanstalk, BeanstalkError
+        from oio.sandbox.bootstrap import XCUTE_TUBE
+
+        queue = self.settings.local("beanstalkd",
+                                    self.settings.one("xcute").host)
+        if not any(srv["addr"] == queue.addr and srv.get("score", 0) > 0
+                   for srv in self.list_services("beanstalkd")):
+            return False
+        client = Beanstalk(queue.host, queue.port, timeout=2.0)
+        try:
+            return client.stats_tube(XCUTE_TUBE).get("current-watching",
+                                                     0) > 0
+        except (OSError, BeanstalkError):
+            return False
+        finally:
+            client.close()
 
     def assign_rdir(self) -> None:
         """Give every rawx and meta2 volume an rdir (reference

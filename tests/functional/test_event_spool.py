@@ -336,21 +336,17 @@ def test_agent_pipeline_with_a_webhook(beanstalkd, tmp_path):
     assert stats["current-jobs-ready"] == 0
 
 
-def test_replicate_and_xcute_forwarding(beanstalkd):
-    from oio.event.filters import Replicate, XcuteForward
+def test_replicate(beanstalkd):
+    from oio.event.filters import Replicate
 
     replicate = Replicate({"namespace": "OPENIO", "queue_url": beanstalkd.url,
                            "exclude": "skipped"})
-    xcute = XcuteForward({"namespace": "OPENIO", "queue_url": beanstalkd.url})
     url = {"ns": "OPENIO", "account": "a", "user": "c"}
     for kind in ("storage.content.new", "storage.chunk.new",
                  "storage.container.state", "xcute.tasks"):
         replicate.process({"event": kind, "url": url})
-        xcute.process({"event": kind, "url": url})
     replicate.process({"event": "storage.content.new",
                        "url": dict(url, account="skipped")})
     repli = [e["event"] for e in drain(consumer(beanstalkd, "oio-repli"), 2)]
     assert repli == ["storage.content.new", "storage.container.state"]
     assert consumer(beanstalkd, "oio-repli").reserve(timeout=0) is None
-    assert [e["event"] for e in drain(consumer(beanstalkd, "oio-xcute"), 1)] \
-        == ["xcute.tasks"]

@@ -34,10 +34,14 @@ def test_bootstrap_writes_every_file(tmp_path):
     sup = configparser.ConfigParser(interpolation=None)
     sup.read(s.supervisor_conf)
     programs = [x for x in sup.sections() if x.startswith("program:")]
-    # + the conscience agent, + the event agent when there is a beanstalkd
-    assert len(programs) == len(s.services) + 1 + bool(s.beanstalkd)
+    # + the conscience agent, + the event agent when there is a beanstalkd,
+    # + the xcute workers' event agent
+    assert len(programs) == len(s.services) + 1 + bool(s.beanstalkd) \
+        + s.with_xcute
     if s.beanstalkd:
         assert "program:OPENIO-event-agent-1" in programs
+    assert "program:OPENIO-xcute-agent-1" in programs
+    assert "program:OPENIO-xcute-1" in programs
 
 
 def test_settings_round_trip(tmp_path):
