@@ -57,16 +57,17 @@ def run_passes(run_pass: Callable[[threading.Event], object],
     """Run `run_pass(stop)` once, or until `stop` when `repeat`, waiting
     `interval` seconds from the start of a pass to the next one (at least
     1 s between them). A failing pass is logged and, when repeating,
-    tried again after the interval. Exit status: 0, or 1 if the single
-    pass failed."""
+    tried again after the interval. Exit status: 0, or 1 if the last
+    pass failed or counted errors (a CrawlStats with `errors`)."""
     if first_delay > 0 and stop.wait(first_delay):
         return 0
     status = 0
     while not stop.is_set():
         started = time.monotonic()
         try:
-            run_pass(stop)
-            status = 0
+            result = run_pass(stop)
+            errors = getattr(result, "counts", {}).get("errors", 0)
+            status = 1 if errors else 0
         except Exception as err:  # noqa: BLE001 - a daemon survives a pass
             logger.error("pass failed: %s: %s", type(err).__name__, err)
             status = 1

@@ -184,7 +184,10 @@ def test_blob_indexer_rebuilds_a_wiped_rdir(damaged, namespace, tmp_path):
     indexer_config(damaged["volume"], namespace.ns, str(conf),
                    chunks_per_second=500, report_interval=1)
     proc = run_tool(namespace, "oio-blob-indexer", "--once", str(conf))
-    assert proc.returncode == 0, proc.stderr
+    # The file without xattrs cannot be indexed: an error, exit 1.
+    assert proc.returncode == 1, proc.stderr
+    assert f"{damaged['bare']}: missing xattrs" in proc.stderr
+    assert " errors=1 " in proc.stderr
     records = {chunk for _, _, chunk, _ in rdir.chunk_fetch(addr)}
     assert records == disk_chunks(damaged["volume"])
     assert damaged["chunk_id"] in records and damaged["young"] in records
