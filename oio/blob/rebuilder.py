@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from oio.common import exceptions as exc
-from oio.rebuilder.runner import Pacer
+from oio.common.pacing import Pacer
 
 DEFAULT_CONCURRENCY = 1
 DEFAULT_ITEMS_PER_SECOND = 30
@@ -233,8 +233,7 @@ class BlobRebuilder:
                 for group in group_by_content(items):
                     while len(pending) >= self.concurrency:
                         yield from self._collect(pending)
-                    for _ in group:
-                        self.pacer.wait()
+                    self.pacer.wait(len(group))
                     pending[pool.submit(self.rebuild_group, group)] = group
                 while pending:
                     yield from self._collect(pending)

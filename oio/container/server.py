@@ -31,6 +31,7 @@ from oio.common.aio_client import AsyncHttpClient
 from oio.common.configuration import Config, read_conf
 from oio.common.exceptions import ConfigurationException, OioNetworkException
 from oio.common.http_server import run_service
+from oio.common.volume import lock_volume
 from oio.sqlx.config import ReplicationConfig
 from oio.sqlx.replicator import Replicator
 
@@ -196,6 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         config = Meta2Config.from_file(args.config)
     except ConfigurationException as exc:
         print(f"oio-meta2: {exc}", file=sys.stderr)
+        return 2
+    try:
+        # Tools crawling the datadir (oio-meta2-indexer) read back whose
+        # bases these are.
+        os.makedirs(config.datadir, exist_ok=True)
+        lock_volume(config.datadir, config.namespace,
+                    f"{config.bind_addr}:{config.bind_port}", "meta2")
+    except ConfigurationException as exc:
+        print(f"oio-meta2: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"oio-meta2: cannot lock {config.datadir}: {exc}",
+              file=sys.stderr)
         return 2
     try:
         app, refresher = build(config)

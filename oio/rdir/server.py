@@ -3,46 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import sys
 
 from oio.common.configuration import Config, read_conf
 from oio.common.exceptions import ConfigurationException
 from oio.common.http_server import run_service
+from oio.common.volume import VolumeLockError  # noqa: F401 - re-exported
+from oio.common.volume import lock_volume as _lock_volume
 
 from .app import build_app
 from .backend import RdirBackend
 
 SECTION = "rdir-server"
-XATTR_PREFIX = "user."
-
-
-class VolumeLockError(ConfigurationException):
-    """db_path already belongs to another service or namespace."""
 
 
 def lock_volume(path: str, namespace: str, server_id: str) -> bool:
-    """Claim `path` with the server.ns/id/type xattrs (create only; an
-    existing value must match). False when the filesystem has no xattrs."""
-    wanted = {"server.ns": namespace, "server.id": server_id,
-              "server.type": "rdir"}
-    for key, value in wanted.items():
-        name, raw = XATTR_PREFIX + key, value.encode("utf-8")
-        try:
-            os.setxattr(path, name, raw, os.XATTR_CREATE)
-        except FileExistsError:
-            current = os.getxattr(path, name)
-            if current != raw:
-                raise VolumeLockError(
-                    f"{path}: {name} is {current.decode(errors='replace')!r}, "
-                    f"not {value!r}: the directory belongs to another "
-                    "service") from None
-        except OSError as exc:
-            if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                return False
-            raise
-    return True
+    """Claim `path` for this rdir (see oio.common.volume.lock_volume)."""
+    return _lock_volume(path, namespace, server_id, "rdir")
 
 
 def load_config(path: str) -> Config:

@@ -20,29 +20,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
 
+from oio.common.pacing import Pacer
+
 DEFAULT_REPORT_INTERVAL = 3600
 DEFAULT_ITEMS_PER_SECOND = 30
 DEFAULT_CONCURRENCY = 1
-
-
-class Pacer:
-    """Spaces out starts: at most `rate` per second (no limit if <= 0)."""
-
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
-        self.rate = rate
-        self.clock = clock
-        self.sleep = sleep
-        self._next: float | None = None
-
-    def wait(self) -> None:
-        if self.rate <= 0:
-            return
-        now = self.clock()
-        if self._next is not None and now < self._next:
-            self.sleep(self._next - now)
-            now = self._next
-        self._next = now + 1.0 / self.rate
 
 
 class Runner:
