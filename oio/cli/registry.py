@@ -158,9 +158,9 @@ ADMIN: dict[str, str | Unavailable] = {
     "container vacuum": "oio.cli.admin.item_vacuum:ContainerVacuum",
     "rawx rebuild": f"{_BLOB_REBUILD}:RawxRebuild",
     "chunk rebuild": f"{_BLOB_REBUILD}:ChunkRebuild",
-    **{name: NO_REBUILD for name in (
-        "account-service rebuild", "chunk distributed-rebuild",
-        "rawx distributed-rebuild")},
+    "rawx distributed-rebuild": f"{_BLOB_REBUILD}:RawxDistributedRebuild",
+    "chunk distributed-rebuild": f"{_BLOB_REBUILD}:ChunkDistributedRebuild",
+    "account-service rebuild": NO_REBUILD,
     "xcute job list": "oio.cli.xcute.job:JobList",
     "xcute job show": "oio.cli.xcute.job:JobShow",
     "xcute job pause": "oio.cli.xcute.job:JobPause",

@@ -121,6 +121,13 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _script(name: str) -> str:
+    """The entry point `name` of this Python's environment (a venv's bin/),
+    else the first on PATH."""
+    path = os.path.join(os.path.dirname(sys.executable), name)
+    return path if os.path.exists(path) else shutil.which(name) or name
+
+
 def _ini(sections: dict[str, dict[str, object]]) -> str:
     lines = []
     for name, values in sections.items():
@@ -150,6 +157,8 @@ class Bootstrap:
             writer = getattr(self, f"write_{spec.type}", None)
             if writer is not None:
                 writer(spec)
+            if spec.type == "rawx" and s.with_healing:
+                self.write_auditor(spec)
         for host in s.hosts:
             self.write_agent(host)
             if s.beanstalkd:
@@ -308,6 +317,39 @@ class Bootstrap:
                 f"grid_fsync_dir {fsync}\n"
                 "grid_buffer_size 1024\n")
         _write(self.conf_path(spec), text)
+
+    def auditor_conf(self, spec: ServiceSpec) -> str:
+        return os.path.join(self.s.conf_dir, f"{spec.name}-auditor.conf")
+
+    def write_auditor(self, spec: ServiceSpec) -> None:
+        """The blob auditor of a rawx volume: damaged chunks go to the
+        rebuild tube of the rawx's host, where its rebuilder listens."""
+        from oio.blob.auditor import auditor_config
+
+        s = self.s
+        auditor_config(s.data_path(spec), s.namespace, self.auditor_conf(spec),
+                       queue_url=self._local_beanstalkd(spec),
+                       chunks_per_second=s.audit_chunks_per_second,
+                       bytes_per_second=s.audit_bytes_per_second,
+                       interval=s.audit_interval, report_interval=300)
+
+    def healing_programs(self, host: str) -> list[tuple[str, str]]:
+        """The blob rebuilder of `host` (on its beanstalkd's rebuild tube)
+        and the auditors of its rawx volumes."""
+        s = self.s
+        number = s.hosts.index(host) + 1
+        queue = s.local("beanstalkd", host).addr
+        programs = [(f"{s.namespace}-blob-rebuilder-{number}",
+                     f"{_script('oio-blob-rebuilder')} {s.namespace} "
+                     f"--beanstalkd {queue} --concurrency 2 "
+                     "--chunks-per-second 0 --delete-faulty-chunks "
+                     "--retry-delay 60 --report-interval 300")]
+        for spec in s.on_host(host):
+            if spec.type == "rawx":
+                programs.append((f"{spec.name}-auditor",
+                                 f"{_script('oio-blob-auditor')} --daemon "
+                                 f"{self.auditor_conf(spec)}"))
+        return programs
 
     def write_account(self, spec: ServiceSpec) -> None:
         conf = self._base(spec)
@@ -468,12 +510,6 @@ class Bootstrap:
 
     # Supervisor -----------------------------------------------------------
     def command(self, spec: ServiceSpec) -> str:
-        exe = os.path.dirname(sys.executable)
-
-        def script(name):
-            path = os.path.join(exe, name)
-            return path if os.path.exists(path) else shutil.which(name) or name
-
         if spec.type == "zookeeper":
             from oio.zk.server import command
 
@@ -494,7 +530,7 @@ class Bootstrap:
                  "meta2": "oio-meta2", "rawx": "oio-rawx",
                  "account": "oio-account", "rdir": "oio-rdir",
                  "xcute": "oio-xcute"}[spec.type]
-        return f"{script(entry)} {self.conf_path(spec)}"
+        return f"{_script(entry)} {self.conf_path(spec)}"
 
     def write_supervisor(self, host: str) -> None:
         """The supervisord of `host`: its services and agents."""
@@ -517,22 +553,19 @@ class Bootstrap:
         }
         programs = [(spec.name, self.command(spec))
                     for spec in s.on_host(host)]
-        exe = os.path.dirname(sys.executable)
         number = s.hosts.index(host) + 1
-        agent = os.path.join(exe, "oio-conscience-agent")
-        if not os.path.exists(agent):
-            agent = shutil.which("oio-conscience-agent") or "oio-conscience-agent"
         programs.append((f"{s.namespace}-conscience-agent-{number}",
-                         f"{agent} {self.agent_conf(host)}"))
+                         f"{_script('oio-conscience-agent')} "
+                         f"{self.agent_conf(host)}"))
         if s.beanstalkd:
-            events = os.path.join(exe, "oio-event-agent")
-            if not os.path.exists(events):
-                events = shutil.which("oio-event-agent") or "oio-event-agent"
+            events = _script("oio-event-agent")
             programs.append((f"{s.namespace}-event-agent-{number}",
                              f"{events} {self.event_agent_conf(host)}"))
             if s.with_xcute and host == s.one("xcute").host:
                 programs.append((f"{s.namespace}-xcute-agent-{number}",
                                  f"{events} {self.xcute_agent_conf(host)}"))
+        if s.with_healing:
+            programs += self.healing_programs(host)
         first = {spec.name for spec in s.on_host(host)
                  if spec.type in ("zookeeper", "redis")}
         for name, command in programs:

@@ -56,6 +56,13 @@ class SandboxSettings:
     # The xcute job service and its workers (an event agent on tube
     # `oio-xcute`), with the Redis holding its jobs; needs beanstalkd.
     xcute: bool = True
+    # Self-healing daemons: a blob rebuilder per host listening to the
+    # rebuild tube, a blob auditor per rawx volume (needs beanstalkd).
+    healing: bool = True
+    # What each auditor re-reads per second (a laptop runs 9 of them).
+    audit_chunks_per_second: float = 5
+    audit_bytes_per_second: int = 2_000_000
+    audit_interval: float = 10
     # Write ~/.oio/sds.conf so that ObjectStorageApi(ns) finds the proxy.
     user_conf: bool = True
     services: list[ServiceSpec] = field(default_factory=list)
@@ -134,6 +141,10 @@ class SandboxSettings:
     @property
     def with_xcute(self) -> bool:
         return self.xcute and self.beanstalkd
+
+    @property
+    def with_healing(self) -> bool:
+        return self.healing and self.beanstalkd
 
     # Paths ----------------------------------------------------------------
     @property

@@ -41,7 +41,9 @@ def namespace():
     settings = SandboxSettings(
         namespace="OPENIO", root=root, base_port=find_free_base_port(40),
         nb_rawx=9, chunk_size=1024 * 1024, user_conf=False,
-        beanstalkd=bool(shutil.which("beanstalkd")))
+        # Tests damage chunks on purpose: no auditor repairing behind them
+        # (tests/functional/test_blob_rebuild.py runs the healing daemons).
+        healing=False, beanstalkd=bool(shutil.which("beanstalkd")))
     sandbox = Sandbox(settings)
     sandbox.bootstrap()
     old_conf = os.environ.get("OIO_SDS_CONF")

@@ -1,9 +1,12 @@
 """A rawx volume wiped and rebuilt (healing.md §2.5), on a namespace of its
-own (9 rawx, 1 MiB chunks): objects of every kind (THREECOPIES, EC 6+3,
-ECISAL; 0 bytes to 3 chunks), one volume emptied and its rawx restarted,
-then `openio-admin rawx rebuild`: every chunk is back on another rawx or
-the same one, every object reads back with its MD5, and the rdir of the
-volume lists nothing older than the incident."""
+own (9 rawx, 1 MiB chunks) running the healing daemons: objects of every
+kind (THREECOPIES, EC 6+3, ECISAL; 0 bytes to 3 chunks), one volume
+emptied and its rawx restarted, then `openio-admin rawx rebuild` (or
+`distributed-rebuild`, through the oio-blob-rebuilder daemons): every
+chunk is back on another rawx or the same one, every object reads back
+with its MD5, and the rdir of the volume lists nothing older than the
+incident. A byte flipped in a chunk is found by the auditor and the chunk
+replaced, with nobody asking."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ POLICIES = ("THREECOPIES", "EC", "ECISAL")
 
 @pytest.fixture(scope="module")
 def ns():
-    sandbox = start_replicated(replicas=1, nb_rawx=9)
+    sandbox = start_replicated(replicas=1, nb_rawx=9, healing=True)
     try:
         yield sandbox
     finally:
@@ -49,12 +52,13 @@ def cli(ns, *args: str, binary: str = "openio-admin"):
                    timeout=600)
 
 
-def populate(api, count: int) -> dict[tuple[str, str], str]:
+def populate(api, count: int, prefix: str = "ct"
+             ) -> dict[tuple[str, str], str]:
     """`count` objects over a few containers: {(container, name): md5}."""
     rng = random.Random(7)
     out = {}
     for i in range(count):
-        container = f"ct-{i % 4}"
+        container = f"{prefix}-{i % 4}"
         size = SIZES[i % len(SIZES)]
         data = rng.randbytes(size)
         api.object_create(ACCOUNT, container, data=data, obj_name=f"o{i}",
@@ -146,7 +150,7 @@ def test_rawx_rebuild_brings_every_chunk_back(ns, api):
 def test_chunk_rebuild_from_a_file(ns, api, tmp_path):
     from oio.common.utils import cid_from_name
 
-    objects = populate(api, 6)
+    objects = populate(api, 6, prefix="listed")
     key = next(k for k in objects if api.object_locate(
         ACCOUNT, *k)[0]["policy"] == "THREECOPIES"
         and api.object_locate(ACCOUNT, *k)[0]["length"] != "0")
@@ -171,3 +175,52 @@ def test_chunk_rebuild_from_a_file(ns, api, tmp_path):
     bad.write_text("not an item\n")
     res = cli(ns, "chunk", "rebuild", "--input-file", str(bad))
     assert res.code == 1 and "expected cid|content_id|chunk" in res.err
+
+
+def test_rawx_distributed_rebuild_through_the_daemons(ns, api):
+    objects = populate(api, 30, prefix="distributed")
+    victim = ns.settings.of_type("rawx")[7]
+    volume = victim.addr
+    before = chunk_layout(api, objects)
+    lost = sum(1 for chunks in before.values() for c in chunks
+               if c["url"].split("/")[2] == volume)
+    assert lost > 5
+    wipe(ns, victim)
+    assert cli(ns, "volume", "admin", "incident", volume,
+               binary="openio").code == 0
+    res = cli(ns, "rawx", "distributed-rebuild", volume,
+              "--items-per-second", "0", "-f", "json")
+    assert res.code == 0, res.out + res.err
+    rows = res.json()
+    assert rows and {r["Status"] for r in rows} == {"OK"}, rows[:3]
+    for key, md5 in objects.items():
+        _, stream = api.object_fetch(ACCOUNT, *key)
+        assert hashlib.md5(b"".join(stream)).hexdigest() == md5, key
+
+
+def test_a_flipped_byte_is_repaired_with_nobody_asking(ns, api):
+    from tests.utils import chunk_file
+
+    data = os.urandom(200_000)
+    api.object_create(ACCOUNT, "audited", data=data, obj_name="victim",
+                      policy="THREECOPIES")
+    _, chunks = api.object_locate(ACCOUNT, "audited", "victim")
+    bad = chunks[0]
+    path = chunk_file(SimpleNamespace(services=ns.settings.of_type,
+                                      settings=ns.settings), bad["url"])
+    with open(path, "r+b") as handle:
+        handle.seek(5000)
+        byte = handle.read(1)
+        handle.seek(5000)
+        handle.write(bytes([byte[0] ^ 0x01]))
+    deadline = time.monotonic() + 90
+    while True:
+        urls = {c["url"] for c in api.object_locate(
+            ACCOUNT, "audited", "victim")[1]}
+        if bad["url"] not in urls and len(urls) == 3:
+            break
+        assert time.monotonic() < deadline, "the damaged chunk is still there"
+        time.sleep(0.5)
+    assert not os.path.exists(path)
+    _, stream = api.object_fetch(ACCOUNT, "audited", "victim")
+    assert b"".join(stream) == data

@@ -35,9 +35,15 @@ def test_bootstrap_writes_every_file(tmp_path):
     sup.read(s.supervisor_conf)
     programs = [x for x in sup.sections() if x.startswith("program:")]
     # + the conscience agent, + the event agent when there is a beanstalkd,
-    # + the xcute workers' event agent
+    # + the xcute workers' event agent, + the blob rebuilder and an
+    # auditor per rawx
     assert len(programs) == len(s.services) + 1 + bool(s.beanstalkd) \
-        + s.with_xcute
+        + s.with_xcute + s.with_healing * (1 + s.nb_rawx)
+    assert "program:OPENIO-blob-rebuilder-1" in programs
+    audit = configparser.ConfigParser(interpolation=None)
+    audit.read(os.path.join(s.conf_dir, f"{rawx.name}-auditor.conf"))
+    assert audit["blob-auditor"]["volume"] == s.data_path(rawx)
+    assert audit["blob-auditor"]["queue_url"].startswith("beanstalk://")
     if s.beanstalkd:
         assert "program:OPENIO-event-agent-1" in programs
     assert "program:OPENIO-xcute-agent-1" in programs

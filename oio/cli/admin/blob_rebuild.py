@@ -57,9 +57,10 @@ class ChunkRebuildCommand(Lister):
                      "copy on a live rawx)")
         return parser
 
-    def rebuilder(self, parsed_args, rawx_id=None, total=None):
-        # The progress lines are what this command shows while it works.
-        LOG.setLevel(logging.INFO)
+    def rebuild(self, parsed_args, items, rawx_id=None, total=None):
+        """The results of rebuilding `items`, here or by the workers."""
+        if self.distributed:
+            return self.dispatch(parsed_args, items, total)
         operator = clients.chunk_operator(self.app.client_manager, LOG)
         return blob.BlobRebuilder(
             operator, rawx_id=rawx_id, dry_run=parsed_args.dry_run,
@@ -67,9 +68,36 @@ class ChunkRebuildCommand(Lister):
             concurrency=parsed_args.concurrency,
             items_per_second=parsed_args.items_per_second,
             report_interval=parsed_args.report_interval, total=total,
-            logger=LOG)
+            logger=LOG).run(items)
+
+    def dispatch(self, parsed_args, items, total=None):
+        from oio.blob.rebuild_tasks import DistributedDispatcher
+        from oio.blob.rebuilder_cmd import worker_queues
+
+        manager = self.app.client_manager
+        tube = parsed_args.distributed_tube
+        queues = worker_queues({"namespace": manager.namespace}, tube)
+        if not queues:
+            raise CommandError(f"No beanstalkd has rebuild workers on tube "
+                               f"{tube} (oio-blob-rebuilder --beanstalkd)")
+        rate = blob.DEFAULT_ITEMS_PER_SECOND \
+            if parsed_args.items_per_second is None \
+            else parsed_args.items_per_second
+        dispatcher = DistributedDispatcher(manager.namespace, queues, tube,
+                                           items_per_second=rate, logger=LOG)
+        stats = blob.RebuildStats(total)
+        interval = parsed_args.report_interval or blob.DEFAULT_REPORT_INTERVAL
+        LOG.info("%s", stats.line("START"))
+        for result in dispatcher.run(items):
+            stats.add(result)
+            if stats.clock() - stats.last_report >= interval:
+                LOG.info("%s", stats.line("RUN"))
+            yield result
+        LOG.info("%s", stats.line("DONE"))
 
     def rows(self, results, total=None):
+        # The progress lines are what this command shows while it works.
+        LOG.setLevel(logging.INFO)
         namespace = self.app.client_manager.namespace
 
         def out():
@@ -110,7 +138,6 @@ class RawxRebuild(ChunkRebuildCommand):
         total = None
         if incident:
             total = rdir.status(volume).get("chunk", {}).get("to_rebuild")
-        rebuilder = self.rebuilder(parsed_args, rawx_id=volume, total=total)
 
         def results():
             if not incident:
@@ -119,8 +146,9 @@ class RawxRebuild(ChunkRebuildCommand):
                             volume, volume)
                 return
             with RdirLock(rdir, volume, f"rebuilder on {socket.gethostname()}"):
-                yield from rebuilder.run(blob.items_from_rdir(
-                    rdir, volume, limit=parsed_args.rdir_fetch_limit))
+                yield from self.rebuild(parsed_args, blob.items_from_rdir(
+                    rdir, volume, limit=parsed_args.rdir_fetch_limit),
+                    rawx_id=volume, total=total)
         return self.rows(results(), total)
 
     @staticmethod
@@ -153,16 +181,29 @@ class ChunkRebuild(ChunkRebuildCommand):
         except OSError as err:
             raise CommandError(f"Cannot read {parsed_args.input_file}: "
                                f"{err.strerror}") from None
-        rebuilder = self.rebuilder(parsed_args)
 
         def results():
             try:
-                yield from rebuilder.run(
-                    blob.items_from_file(parsed_args.input_file))
+                yield from self.rebuild(
+                    parsed_args, blob.items_from_file(parsed_args.input_file))
             except ValueError as err:
                 LOG.error("%s", err)
                 self.success = False
         return self.rows(results())
+
+
+class RawxDistributedRebuild(RawxRebuild):
+    """Rebuild the chunks of a lost rawx volume (as `rawx rebuild`) with
+    the oio-blob-rebuilder daemons of every host, through beanstalkd."""
+
+    distributed = True
+
+
+class ChunkDistributedRebuild(ChunkRebuild):
+    """Rebuild the chunks listed in a file (as `chunk rebuild`) with the
+    oio-blob-rebuilder daemons of every host, through beanstalkd."""
+
+    distributed = True
 
 
 class RdirLock:
