@@ -300,13 +300,16 @@ class Content:
             raise exc.UnrecoverableContent(f"{failure}: {errors[0]}")
         raise exc.UnrecoverableContent(f"{failure}: {'; '.join(errors)}")
 
-    def move_linked_chunk(self, chunk_id: str, from_url: str, **kwargs) -> dict:
-        """Move a hard link of a chunk (rawx COPY on the same volume) under
-        a new ID; returns the new chunk's dict."""
-        current = self.find_chunk(chunk_id, from_url.split("/", 3)[2])
+    def move_linked_chunk(self, chunk_id: str, from_url: str,
+                          service_id: str | None = None, **kwargs) -> dict:
+        """Follow a chunk that moved to `from_url`: this content's chunk
+        `chunk_id` (on `service_id`), a hard link of the moved one, becomes
+        a new hard link of `from_url` (rawx COPY there, under a new ID),
+        and the old link goes. Returns the new chunk's dict."""
+        current = self.find_chunk(chunk_id, service_id)
         if current is None:
             raise exc.OrphanChunk("Chunk not found in content")
         _, link = self.blob_client.chunk_link(
-            current.real_url, None, self.full_path, **kwargs)
+            from_url, None, self.full_path, **kwargs)
         return self._swap(current, Chunk(dict(current.raw(), url=link,
                                               real_url=link)))

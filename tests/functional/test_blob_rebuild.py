@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import re
 import shutil
 import time
 from types import SimpleNamespace
@@ -52,7 +53,8 @@ def cli(ns, *args: str, binary: str = "openio-admin"):
                    timeout=600)
 
 
-def populate(api, count: int, prefix: str = "ct"
+def populate(api, count: int, prefix: str = "ct",
+             policies: tuple[str, ...] = POLICIES
              ) -> dict[tuple[str, str], str]:
     """`count` objects over a few containers: {(container, name): md5}."""
     rng = random.Random(7)
@@ -62,7 +64,7 @@ def populate(api, count: int, prefix: str = "ct"
         size = SIZES[i % len(SIZES)]
         data = rng.randbytes(size)
         api.object_create(ACCOUNT, container, data=data, obj_name=f"o{i}",
-                          policy=POLICIES[i % len(POLICIES)])
+                          policy=policies[i % len(policies)])
         out[(container, f"o{i}")] = hashlib.md5(data).hexdigest()
     return out
 
@@ -224,3 +226,97 @@ def test_a_flipped_byte_is_repaired_with_nobody_asking(ns, api):
     assert not os.path.exists(path)
     _, stream = api.object_fetch(ACCOUNT, "audited", "victim")
     assert b"".join(stream) == data
+
+
+def proxy_score(ns, api, addr: str) -> int:
+    from oio.conscience.client import ConscienceClient
+
+    conscience = ConscienceClient({"namespace": ns.settings.namespace},
+                                  endpoint=f"http://{ns.settings.proxy}")
+    for srv in conscience.all_services("rawx"):
+        if srv["addr"] == addr:
+            return int(srv.get("score") or 0)
+    return -1
+
+
+def chunk_files(ns, spec) -> list[str]:
+    volume = os.path.join(ns.settings.data_dir, spec.name)
+    return [name for entry in os.listdir(volume)
+            if os.path.isdir(os.path.join(volume, entry))
+            for name in os.listdir(os.path.join(volume, entry))]
+
+
+def test_blob_mover_empties_a_volume_under_traffic(ns, api, tmp_path):
+    import subprocess
+    import sys
+    import threading
+
+    # EC 6+3 needs all 9 rawx: with one locked, only what fits on 8.
+    fitting = ("THREECOPIES", "EC42", "TWOCOPIES")
+    objects = populate(api, 40, prefix="moved", policies=fitting)
+    victim = ns.settings.of_type("rawx")[2]
+    held = len(chunk_files(ns, victim))
+    assert held > 5
+    # Locked: the conscience gives it no new chunk, its chunks stay readable.
+    assert cli(ns, "cluster", "lock", "rawx", victim.addr,
+               binary="openio").code == 0
+    deadline = time.monotonic() + 30
+    while proxy_score(ns, api, victim.addr) != 0:
+        assert time.monotonic() < deadline, "the proxy still scores the rawx"
+        time.sleep(0.2)
+    stop = threading.Event()
+    failures: list[str] = []
+    written: dict[tuple[str, str], str] = {}
+    keys = list(objects)
+
+    def traffic():
+        rng = random.Random(3)
+        i = 0
+        while not stop.is_set():
+            key = rng.choice(keys)
+            try:
+                _, stream = api.object_fetch(ACCOUNT, *key)
+                if hashlib.md5(b"".join(stream)).hexdigest() != objects[key]:
+                    failures.append(f"{key}: wrong data")
+                data = rng.randbytes(rng.choice((10, 300_000)))
+                name = ("moved-new", f"n{i}")
+                api.object_create(ACCOUNT, name[0], data=data,
+                                  obj_name=name[1],
+                                  policy=rng.choice(fitting))
+                written[name] = hashlib.md5(data).hexdigest()
+            except Exception as err:  # noqa: BLE001 - what the test counts
+                failures.append(f"{key}: {err!r}")
+            i += 1
+
+    thread = threading.Thread(target=traffic, daemon=True)
+    thread.start()
+    conf = tmp_path / "mover.conf"
+    conf.write_text(f"[blob-mover]\nvolume = "
+                    f"{os.path.join(ns.settings.data_dir, victim.name)}\n"
+                    "chunks_per_second = 0\nconcurrency = 4\n")
+    env = dict(os.environ, OIO_SDS_CONF=ns.settings.sds_conf)
+    try:
+        proc = subprocess.run(
+            [os.path.join(os.path.dirname(sys.executable), "oio-blob-mover"),
+             str(conf)], capture_output=True, text=True, timeout=300, env=env)
+    finally:
+        stop.set()
+        thread.join(60)
+        cli(ns, "cluster", "unlock", "rawx", victim.addr, binary="openio")
+    print(proc.stderr.splitlines()[-1])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # Chunks written before the proxies saw the lock are moved too.
+    assert int(re.findall(r" moved=(\d+)", proc.stderr)[-1]) >= held
+    left = chunk_files(ns, victim)
+    volume = os.path.join(ns.settings.data_dir, victim.name)
+    assert left == [], [(name, os.stat(os.path.join(volume, name[:3], name)),
+                         os.listxattr(os.path.join(volume, name[:3], name)))
+                        for name in left]
+    assert not failures, failures[:5]
+    assert written
+    for key, md5 in {**objects, **written}.items():
+        _, stream = api.object_fetch(ACCOUNT, *key)
+        assert hashlib.md5(b"".join(stream)).hexdigest() == md5, key
+        hosts = [c["url"].split("/")[2] for c in
+                 api.object_locate(ACCOUNT, *key)[1]]
+        assert victim.addr not in hosts
