@@ -34,7 +34,7 @@ MiB = 1024 * 1024
 
 # -- machine limits ----------------------------------------------------------
 
-SECTIONS = "big,small,ec,events,huge,listing,replication"
+SECTIONS = "big,small,ec,events,huge,listing,replication,healing"
 
 
 def md5_speed(seconds: float = 1.0) -> float:
@@ -472,6 +472,10 @@ def main() -> int:
         from replication import run as replication
 
         report["replication"] = replication(200 if args.quick else 1000)
+    if "healing" in sections:
+        from healing import run as healing
+
+        report["healing"] = healing(args.quick)
     if args.json:
         with open(args.json, "w") as out:
             json.dump(report, out, indent=1)
