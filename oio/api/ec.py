@@ -563,8 +563,12 @@ class ECMetachunkReader:
     def _fail(self, readable: int) -> None:
         k = self.method.ec_nb_data
         detail = "; ".join(f"{url}: {reason}" for url, _, reason in self.errors)
+        # Fragments nobody gave us (a rebuild reads all but the lost one;
+        # meta2 may list fewer than k+m) are as gone as those answering 404.
+        absent = self.method.ec_nb_data + self.method.ec_nb_parity \
+            - len(self.sources)
         if self.errors and all(status == 404 for _, status, _ in self.errors) \
-                and len(self.errors) > self.method.ec_nb_parity:
+                and len(self.errors) + absent > self.method.ec_nb_parity:
             raise exc.UnrecoverableContent(
                 f"Not enough fragments: {readable} of the {k} needed ({detail})")
         raise exc.ServiceUnavailable(

@@ -569,26 +569,49 @@ class ObjectStorageApi:
 
     def _object_create(self, account, container, obj_name, source, etag,
                        mime_type, policy, properties, append, **kwargs):
+        # One request ID for the prepare, the chunks and the create.
+        kwargs.setdefault("reqid", request_id("create-"))
         pkw = _proxy_kwargs(kwargs)
-        pkw.setdefault("reqid", request_id("create-"))
         pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
-        cid = cid_from_name(account, container).upper()
         # object_change_policy rewrites an existing version in place.
         keep_version = kwargs.get("change_policy_version")
         meta, chunks = self.container.content_prepare(
             account, container, obj_name, size=1, stgpol=policy, position=0,
             version=keep_version, **pkw)
+        return self.upload_prepared(
+            account, container, obj_name, source, meta, chunks, etag=etag,
+            mime_type=mime_type, policy=policy, properties=properties,
+            append=append, change_policy=keep_version is not None, **kwargs)
+
+    def upload_prepared(self, account: str, container: str, obj_name: str,
+                        source: Source, meta: dict, chunks: list[dict],
+                        etag=None, mime_type=None, policy=None,
+                        properties=None, append=False, change_policy=False,
+                        prepare=None, **kwargs):
+        """Upload `source` to the chunks of an already prepared object
+        (`meta`, `chunks` of content/prepare2 at position 0), then register
+        it with content/create; every chunk written is deleted if that
+        fails. `prepare(position)` gives (meta, chunks) of the following
+        metachunks (default: content/prepare2 at that position).
+        (chunks, size, md5 hex, object metadata)."""
+        pkw = _proxy_kwargs(kwargs)
+        pkw.setdefault("reqid", request_id("create-"))
+        pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
+        cid = cid_from_name(account, container).upper()
         chunk_size = int(meta.get("chunk_size") or 0)
         if chunk_size <= 0:
             raise exc.OioException("The proxy did not give a chunk size")
         method = STORAGE_METHODS.load(meta["chunk_method"])
+        # Shared with sysmeta: the qualities of every metachunk's chunks
+        # gathered while uploading are registered with the object.
+        meta.setdefault("properties", {})
         sysmeta = sysmeta_for(meta, account, container, obj_name, cid)
         sysmeta["oio_version"] = sysmeta.get("oio_version") or OIO_VERSION
         perfdata = kwargs.get("perfdata")
         upload_start = time.monotonic()
         uploaded, size, md5 = self._upload_metachunks(
             account, container, obj_name, source, sysmeta, chunks, chunk_size,
-            method, policy, pkw, kwargs)
+            method, policy, pkw, kwargs, prepare=prepare)
         if perfdata is not None:
             perf.add(perfdata, "rawx", "overall",
                      time.monotonic() - upload_start)
@@ -598,7 +621,7 @@ class ObjectStorageApi:
         try:
             if etag and etag.lower() != md5:
                 raise exc.EtagMismatch(f"given etag {etag} != computed {md5}")
-            meta["properties"].update(properties)
+            meta["properties"].update(properties or {})
             body = {"chunks": uploaded, "properties": meta["properties"],
                     "container_properties": kwargs.get("container_properties")}
             self.container.content_create(
@@ -606,7 +629,7 @@ class ObjectStorageApi:
                 data=body, content_id=meta["id"], stgpol=meta["policy"],
                 version=meta["version"], mime_type=mime_type,
                 chunk_method=meta["chunk_method"], append=append,
-                change_policy=keep_version is not None, **pkw)
+                change_policy=change_policy, **pkw)
         except BaseException:
             self._delete_orphan_chunks(uploaded, cid, reqid=pkw["reqid"])
             raise
@@ -615,16 +638,18 @@ class ObjectStorageApi:
         return uploaded, size, md5, sysmeta
 
     def _upload_metachunks(self, account, container, obj_name, source, sysmeta,
-                           chunks, chunk_size, method, policy, pkw, kwargs):
+                           chunks, chunk_size, method, policy, pkw, kwargs,
+                           prepare=None):
         """Stream every metachunk: (chunks written, size, object md5 hex).
 
         Metachunk n+1 streams while the rawx of metachunk n finish (their
         fsync), and its prepare2 is fetched ahead. The object hash is the
         first metachunk's hash, continued over the next ones in a thread."""
-        def prepare(pos):
-            return self.container.content_prepare(
-                account, container, obj_name, size=1, stgpol=policy,
-                position=pos, version=sysmeta["version"], **pkw)
+        if prepare is None:
+            def prepare(pos):
+                return self.container.content_prepare(
+                    account, container, obj_name, size=1, stgpol=policy,
+                    position=pos, version=sysmeta["version"], **pkw)
 
         algo = kwargs.get("chunk_checksum_algo", "md5")
         wkw = {k: kwargs[k] for k in ("connection_timeout", "write_timeout",

@@ -60,6 +60,31 @@ def load_namespace_conf(namespace: str, failsafe: bool = False) -> dict[str, str
     return conf
 
 
+def set_namespace_options(namespace: str, options: Mapping[str, Any],
+                          remove=None) -> dict[str, str]:
+    """Set (and `remove`) options of `namespace` in the last namespace
+    configuration file read, then return all its options. For tests that
+    change the namespace's settings, as upstream's helper of the same name;
+    the file is replaced atomically."""
+    files = [f for f in namespace_conf_files() if os.path.isfile(f)]
+    if not files:
+        raise ConfigurationException(
+            f"No namespace configuration in {', '.join(namespace_conf_files())}")
+    parser = _parser()
+    parser.read(files)
+    if not parser.has_section(namespace):
+        parser.add_section(namespace)
+    for key, value in options.items():
+        parser.set(namespace, key, str(value))
+    for key in remove or ():
+        parser.remove_option(namespace, key)
+    tmp = files[-1] + ".tmp"
+    with open(tmp, "w") as out:
+        parser.write(out)
+    os.replace(tmp, files[-1])
+    return dict(parser.items(namespace))
+
+
 def configured_namespaces() -> list[str]:
     """The namespaces the configuration files declare."""
     parser = _parser()

@@ -488,6 +488,18 @@ class ContainerClient(ProxyClient):
             params=self._make_params(account, reference, path, cid=cid,
                                      version=version), **kwargs)
 
+    def content_purge(self, account=None, reference=None, path=None,
+                      cid=None, maxvers=None, **kwargs) -> None:
+        """Keep the `maxvers` most recent versions of object `path`
+        (default: the container's versioning policy), `content/purge`."""
+        params = self._make_params(account, reference, path, cid=cid)
+        if maxvers is not None:
+            params["maxvers"] = maxvers
+        del_cached_object_metadata(account=account, reference=reference,
+                                   path=path, cid=cid, **kwargs)
+        self._direct_request("POST", self._make_uri("content/purge"),
+                             params=params, **kwargs)
+
     def content_update(self, account=None, reference=None, path=None,
                        size=None, chunks=None, content_id=None, cid=None,
                        stgpol=None, version=None, chunk_method=None,

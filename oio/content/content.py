@@ -9,9 +9,11 @@ hash) before meta2 points at them, and deleted when meta2 refuses them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 
+from oio.api.io import Source
 from oio.api.rebuild import delete_chunks
 from oio.blob.client import BlobClient
 from oio.common import exceptions as exc
@@ -214,6 +216,62 @@ class Content:
                       allow_frozen_container: bool = False) -> int:
         """Recreate a lost chunk on another rawx; returns its size (bytes)."""
         raise NotImplementedError
+
+    @functools.cached_property
+    def _storage_api(self):
+        """The object API whose upload path `create` uses, on the same
+        proxy and connection pool as this content's clients."""
+        from oio.api.object_storage import ObjectStorageApi
+
+        client = self.container_client
+        return ObjectStorageApi(
+            self.conf["namespace"], logger=self.logger,
+            endpoint=f"{client.proxy_scheme}://{client.proxy_netloc}",
+            pool_manager=client.pool_manager)
+
+    def _prepared_chunks(self, position: int, **kwargs
+                         ) -> tuple[dict, list[dict]]:
+        """(metadata, chunks) of metachunk `position`: those prepared by
+        ContentFactory.new, else (a stream longer than the size given to
+        `new`) new ones from content/prepare2 for this content version."""
+        chunks = [c.raw() for c in self.chunks.filter(metapos=position)]
+        if chunks:
+            return self.metadata, chunks
+        return self.container_client.content_prepare(
+            cid=self.container_id, path=self.path, size=1,
+            stgpol=self.policy, position=position, version=self.version,
+            **kwargs)
+
+    def create(self, stream, **kwargs) -> tuple[list[dict], int, str]:
+        """Upload `stream` (a file object, bytes or an iterable of bytes)
+        to the chunks prepared by `ContentFactory.new`, then register the
+        content (content/create) with its `properties` and `mime_type`.
+        Nothing stays behind on failure: every chunk written is deleted.
+        Sets `checksum` (upper-case MD5), `length` and `chunks` (as meta2
+        now lists them). Returns (chunks, size in bytes, md5 hex)."""
+        if self.account is None or self.container_name is None:
+            raise exc.OioException(
+                f"content {self.content_id}: account and container name "
+                "are needed to create it")
+        meta = dict(self.metadata, properties=dict(self.properties or {}))
+        first = [c.raw() for c in self.chunks.filter(metapos=0)]
+        source = Source(stream) if hasattr(stream, "read") \
+            else Source(data=stream)
+        try:
+            chunks, size, md5, _ = self._storage_api.upload_prepared(
+                self.account, self.container_name, self.path, source, meta,
+                first, mime_type=self.mime_type, policy=self.policy,
+                prepare=functools.partial(self._prepared_chunks, **{
+                    k: v for k, v in kwargs.items() if k == "reqid"}),
+                **kwargs)
+        finally:
+            source.close()
+        self.checksum = md5.upper()
+        self.length = size
+        self.metadata.update(hash=self.checksum, length=str(size),
+                             properties=meta["properties"])
+        self.chunks = ChunksHelper(chunks)
+        return chunks, size, md5
 
     def fetch(self):
         """The content's bytes, tolerating lost copies or fragments."""

@@ -51,7 +51,9 @@ class ECContent(Content):
                           model.size, model.checksum, request_id("rebuild-"),
                           logger=self.logger)
         self._point_meta2(current, new, frozen=allow_frozen_container)
-        self._replace_in_memory(current, new)
+        # As 7.2: the content stays the snapshot meta2 gave, so a caller
+        # may rebuild while iterating over `chunks` (ContentFactory.get
+        # again to see the new chunk).
         return self.fragment_bytes(model.size)
 
     def fragment_bytes(self, metachunk_size: int) -> int:

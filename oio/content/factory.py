@@ -66,6 +66,18 @@ class ContentFactory:
         return self._build(container_id, meta, chunks, account,
                            container_name)
 
+    def new(self, container_id: str, path: str, size: int, policy: str,
+            account: str | None = None, container_name: str | None = None,
+            **kwargs) -> Content:
+        """A content of `size` bytes to create at `path` with storage
+        `policy`: its ID, version and chunks (every metachunk) prepared by
+        the proxy (content/prepare2), nothing written yet; `create` uploads
+        and registers it."""
+        meta, chunks = self.container_client.content_prepare(
+            cid=container_id, path=path, size=size, stgpol=policy, **kwargs)
+        return self._build(container_id, meta, chunks, account,
+                           container_name)
+
     def get_by_path_and_version(self, container_id: str, path: str,
                                 version=None, account: str | None = None,
                                 container_name: str | None = None,

@@ -40,5 +40,7 @@ class PlainContent(Content):
                         "copy them")
         new = self.new_chunk(spares[0], model, qualities.get(spares[0]))
         self._point_meta2(current, new, frozen=allow_frozen_container)
-        self._replace_in_memory(current, new)
+        # As 7.2: the content stays the snapshot meta2 gave, so a caller
+        # may rebuild while iterating over `chunks` (ContentFactory.get
+        # again to see the new chunk).
         return model.size

@@ -25,6 +25,10 @@ class BeanstalkError(Exception):
         self.reply = reply
 
 
+# The name OpenIO's clients catch.
+ResponseError = BeanstalkError
+
+
 def parse_endpoint(url: str) -> tuple[str, int]:
     """`beanstalk://IP:PORT` (or bare `IP:PORT`) → (host, port)."""
     if "://" not in url:

@@ -169,6 +169,9 @@ def content_headers(*, content_id: str, path: str, version: int, size: int,
         meta + "chunk-method": chunk_method,
         meta + "mime-type": mime_type or DEFAULT_MIME_TYPE,
         meta + "hash-method": "md5",
+        # Empty until content/create: 7.2 sends the header anyway, and its
+        # ContentFactory.new reads it (KeyError without it).
+        meta + "hash": "",
     }
 
 

@@ -110,6 +110,12 @@ lock_at_first_register=false
 score_expr={BEANSTALKD_EXPR}
 score_timeout=120
 lock_at_first_register=false
+
+# No daemon: tests register fake services of this type (OpenIO's test
+# suites flush it before and after each test).
+[type:echo]
+score_expr=(num stat.cpu)
+score_timeout=30
 """
 
 

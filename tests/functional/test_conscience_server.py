@@ -33,8 +33,9 @@ class Conscience:
 
 @pytest.fixture(scope="module")
 def conscience(tmp_path_factory):
-    # A type with a short score timeout, to watch expiry happen.
-    echo = ("[type:echo]\nscore_expr=(num stat.cpu)\nscore_timeout=1\n"
+    # A type with a short score timeout, to watch expiry happen (not the
+    # sandbox's `echo`, whose definition would override this one).
+    echo = ("[type:expiring]\nscore_expr=(num stat.cpu)\nscore_timeout=1\n"
             "lock_at_first_register=false\n")
     with running_conscience(str(tmp_path_factory.mktemp("cs")),
                             extra_conf="expire_interval = 0.1\n",
@@ -103,13 +104,13 @@ def test_lock_pins_the_score(conscience):
 
 def test_silent_services_expire(conscience):
     conscience.req("POST", "/conscience/register",
-                   {"type": "echo", "addr": "127.0.0.1:7100",
+                   {"type": "expiring", "addr": "127.0.0.1:7100",
                     "tags": {"stat.cpu": 80, "tag.up": True}})
-    _, listed, _ = conscience.req("GET", "/conscience/list?type=echo")
+    _, listed, _ = conscience.req("GET", "/conscience/list?type=expiring")
     assert listed[0]["score"] == 80
 
     def expired():
-        _, listed, _ = conscience.req("GET", "/conscience/list?type=echo")
+        _, listed, _ = conscience.req("GET", "/conscience/list?type=expiring")
         return listed[0]["score"] == 0 and listed[0]["tags"]["tag.up"] is False
     started = time.monotonic()
     wait_until(expired, timeout=5)
@@ -183,7 +184,7 @@ def test_status_info_and_dump_shape(conscience):
         assert resp.read().startswith(b"conscience")
     _, dump, _ = conscience.req("GET", "/conscience/dump")
     assert set(dump) == {"info", "services"}
-    assert set(dump["services"]) >= {"rawx", "meta2", "echo"}
+    assert set(dump["services"]) >= {"rawx", "meta2", "expiring"}
     info = dump["info"]
     assert info["chunksize"] > 0
     assert info["service_pools"]["rawx3"].startswith(

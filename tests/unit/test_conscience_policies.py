@@ -65,6 +65,8 @@ def test_service_types(ns):
     assert types["meta1"].lock_at_first_register is False
     assert types["meta0"].score_variation_bound == 20
     assert types["rawx"].score_timeout == 120
+    # OpenIO's test suites register and flush fake services of this type.
+    assert types["echo"].score_timeout == 30
 
 
 def test_info_round_trip(ns):

@@ -72,3 +72,42 @@ def test_quality_gain():
     assert compare_chunk_quality({"final_dist": 2, "expected_slot": "a",
                                   "final_slot": "a"},
                                  {"final_dist": 2, "final_slot": "b"}) == -1
+
+
+class _Prepared:
+    """A container client that only prepares (as OpenIO's test_new_ec
+    mocks it) and knows the container's names."""
+
+    def __init__(self, meta: dict, chunks: list[dict]):
+        self.answer = meta, chunks
+        self.prepared: dict = {}
+        self.pool_manager = None
+
+    def content_prepare(self, **kwargs):
+        self.prepared = kwargs
+        return self.answer
+
+    def container_get_properties(self, cid):
+        return {"system": {"sys.account": "acct", "sys.user.name": "ct"}}
+
+
+def test_factory_new_builds_the_content_of_a_prepare():
+    from oio.content.ec import ECContent
+    from oio.content.factory import ContentFactory
+
+    meta = {"chunk_method": "ec/algo=liberasurecode_rs_vand,k=6,m=2",
+            "hash": "", "id": "F4B1", "length": "1000", "name": "titi",
+            "policy": "EC", "version": "1450341162332663"}
+    chunks = [{"url": f"http://127.0.0.1:601{i}/0_{i}", "pos": f"0.{3 - i}",
+               "size": 1048576, "hash": "0" * 32} for i in range(4)]
+    client = _Prepared(meta, chunks)
+    factory = ContentFactory({"namespace": "OPENIO"}, container_client=client,
+                             blob_client=object())
+    content = factory.new("CID", "titi", 1000, "EC")
+    assert client.prepared == {"cid": "CID", "path": "titi", "size": 1000,
+                               "stgpol": "EC"}
+    assert type(content) is ECContent
+    assert (content.content_id, content.length, content.checksum) == \
+        ("F4B1", 1000, "")
+    assert (content.account, content.container_name) == ("acct", "ct")
+    assert [c.raw() for c in content.chunks] == chunks[::-1]
