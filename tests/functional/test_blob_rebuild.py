@@ -16,6 +16,7 @@ import random
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -25,8 +26,9 @@ from .replicated import start_replicated, stop
 
 ACCOUNT = "rebuilt"
 MiB = 1024 * 1024
-SIZES = (0, 1, 4000, MiB, MiB + 1, 3 * MiB - 7)
+SIZES = (0, 1, 4000, 100_000, MiB + 1, 3 * MiB - 7)
 POLICIES = ("THREECOPIES", "EC", "ECISAL")
+PROBE_OBJECTS = int(os.environ.get("OIO_PROBE_OBJECTS", "2000"))
 
 
 @pytest.fixture(scope="module")
@@ -57,20 +59,22 @@ def populate(api, count: int, prefix: str = "ct",
              policies: tuple[str, ...] = POLICIES
              ) -> dict[tuple[str, str], str]:
     """`count` objects over a few containers: {(container, name): md5}."""
-    rng = random.Random(7)
-    out = {}
-    for i in range(count):
+    def put(i):
+        rng = random.Random(i)
         container = f"{prefix}-{i % 4}"
-        size = SIZES[i % len(SIZES)]
-        data = rng.randbytes(size)
+        data = rng.randbytes(SIZES[i % len(SIZES)])
         api.object_create(ACCOUNT, container, data=data, obj_name=f"o{i}",
                           policy=policies[i % len(policies)])
-        out[(container, f"o{i}")] = hashlib.md5(data).hexdigest()
-    return out
+        return (container, f"o{i}"), hashlib.md5(data).hexdigest()
+    with ThreadPoolExecutor(8) as pool:
+        return dict(pool.map(put, range(count)))
 
 
 def chunk_layout(api, objects) -> dict[tuple[str, str], list[dict]]:
-    return {key: api.object_locate(ACCOUNT, *key)[1] for key in objects}
+    with ThreadPoolExecutor(8) as pool:
+        return dict(zip(objects, pool.map(
+            lambda key: api.object_locate(ACCOUNT, *key)[1], objects),
+            strict=True))
 
 
 def wipe(ns, spec) -> int:
@@ -90,6 +94,13 @@ def wipe(ns, spec) -> int:
     return removed
 
 
+def rdir_of(ns):
+    from oio.rdir.client import RdirClient
+
+    return RdirClient({"namespace": ns.settings.namespace},
+                      endpoint=f"http://{ns.settings.proxy}")
+
+
 def wait_indexed(rdir, volume: str, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -98,134 +109,6 @@ def wait_indexed(rdir, volume: str, count: int, timeout: float = 60) -> None:
             return
         assert time.monotonic() < deadline, f"rdir indexed {got}/{count}"
         time.sleep(0.2)
-
-
-def test_rawx_rebuild_brings_every_chunk_back(ns, api):
-    from oio.rdir.client import RdirClient
-
-    objects = populate(api, 120)
-    before = chunk_layout(api, objects)
-    victim = ns.settings.of_type("rawx")[4]
-    volume = victim.addr
-    lost = sum(1 for chunks in before.values() for c in chunks
-               if c["url"].split("/")[2] == volume)
-    assert lost > 30
-    rdir = RdirClient({"namespace": ns.settings.namespace},
-                      endpoint=f"http://{ns.settings.proxy}")
-    wait_indexed(rdir, volume, lost)
-    assert wipe(ns, victim) == lost
-    res = cli(ns, "volume", "admin", "incident", volume, binary="openio")
-    assert res.code == 0, res.err
-    # No incident date: nothing to do, said clearly.
-    other = ns.settings.of_type("rawx")[5].addr
-    quiet = cli(ns, "rawx", "rebuild", other)
-    assert quiet.code == 0 and "No item to process" in quiet.err
-    began = time.monotonic()
-    res = cli(ns, "rawx", "rebuild", volume, "--concurrency", "4",
-              "--items-per-second", "0", "-f", "json")
-    took = time.monotonic() - began
-    assert res.code == 0, res.out + res.err
-    rows = res.json()
-    print(f"rawx rebuild: {lost} chunks in {took:.1f}s")
-    assert len(rows) == lost
-    assert {r["Status"] for r in rows} == {"OK"}, [r for r in rows
-                                                   if r["Status"] != "OK"][:3]
-    assert "DONE" in res.err and f"total_chunks={lost}" in res.err
-    after = chunk_layout(api, objects)
-    for key, chunks in after.items():
-        assert len(chunks) == len(before[key]), key
-        by_meta: dict[str, list[str]] = {}
-        for chunk in chunks:
-            by_meta.setdefault(chunk["pos"].split(".")[0], []).append(
-                chunk["url"].split("/")[2])
-        for hosts in by_meta.values():
-            assert len(hosts) == len(set(hosts)), (key, hosts)
-        meta, stream = api.object_fetch(ACCOUNT, *key)
-        assert hashlib.md5(b"".join(stream)).hexdigest() == objects[key], key
-    # Nothing older than the incident is left in the volume's rdir.
-    assert rdir.status(volume).get("chunk", {}).get("to_rebuild", 0) == 0
-    # The rdir lock was released: a second run finds nothing to do.
-    again = cli(ns, "rawx", "rebuild", volume, "-f", "json")
-    assert again.code == 0 and again.json() == []
-
-
-def test_chunk_rebuild_from_a_file(ns, api, tmp_path):
-    from oio.common.utils import cid_from_name
-
-    objects = populate(api, 6, prefix="listed")
-    key = next(k for k in objects if api.object_locate(
-        ACCOUNT, *k)[0]["policy"] == "THREECOPIES"
-        and api.object_locate(ACCOUNT, *k)[0]["length"] != "0")
-    meta, chunks = api.object_locate(ACCOUNT, *key)
-    lost = chunks[0]
-    api.blob_client.chunk_delete(lost["url"])
-    cid = cid_from_name(ACCOUNT, key[0])
-    listing = tmp_path / "chunks"
-    listing.write_text(f"# a comment\n\n{cid}|{meta['id']}|{lost['url']}\n"
-                       f"{cid}|{meta['id']}|http://{lost['url'].split('/')[2]}"
-                       f"/{'0' * 64}\n")
-    res = cli(ns, "chunk", "rebuild", "--input-file", str(listing),
-              "--items-per-second", "0", "-f", "json")
-    assert res.code == 0, res.out + res.err
-    statuses = [r["Status"] for r in res.json()]
-    assert statuses == ["OK", "orphan"]
-    _, stream = api.object_fetch(ACCOUNT, *key)
-    assert hashlib.md5(b"".join(stream)).hexdigest() == objects[key]
-    missing = cli(ns, "chunk", "rebuild")
-    assert missing.code == 1 and "Missing input file" in missing.err
-    bad = tmp_path / "bad"
-    bad.write_text("not an item\n")
-    res = cli(ns, "chunk", "rebuild", "--input-file", str(bad))
-    assert res.code == 1 and "expected cid|content_id|chunk" in res.err
-
-
-def test_rawx_distributed_rebuild_through_the_daemons(ns, api):
-    objects = populate(api, 30, prefix="distributed")
-    victim = ns.settings.of_type("rawx")[7]
-    volume = victim.addr
-    before = chunk_layout(api, objects)
-    lost = sum(1 for chunks in before.values() for c in chunks
-               if c["url"].split("/")[2] == volume)
-    assert lost > 5
-    wipe(ns, victim)
-    assert cli(ns, "volume", "admin", "incident", volume,
-               binary="openio").code == 0
-    res = cli(ns, "rawx", "distributed-rebuild", volume,
-              "--items-per-second", "0", "-f", "json")
-    assert res.code == 0, res.out + res.err
-    rows = res.json()
-    assert rows and {r["Status"] for r in rows} == {"OK"}, rows[:3]
-    for key, md5 in objects.items():
-        _, stream = api.object_fetch(ACCOUNT, *key)
-        assert hashlib.md5(b"".join(stream)).hexdigest() == md5, key
-
-
-def test_a_flipped_byte_is_repaired_with_nobody_asking(ns, api):
-    from tests.utils import chunk_file
-
-    data = os.urandom(200_000)
-    api.object_create(ACCOUNT, "audited", data=data, obj_name="victim",
-                      policy="THREECOPIES")
-    _, chunks = api.object_locate(ACCOUNT, "audited", "victim")
-    bad = chunks[0]
-    path = chunk_file(SimpleNamespace(services=ns.settings.of_type,
-                                      settings=ns.settings), bad["url"])
-    with open(path, "r+b") as handle:
-        handle.seek(5000)
-        byte = handle.read(1)
-        handle.seek(5000)
-        handle.write(bytes([byte[0] ^ 0x01]))
-    deadline = time.monotonic() + 90
-    while True:
-        urls = {c["url"] for c in api.object_locate(
-            ACCOUNT, "audited", "victim")[1]}
-        if bad["url"] not in urls and len(urls) == 3:
-            break
-        assert time.monotonic() < deadline, "the damaged chunk is still there"
-        time.sleep(0.5)
-    assert not os.path.exists(path)
-    _, stream = api.object_fetch(ACCOUNT, "audited", "victim")
-    assert b"".join(stream) == data
 
 
 def proxy_score(ns, api, addr: str) -> int:
@@ -320,3 +203,182 @@ def test_blob_mover_empties_a_volume_under_traffic(ns, api, tmp_path):
         hosts = [c["url"].split("/")[2] for c in
                  api.object_locate(ACCOUNT, *key)[1]]
         assert victim.addr not in hosts
+
+
+def test_chunk_rebuild_from_a_file(ns, api, tmp_path):
+    from oio.common.utils import cid_from_name
+
+    objects = populate(api, 6, prefix="listed")
+    key = next(k for k in objects if api.object_locate(
+        ACCOUNT, *k)[0]["policy"] == "THREECOPIES"
+        and api.object_locate(ACCOUNT, *k)[0]["length"] != "0")
+    meta, chunks = api.object_locate(ACCOUNT, *key)
+    lost = chunks[0]
+    api.blob_client.chunk_delete(lost["url"])
+    cid = cid_from_name(ACCOUNT, key[0])
+    listing = tmp_path / "chunks"
+    listing.write_text(f"# a comment\n\n{cid}|{meta['id']}|{lost['url']}\n"
+                       f"{cid}|{meta['id']}|http://{lost['url'].split('/')[2]}"
+                       f"/{'0' * 64}\n")
+    res = cli(ns, "chunk", "rebuild", "--input-file", str(listing),
+              "--items-per-second", "0", "-f", "json")
+    assert res.code == 0, res.out + res.err
+    statuses = [r["Status"] for r in res.json()]
+    assert statuses == ["OK", "orphan"]
+    _, stream = api.object_fetch(ACCOUNT, *key)
+    assert hashlib.md5(b"".join(stream)).hexdigest() == objects[key]
+    missing = cli(ns, "chunk", "rebuild")
+    assert missing.code == 1 and "Missing input file" in missing.err
+    bad = tmp_path / "bad"
+    bad.write_text("not an item\n")
+    res = cli(ns, "chunk", "rebuild", "--input-file", str(bad))
+    assert res.code == 1 and "expected cid|content_id|chunk" in res.err
+
+
+def test_a_flipped_byte_is_repaired_with_nobody_asking(ns, api):
+    from tests.utils import chunk_file
+
+    data = os.urandom(200_000)
+    api.object_create(ACCOUNT, "audited", data=data, obj_name="victim",
+                      policy="THREECOPIES")
+    _, chunks = api.object_locate(ACCOUNT, "audited", "victim")
+    bad = chunks[0]
+    path = chunk_file(SimpleNamespace(services=ns.settings.of_type,
+                                      settings=ns.settings), bad["url"])
+    with open(path, "r+b") as handle:
+        handle.seek(5000)
+        byte = handle.read(1)
+        handle.seek(5000)
+        handle.write(bytes([byte[0] ^ 0x01]))
+    deadline = time.monotonic() + 90
+    while True:
+        urls = {c["url"] for c in api.object_locate(
+            ACCOUNT, "audited", "victim")[1]}
+        if bad["url"] not in urls and len(urls) == 3:
+            break
+        assert time.monotonic() < deadline, "the damaged chunk is still there"
+        time.sleep(0.5)
+    assert not os.path.exists(path)
+    _, stream = api.object_fetch(ACCOUNT, "audited", "victim")
+    assert b"".join(stream) == data
+
+
+@pytest.fixture(scope="module")
+def probe(api) -> dict[tuple[str, str], str]:
+    """The objects every rebuild below brings back (issue 14's 2,000)."""
+    began = time.monotonic()
+    objects = populate(api, PROBE_OBJECTS, prefix="probe")
+    print(f"{PROBE_OBJECTS} objects written in "
+          f"{time.monotonic() - began:.1f}s")
+    return objects
+
+
+class LostVolume:
+    """A volume wiped under `objects`, with its incident date set."""
+
+    def __init__(self, ns, api, objects, index: int):
+        self.ns, self.api, self.objects = ns, api, objects
+        self.spec = ns.settings.of_type("rawx")[index]
+        self.volume = self.spec.addr
+        self.before = chunk_layout(api, objects)
+        self.hit = {key for key, chunks in self.before.items()
+                    if any(self.on_volume(c) for c in chunks)}
+        self.lost = sum(1 for chunks in self.before.values()
+                        for c in chunks if self.on_volume(c))
+        wait_indexed(rdir_of(ns), self.volume, self.lost)
+        assert wipe(ns, self.spec) == self.lost
+        assert cli(ns, "volume", "admin", "incident", self.volume,
+                   binary="openio").code == 0
+
+    def on_volume(self, chunk: dict) -> bool:
+        return chunk["url"].split("/")[2] == self.volume
+
+    def check_rebuilt(self) -> None:
+        """Every chunk back (its file on disk), at most one per rawx in a
+        metachunk, every object that lost one reads back, and rdir lists
+        nothing older than the incident."""
+        from tests.utils import chunk_file
+
+        where = SimpleNamespace(services=self.ns.settings.of_type,
+                                settings=self.ns.settings)
+        after = chunk_layout(self.api, self.objects)
+        for key, chunks in after.items():
+            assert len(chunks) == len(self.before[key]), key
+            by_meta: dict[str, list[str]] = {}
+            for chunk in chunks:
+                by_meta.setdefault(chunk["pos"].split(".")[0], []).append(
+                    chunk["url"].split("/")[2])
+                assert os.path.exists(chunk_file(where, chunk["url"])), key
+            for hosts in by_meta.values():
+                assert len(hosts) == len(set(hosts)), (key, hosts)
+
+        def read(key):
+            _, stream = self.api.object_fetch(ACCOUNT, *key)
+            return hashlib.md5(b"".join(stream)).hexdigest() == \
+                self.objects[key]
+        with ThreadPoolExecutor(8) as pool:
+            bad = [k for k, ok in zip(sorted(self.hit), pool.map(
+                read, sorted(self.hit)), strict=True) if not ok]
+        assert not bad, bad[:5]
+        assert rdir_of(self.ns).status(self.volume).get("chunk", {}).get(
+            "to_rebuild", 0) == 0
+
+
+def test_rawx_rebuild_brings_every_chunk_back(ns, api, probe):
+    lost = LostVolume(ns, api, probe, 4)
+    assert lost.lost > 300
+    # No incident date: nothing to do, said clearly.
+    quiet = cli(ns, "rawx", "rebuild", ns.settings.of_type("rawx")[5].addr)
+    assert quiet.code == 0 and "No item to process" in quiet.err
+    began = time.monotonic()
+    res = cli(ns, "rawx", "rebuild", lost.volume, "--concurrency", "4",
+              "--items-per-second", "0", "-f", "json")
+    took = time.monotonic() - began
+    assert res.code == 0, res.out[-2000:] + res.err[-2000:]
+    rows = res.json()
+    print(f"rawx rebuild: {lost.lost} chunks in {took:.1f}s")
+    assert len(rows) == lost.lost
+    assert {r["Status"] for r in rows} == {"OK"}, [r for r in rows
+                                                   if r["Status"] != "OK"][:3]
+    assert "DONE" in res.err and f"total_chunks={lost.lost}" in res.err
+    lost.check_rebuilt()
+    # The rdir lock was released: a second run finds nothing to do.
+    again = cli(ns, "rawx", "rebuild", lost.volume, "-f", "json")
+    assert again.code == 0 and again.json() == []
+
+
+def test_xcute_rawx_rebuild_shows_its_progress(ns, api, probe):
+    lost = LostVolume(ns, api, probe, 5)
+    res = cli(ns, "xcute", "rawx", "rebuild", lost.volume,
+              "--chunks-per-second", "2000", "-f", "json")
+    assert res.code == 0, res.err
+    job_id = next(r["Value"] for r in res.json() if r["Field"] == "job.id")
+    began = time.monotonic()
+    seen = set()
+    while True:
+        show = cli(ns, "xcute", "job", "show", job_id, "-f", "json")
+        fields = {r["Field"]: r["Value"] for r in show.json()}
+        seen.add(str(fields.get("tasks.processed")))
+        if fields["job.status"] in ("FINISHED", "FAILED"):
+            break
+        assert time.monotonic() - began < 300, fields
+        time.sleep(1)
+    print(f"xcute rawx rebuild: {lost.lost} chunks in "
+          f"{time.monotonic() - began:.1f}s")
+    assert fields["job.status"] == "FINISHED", fields
+    assert int(fields["results.rebuilt_chunks"]) == lost.lost, fields
+    assert int(fields["errors.total"]) == 0, fields
+    assert str(fields["tasks.total"]).split()[0] == str(lost.lost)
+    assert len(seen) > 1            # progress was visible on the way
+    lost.check_rebuilt()
+
+
+def test_rawx_distributed_rebuild_through_the_daemons(ns, api, probe):
+    lost = LostVolume(ns, api, probe, 7)
+    res = cli(ns, "rawx", "distributed-rebuild", lost.volume,
+              "--items-per-second", "0", "-f", "json")
+    assert res.code == 0, res.out[-2000:] + res.err[-2000:]
+    rows = res.json()
+    assert len(rows) == lost.lost
+    assert {r["Status"] for r in rows} == {"OK"}, rows[:3]
+    lost.check_rebuilt()
