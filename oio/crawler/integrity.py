@@ -124,6 +124,21 @@ class ItemResult:
             if self.errors else str(None)
 
 
+def error_row(target: Target) -> list[str]:
+    """Fields of the line of a broken item in an error file (`-o`), which
+    `--from-stdin` reads back (space-separated)."""
+    row = [IRREPARABLE_PREFIX] if target.irreparable else []
+    return row + [x for x in (target.account, target.container, target.obj,
+                              target.chunk) if x]
+
+
+def rebuild_row(target: Target) -> list[str]:
+    """Fields of the line of a broken chunk for `openio-admin chunk
+    rebuild` (`cid|content|chunk URL or position`, '|'-separated)."""
+    row = [IRREPARABLE_PREFIX] if target.irreparable else []
+    return row + [target.cid, target.content_id or target.obj, target.chunk]
+
+
 class Checker:
     """Checks targets given to `check()`; `run()` does the work and yields
     every checked target (containers and objects reached by recursion
@@ -136,8 +151,12 @@ class Checker:
     def __init__(self, api, rdir=None, concurrency: int = 30,
                  check_hash: bool = False, check_xattr: bool = True,
                  request_attempts: int = 1, error_file: str | None = None,
-                 rebuild_file: str | None = None, logger=None) -> None:
+                 rebuild_file: str | None = None, logger=None,
+                 pace: Callable[[], None] | None = None) -> None:
         self.api = api
+        # Called (from any worker thread) before each check: rate limits.
+        self.pace = pace
+        self._stopped = False
         self.rdir = rdir
         self.concurrency = max(1, int(concurrency))
         self.check_hash = bool(check_hash)
@@ -186,9 +205,21 @@ class Checker:
         results, self._results = self._results, []
         yield from results
 
+    def stop(self) -> None:
+        """Start no new check: `run()` returns once those started are done
+        (from a signal handler, say)."""
+        self._stopped = True
+
     # Plumbing ----------------------------------------------------------------
     def _spawn(self, func: Callable, target: Target, recurse: int) -> None:
+        if self._stopped:
+            return
+
         def task():
+            if self.pace is not None:
+                self.pace()
+            if self._stopped:
+                return
             try:
                 func(target, recurse)
             except Exception as err:  # noqa: BLE001 - reported, not lost
@@ -233,21 +264,12 @@ class Checker:
         if self._error_file:
             with open(self._error_file, "a", newline="") as out:
                 writer = csv.writer(out, delimiter=" ")
-                for target in broken:
-                    row = [IRREPARABLE_PREFIX] if target.irreparable else []
-                    row += [x for x in (target.account, target.container,
-                                        target.obj, target.chunk) if x]
-                    writer.writerow(row)
+                writer.writerows(error_row(t) for t in broken)
         if self._rebuild_file:
             with open(self._rebuild_file, "a", newline="") as out:
                 writer = csv.writer(out, delimiter="|")
-                for target in broken:
-                    if target.type != "chunk":
-                        continue
-                    row = [IRREPARABLE_PREFIX] if target.irreparable else []
-                    row += [target.cid, target.content_id or target.obj,
-                            target.chunk]
-                    writer.writerow(row)
+                writer.writerows(rebuild_row(t) for t in broken
+                                 if t.type == "chunk")
 
     # Accounts ----------------------------------------------------------------
     def check_account(self, target: Target, recurse: int = 0) -> dict:
