@@ -468,13 +468,35 @@ class Checker:
 
     def _check_chunk(self, target: Target,
                      listing: dict | None = None) -> list[str] | None:
-        """Errors of a chunk, None when it was already checked."""
-        def compute():
-            return self._chunk_errors(target, listing)
-        errors, fresh = self._once(("chunk", target.chunk), compute)
+        """Errors of a chunk, None when it was already checked.
+
+        Keys are locked object first, chunk second, never the other way:
+        a chunk checked on its own finds its object's listing before it
+        takes its own key (an object being checked holds its key while it
+        checks its chunks, so the reverse order dead-locks)."""
+        if listing is not None:
+            def compute():
+                xattr, errors = self._head(target)
+                return errors + self._listing_errors(target, listing, xattr)
+            errors, fresh = self._once(("chunk", target.chunk), compute)
+            return errors if fresh else None
+        with self._lock:
+            if ("chunk", target.chunk) in self._cache:
+                return None
+        xattr, errors = self._head(target)
+        if not target.obj:
+            self._complete_from_chunk(target, xattr)
+        if not target.obj:
+            errors.append("Owner object unknown (no usable xattr, "
+                          "not found in rdir)")
+        else:
+            listing, _ = self.check_obj(target.copy_object())
+            errors += self._listing_errors(target, listing, xattr)
+        errors, fresh = self._once(("chunk", target.chunk), lambda: errors)
         return errors if fresh else None
 
-    def _chunk_errors(self, target: Target, listing: dict | None) -> list[str]:
+    def _head(self, target: Target) -> tuple[dict, list[str]]:
+        """(xattrs, errors) of a HEAD of the chunk on its rawx."""
         errors: list[str] = []
         xattr: dict = {}
         try:
@@ -490,20 +512,16 @@ class Checker:
             errors.append(f"Faulty: {err!r}")
         except exc.OioException as err:
             errors.append(f"Check failed: {err}")
-        if listing is None:
-            if not target.obj:
-                self._complete_from_chunk(target, xattr)
-            if not target.obj:
-                errors.append("Owner object unknown (no usable xattr, "
-                              "not found in rdir)")
-                return errors
-            listing, _ = self.check_obj(target.copy_object())
+        return xattr, errors
+
+    def _listing_errors(self, target: Target, listing: dict,
+                        xattr: dict) -> list[str]:
         db_chunk = listing.get(target.chunk)
         if db_chunk is None:
-            errors.append("Missing from object listing")
-        elif xattr and self.check_xattr:
-            errors.extend(self._xattr_errors(db_chunk, xattr))
-        return errors
+            return ["Missing from object listing"]
+        if xattr and self.check_xattr:
+            return self._xattr_errors(db_chunk, xattr)
+        return []
 
     @staticmethod
     def _xattr_errors(db_chunk: dict, xattr: dict) -> list[str]:

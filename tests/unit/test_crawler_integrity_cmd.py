@@ -4,6 +4,7 @@ report and usage errors (the checker itself: test_integrity_checker.py)."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 
 import pytest
@@ -164,3 +165,24 @@ def test_task_event_carries_irreparable():
     assert json.loads(json.dumps(event))["data"] == {
         "missing_chunks": ["0"], "irreparable": True}
     assert "irreparable" not in broken_chunk_event("NS", "C", "I", "0")["data"]
+
+
+@pytest.mark.timeout(20)
+def test_an_object_and_its_chunk_checked_together_do_not_deadlock():
+    # The -o file of a run lists a broken object and its chunks: read back,
+    # both are checked at once (this used to hang for good).
+    class SlowApi(PlainApi):
+        def object_locate(self, *args, **kwargs):
+            time.sleep(0.05)        # the object holds its key meanwhile
+            return super().object_locate(*args, **kwargs)
+
+    chunks = copies(3)
+    api = SlowApi(chunks, {c["url"]: head() for c in chunks})
+    for _ in range(3):
+        checker = Checker(api, concurrency=4)
+        checker.check(Target("a", "c", "o"), 4)
+        for chunk in chunks:
+            checker.check(Target("a", "c", "o", chunk["url"]), 4)
+        results = list(checker.run())
+        assert sorted(t.chunk for t in results if t.type == "chunk") == \
+            sorted(c["url"] for c in chunks)
