@@ -20,13 +20,19 @@ SEND_TIMEOUT = 5.0
 
 
 def broken_chunk_event(namespace: str, container_id: str, content_id: str,
-                       chunk_url: str, when: float | None = None) -> dict:
-    """The rebuild task for one chunk, `http://<rawx service id>/<id>`."""
-    return {"when": time.time() if when is None else when,
-            "event": EVENT,
-            "url": {"ns": namespace, "id": container_id,
-                    "content": content_id},
-            "data": {"missing_chunks": [chunk_url]}}
+                       chunk_url: str, when: float | None = None,
+                       irreparable: bool = False) -> dict:
+    """The rebuild task for one chunk, `http://<rawx service id>/<id>` (or
+    its position); `irreparable` when too few copies are left (the
+    integrity crawler says so, the rebuilder will fail it)."""
+    event = {"when": time.time() if when is None else when,
+             "event": EVENT,
+             "url": {"ns": namespace, "id": container_id,
+                     "content": content_id},
+             "data": {"missing_chunks": [chunk_url]}}
+    if irreparable:
+        event["data"]["irreparable"] = True
+    return event
 
 
 class RebuildReporter:
@@ -43,10 +49,10 @@ class RebuildReporter:
         Beanstalk.from_url(queue_url)      # ValueError now, not at 1st report
 
     def report(self, container_id: str, content_id: str,
-               chunk_url: str) -> bool:
+               chunk_url: str, irreparable: bool = False) -> bool:
         """Whether the task was queued (a failure is logged)."""
         event = broken_chunk_event(self.namespace, container_id, content_id,
-                                   chunk_url)
+                                   chunk_url, irreparable=irreparable)
         body = json.dumps(event, separators=(",", ":")).encode("utf-8")
         for attempt in (1, 2):   # once more on a fresh connection
             try:

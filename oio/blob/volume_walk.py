@@ -7,6 +7,7 @@ skipped silently) or not a chunk (reported by the caller).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -49,3 +50,31 @@ def walk_volume(basedir: str) -> Iterator[tuple[str, str]]:
         for entry in reversed(entries):
             if entry.is_file(follow_symlinks=False):
                 yield entry.path, entry.name
+
+
+def chunk_files(basedir: str, logger: logging.Logger,
+                input_file: str | None = None) -> Iterator[tuple[str, str]]:
+    """(path, chunk ID) of the chunks of the volume, or of those an input
+    file lists (one path relative to the volume a line; blank lines and
+    `#` comments skipped). Uploads in progress are skipped silently, other
+    names that are not chunk IDs with a "Not a chunk" warning."""
+    if input_file:
+        paths = _listed(basedir, input_file)
+    else:
+        paths = walk_volume(basedir)
+    for path, name in paths:
+        chunk_id = chunk_id_of(name)
+        if chunk_id is None:
+            if not is_pending(name):
+                logger.warning("Not a chunk %s", path)
+            continue
+        yield path, chunk_id
+
+
+def _listed(basedir: str, input_file: str) -> Iterator[tuple[str, str]]:
+    with open(input_file, encoding="utf-8") as lines:
+        for line in lines:
+            relative = line.strip()
+            if relative and not relative.startswith("#"):
+                path = os.path.join(basedir, relative.lstrip("/"))
+                yield path, os.path.basename(path)

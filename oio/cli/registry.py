@@ -160,7 +160,8 @@ ADMIN: dict[str, str | Unavailable] = {
     "chunk rebuild": f"{_BLOB_REBUILD}:ChunkRebuild",
     "rawx distributed-rebuild": f"{_BLOB_REBUILD}:RawxDistributedRebuild",
     "chunk distributed-rebuild": f"{_BLOB_REBUILD}:ChunkDistributedRebuild",
-    "account-service rebuild": NO_REBUILD,
+    "account-service rebuild":
+        "oio.cli.admin.service_rebuild:AccountServiceRebuild",
     "xcute job list": "oio.cli.xcute.job:JobList",
     "xcute job show": "oio.cli.xcute.job:JobShow",
     "xcute job pause": "oio.cli.xcute.job:JobPause",

@@ -51,8 +51,8 @@ from .meta2 import (
     Located,
     Meta2,
     Versioning,
-    parse_chunk_beans,
 )
+from .raw_beans import parse_raw_beans, parse_raw_update
 from .replication import base_name
 from .snapshot import Snapshots
 
@@ -425,27 +425,20 @@ class Meta2App:
     async def container_raw_update(self, req: Request) -> Response:
         cid = container_id(req)
         body = await req.json(MAX_CREATE_BODY)
-        if not isinstance(body, dict) or not isinstance(body.get("old"), list) \
-                or not isinstance(body.get("new"), list) or not body["old"] \
-                or len(body["old"]) != len(body["new"]):
-            raise bad_request("Expected {\"old\": [beans], \"new\": [beans]}"
-                              " of the same, non-zero length")
-        now = int(time.time())
-        old = parse_chunk_beans(body["old"], now)
-        new = parse_chunk_beans(body["new"], now)
+        old, new = parse_raw_update(body, int(time.time()))
         await self.call(self.meta2.raw_update, cid, old, new,
                         allow_frozen="frozen" in req.args)
         return Response(204)
 
-    async def _chunk_beans(self, req: Request) -> list[dict]:
+    async def _raw_beans(self, req: Request) -> list:
         body = await req.json(MAX_CREATE_BODY)
         if not isinstance(body, list) or not body:
             raise bad_request("Expected a non-empty array of beans")
-        return parse_chunk_beans(body, int(time.time()))
+        return parse_raw_beans(body, int(time.time()))
 
     async def container_raw_insert(self, req: Request) -> Response:
         cid = container_id(req)
-        beans = await self._chunk_beans(req)
+        beans = await self._raw_beans(req)
         await self.call(self.meta2.raw_insert, cid, beans,
                         force=parse_bool(req.args.get("force"), False),
                         allow_frozen="frozen" in req.args)
@@ -453,7 +446,7 @@ class Meta2App:
 
     async def container_raw_delete(self, req: Request) -> Response:
         cid = container_id(req)
-        beans = await self._chunk_beans(req)
+        beans = await self._raw_beans(req)
         await self.call(self.meta2.raw_delete, cid, beans)
         return Response(204)
 

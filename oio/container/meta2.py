@@ -56,6 +56,7 @@ from .errors import (
 )
 from .events import NullNotifier
 from .listing import ListParams, ListResult, list_objects
+from .raw_beans import ALIAS, CHUNK, HEADER, RawBean
 
 DELETED_CONTENT_ID = b"DELETED".hex().upper()
 DEFAULT_MIME_TYPE = "application/octet-stream"
@@ -1022,57 +1023,103 @@ class Meta2:
             self._emit_state(base, ctx)
         self._write(cid, run, batch=False)
 
-    def raw_update(self, cid: str, old: list[dict], new: list[dict],
+    def raw_update(self, cid: str, old: list[RawBean], new: list[RawBean],
                    allow_frozen: bool = False) -> None:
-        """Replace chunk records one for one (snapshots, rebuilds), all or
-        none: an `old` record that is not there (another rebuilder replaced
-        it meanwhile) fails the whole update."""
+        """Replace records one for one (snapshots, rebuilds, the blob
+        registrator), all or none: an `old` record that is not there
+        (another rebuilder replaced it meanwhile) fails the whole update
+        with 404. `old[i]` and `new[i]` are of the same kind."""
         def run(base: ContainerBase) -> None:
             if not allow_frozen:
                 self._writable(base)
             with base.write() as w:
                 for before, after in zip(old, new, strict=True):
-                    gone = w.db.execute(
-                        "DELETE FROM chunks WHERE content=? AND id=?",
-                        (before["content"], before["id"])).rowcount
-                    if not gone:
+                    if not _delete_raw(w, before):
                         raise content_not_found(
-                            f"Chunk not found: {before['id']}")
-                    w.insert_chunks(after["content"], [after["chunk"]])
+                            f"{before.kind.capitalize()} not found: "
+                            f"{_describe(before)}")
+                    _insert_raw(w, after)
                 w.add_counter(M2_PROP_VERSION, 1)
         self._write(cid, run, batch=False)
 
-    def raw_insert(self, cid: str, beans: list[dict], force: bool = False,
+    def raw_insert(self, cid: str, beans: list[RawBean], force: bool = False,
                    allow_frozen: bool = False) -> None:
-        """Add chunk records to existing contents (a rebuilt copy, the blob
-        registrator); an existing record is replaced only with `force`."""
+        """Add records (a rebuilt copy, the blob registrator), all or none.
+        An existing record is a conflict unless `force` replaces it; a chunk
+        or an alias needs its content header, already in the base or among
+        `beans` (headers are written first, whatever their order)."""
+        order = {HEADER: 0, ALIAS: 1, CHUNK: 2}
+
         def run(base: ContainerBase) -> None:
             if not allow_frozen:
                 self._writable(base)
             with base.write() as w:
-                for bean in beans:
-                    if w.db.execute("SELECT 1 FROM contents WHERE id=?",
-                                    (bean["content"],)).fetchone() is None:
-                        raise content_not_found(
-                            f"Content not found: {bean['content']}")
-                    if not force and w.db.execute(
-                            "SELECT 1 FROM chunks WHERE content=? AND id=?",
-                            (bean["content"], bean["id"])).fetchone():
-                        raise Meta2Error(CODE_CONTENT_EXISTS,
-                                         f"Chunk exists: {bean['id']}")
-                    w.insert_chunks(bean["content"], [bean["chunk"]])
+                for bean in sorted(beans, key=lambda b: order[b.kind]):
+                    if bean.kind != HEADER:
+                        content = bean.content if bean.kind == CHUNK \
+                            else bean.record.content
+                        if not _exists(w, HEADER, (content,)):
+                            raise content_not_found(
+                                f"Content not found: {content}")
+                    if _exists(w, bean.kind, bean.key):
+                        if not force:
+                            raise Meta2Error(
+                                CODE_CONTENT_EXISTS,
+                                f"{bean.kind.capitalize()} exists: "
+                                f"{_describe(bean)}")
+                        _delete_raw(w, bean)
+                    _insert_raw(w, bean)
                 w.add_counter(M2_PROP_VERSION, 1)
         self._write(cid, run, batch=False)
 
-    def raw_delete(self, cid: str, beans: list[dict]) -> None:
-        """Remove chunk records (admin); unknown ones are ignored."""
+    def raw_delete(self, cid: str, beans: list[RawBean]) -> None:
+        """Remove records (admin), all in one transaction; unknown ones are
+        ignored."""
         def run(base: ContainerBase) -> None:
             with base.write() as w:
-                w.db.executemany(
-                    "DELETE FROM chunks WHERE content=? AND id=?",
-                    [(b["content"], b["id"]) for b in beans])
+                for bean in beans:
+                    _delete_raw(w, bean)
                 w.add_counter(M2_PROP_VERSION, 1)
         self._write(cid, run, batch=False)
+
+
+# Table and key columns of each kind of raw bean.
+_RAW_TABLES = {ALIAS: ("aliases", ("alias", "version")),
+               HEADER: ("contents", ("id",)),
+               CHUNK: ("chunks", ("content", "id"))}
+
+
+def _where(kind: str) -> tuple[str, str]:
+    table, columns = _RAW_TABLES[kind]
+    return table, " AND ".join(f"{c}=?" for c in columns)
+
+
+def _exists(w, kind: str, key: tuple) -> bool:
+    table, where = _where(kind)
+    return w.db.execute(f"SELECT 1 FROM {table} WHERE {where}",
+                        key).fetchone() is not None
+
+
+def _delete_raw(w, bean: RawBean) -> bool:
+    """Whether the bean's record was there (and is gone now)."""
+    table, where = _where(bean.kind)
+    return w.db.execute(f"DELETE FROM {table} WHERE {where}",
+                        bean.key).rowcount > 0
+
+
+def _insert_raw(w, bean: RawBean) -> None:
+    if bean.kind == ALIAS:
+        w.insert_alias(bean.record)
+    elif bean.kind == HEADER:
+        w.insert_header(bean.record)
+    else:
+        w.insert_chunks(bean.content, [bean.record])
+
+
+def _describe(bean: RawBean) -> str:
+    if bean.kind == ALIAS:
+        return f"{bean.record.name} version {bean.record.version}"
+    return bean.record.id
 
 
 EVENT_CHUNK_GROUP = 16
@@ -1095,26 +1142,6 @@ def split_content_beans(event: str, beans: list[dict]) -> list[list[dict]]:
              if b.get("type") in ("aliases", "contents_headers")]
     return [others] + [heads + chunks[i:i + EVENT_CHUNK_GROUP]
                        for i in range(0, len(chunks), EVENT_CHUNK_GROUP)]
-
-
-def parse_chunk_beans(beans, now: int) -> list[dict]:
-    """Raw chunk beans (proxy spec §3.6) as {"content", "id", "chunk"}."""
-    if not isinstance(beans, list):
-        raise bad_request("Invalid beans: expected an array")
-    out = []
-    for bean in beans:
-        if not isinstance(bean, dict) or str(bean.get("type", "")).lower() \
-                != "chunk":
-            raise bad_request("Only chunk beans are supported")
-        content = bean.get("content")
-        if not isinstance(content, str) or not _valid_content_id(content):
-            raise bad_request("Invalid chunk bean: 'content'")
-        chunk = parse_chunks([{"url": bean.get("id"), "pos": bean.get("pos"),
-                               "size": bean.get("size"),
-                               "hash": bean.get("hash")}], now)[0]
-        out.append({"content": content.upper(), "id": chunk.id,
-                    "chunk": chunk})
-    return out
 
 
 def _create_body(body) -> tuple[list, dict]:

@@ -124,6 +124,21 @@ class ItemResult:
             if self.errors else str(None)
 
 
+def error_row(target: Target) -> list[str]:
+    """Fields of the line of a broken item in an error file (`-o`), which
+    `--from-stdin` reads back (space-separated)."""
+    row = [IRREPARABLE_PREFIX] if target.irreparable else []
+    return row + [x for x in (target.account, target.container, target.obj,
+                              target.chunk) if x]
+
+
+def rebuild_row(target: Target) -> list[str]:
+    """Fields of the line of a broken chunk for `openio-admin chunk
+    rebuild` (`cid|content|chunk URL or position`, '|'-separated)."""
+    row = [IRREPARABLE_PREFIX] if target.irreparable else []
+    return row + [target.cid, target.content_id or target.obj, target.chunk]
+
+
 class Checker:
     """Checks targets given to `check()`; `run()` does the work and yields
     every checked target (containers and objects reached by recursion
@@ -136,8 +151,12 @@ class Checker:
     def __init__(self, api, rdir=None, concurrency: int = 30,
                  check_hash: bool = False, check_xattr: bool = True,
                  request_attempts: int = 1, error_file: str | None = None,
-                 rebuild_file: str | None = None, logger=None) -> None:
+                 rebuild_file: str | None = None, logger=None,
+                 pace: Callable[[], None] | None = None) -> None:
         self.api = api
+        # Called (from any worker thread) before each check: rate limits.
+        self.pace = pace
+        self._stopped = False
         self.rdir = rdir
         self.concurrency = max(1, int(concurrency))
         self.check_hash = bool(check_hash)
@@ -186,9 +205,21 @@ class Checker:
         results, self._results = self._results, []
         yield from results
 
+    def stop(self) -> None:
+        """Start no new check: `run()` returns once those started are done
+        (from a signal handler, say)."""
+        self._stopped = True
+
     # Plumbing ----------------------------------------------------------------
     def _spawn(self, func: Callable, target: Target, recurse: int) -> None:
+        if self._stopped:
+            return
+
         def task():
+            if self.pace is not None:
+                self.pace()
+            if self._stopped:
+                return
             try:
                 func(target, recurse)
             except Exception as err:  # noqa: BLE001 - reported, not lost
@@ -233,21 +264,12 @@ class Checker:
         if self._error_file:
             with open(self._error_file, "a", newline="") as out:
                 writer = csv.writer(out, delimiter=" ")
-                for target in broken:
-                    row = [IRREPARABLE_PREFIX] if target.irreparable else []
-                    row += [x for x in (target.account, target.container,
-                                        target.obj, target.chunk) if x]
-                    writer.writerow(row)
+                writer.writerows(error_row(t) for t in broken)
         if self._rebuild_file:
             with open(self._rebuild_file, "a", newline="") as out:
                 writer = csv.writer(out, delimiter="|")
-                for target in broken:
-                    if target.type != "chunk":
-                        continue
-                    row = [IRREPARABLE_PREFIX] if target.irreparable else []
-                    row += [target.cid, target.content_id or target.obj,
-                            target.chunk]
-                    writer.writerow(row)
+                writer.writerows(rebuild_row(t) for t in broken
+                                 if t.type == "chunk")
 
     # Accounts ----------------------------------------------------------------
     def check_account(self, target: Target, recurse: int = 0) -> dict:
@@ -446,13 +468,35 @@ class Checker:
 
     def _check_chunk(self, target: Target,
                      listing: dict | None = None) -> list[str] | None:
-        """Errors of a chunk, None when it was already checked."""
-        def compute():
-            return self._chunk_errors(target, listing)
-        errors, fresh = self._once(("chunk", target.chunk), compute)
+        """Errors of a chunk, None when it was already checked.
+
+        Keys are locked object first, chunk second, never the other way:
+        a chunk checked on its own finds its object's listing before it
+        takes its own key (an object being checked holds its key while it
+        checks its chunks, so the reverse order dead-locks)."""
+        if listing is not None:
+            def compute():
+                xattr, errors = self._head(target)
+                return errors + self._listing_errors(target, listing, xattr)
+            errors, fresh = self._once(("chunk", target.chunk), compute)
+            return errors if fresh else None
+        with self._lock:
+            if ("chunk", target.chunk) in self._cache:
+                return None
+        xattr, errors = self._head(target)
+        if not target.obj:
+            self._complete_from_chunk(target, xattr)
+        if not target.obj:
+            errors.append("Owner object unknown (no usable xattr, "
+                          "not found in rdir)")
+        else:
+            listing, _ = self.check_obj(target.copy_object())
+            errors += self._listing_errors(target, listing, xattr)
+        errors, fresh = self._once(("chunk", target.chunk), lambda: errors)
         return errors if fresh else None
 
-    def _chunk_errors(self, target: Target, listing: dict | None) -> list[str]:
+    def _head(self, target: Target) -> tuple[dict, list[str]]:
+        """(xattrs, errors) of a HEAD of the chunk on its rawx."""
         errors: list[str] = []
         xattr: dict = {}
         try:
@@ -468,20 +512,16 @@ class Checker:
             errors.append(f"Faulty: {err!r}")
         except exc.OioException as err:
             errors.append(f"Check failed: {err}")
-        if listing is None:
-            if not target.obj:
-                self._complete_from_chunk(target, xattr)
-            if not target.obj:
-                errors.append("Owner object unknown (no usable xattr, "
-                              "not found in rdir)")
-                return errors
-            listing, _ = self.check_obj(target.copy_object())
+        return xattr, errors
+
+    def _listing_errors(self, target: Target, listing: dict,
+                        xattr: dict) -> list[str]:
         db_chunk = listing.get(target.chunk)
         if db_chunk is None:
-            errors.append("Missing from object listing")
-        elif xattr and self.check_xattr:
-            errors.extend(self._xattr_errors(db_chunk, xattr))
-        return errors
+            return ["Missing from object listing"]
+        if xattr and self.check_xattr:
+            return self._xattr_errors(db_chunk, xattr)
+        return []
 
     @staticmethod
     def _xattr_errors(db_chunk: dict, xattr: dict) -> list[str]:

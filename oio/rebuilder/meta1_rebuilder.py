@@ -50,6 +50,24 @@ class Meta1Rebuilder:
         mapping = self.meta0.list()
         return sorted({base_name(p, self.digits) for p in mapping})
 
+    def items_from_file(self, path: str) -> list[str]:
+        """The bases of the container IDs (or prefixes) a file lists, one
+        a line (blank lines and `#` comments skipped), each base once, in
+        the file's order; ValueError naming a line that is not hex."""
+        bases: dict[str, None] = {}
+        with open(path, encoding="utf-8") as lines:
+            for number, line in enumerate(lines, 1):
+                cid = line.strip()
+                if not cid or cid.startswith("#"):
+                    continue
+                if len(cid) < self.digits or len(cid) > 64 or \
+                        not all(c in "0123456789abcdefABCDEF" for c in cid):
+                    raise ValueError(
+                        f"{path}:{number}: not a container ID nor a prefix "
+                        f"of {self.digits} hex digits: {cid!r}")
+                bases[base_name(cid, self.digits)] = None
+        return list(bases)
+
     def rebuild(self, base: str) -> list[str]:
         """The errors of the rebuild of one base."""
         for attempt in range(self.attempts):

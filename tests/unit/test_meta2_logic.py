@@ -588,7 +588,7 @@ def test_update_replaces_a_metachunk(m2):
 
 
 def test_raw_update_on_frozen(m2):
-    from oio.container.meta2 import parse_chunk_beans
+    from oio.container.raw_beans import parse_raw_beans as parse_chunk_beans
     put(m2, "r", version=10)
     found = m2.content_locate(CID, "r")
     chunk = found.chunks[0]

@@ -58,6 +58,14 @@ class Meta1Rebuild(ServiceRebuildCommand):
     columns = ("Prefix", "Status", "Errors")
     what = "prefixes"
 
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument(
+            "--input-file",
+            help="Rebuild only the bases of the container IDs this file "
+                 "lists, one a line (default: every base of the meta0 map)")
+        return parser
+
     def take_action(self, parsed_args):
         from oio.rebuilder.meta1_rebuilder import Meta1Rebuilder
 
@@ -65,8 +73,15 @@ class Meta1Rebuild(ServiceRebuildCommand):
         rebuilder = Meta1Rebuilder(sqlx_admin(manager),
                                    clients.meta0(manager),
                                    clients.meta1_digits(manager), logger=LOG)
+        if parsed_args.input_file:
+            try:
+                items = rebuilder.items_from_file(parsed_args.input_file)
+            except (OSError, ValueError) as err:
+                raise CommandError(str(err)) from None
+        else:
+            items = rebuilder.items()
         work = self.runner(rebuilder.rebuild, parsed_args)
-        for base, errors in work.run(rebuilder.items()):
+        for base, errors in work.run(items):
             if errors:
                 LOG.error("ERROR while rebuilding %s: %s", base,
                           "; ".join(errors))
@@ -118,4 +133,50 @@ class Meta2Rebuild(ServiceRebuildCommand):
                 LOG.error("%s", err)
                 return
             self.success = work.success
+        return self.columns, rows()
+
+
+class AccountServiceRebuild(ServiceRebuildCommand):
+    """Rebuild the account service from the meta2 bases: recompute the
+    counters of every account, have every one of their containers report
+    its statistics again, then announce the containers the meta2 services
+    hold that the account service lacks. One row per entry."""
+
+    columns = ("Entry", "Status", "Errors")
+    what = "entries"
+
+    def take_action(self, parsed_args):
+        from oio.admin.account_rebuild import AccountServiceRebuilder
+        from oio.admin.repair import Repairer
+        from oio.cli.admin.common import AdminClients
+        from oio.common.crawl_stats import CrawlStats
+        from oio.common.pacing import Pacer
+
+        LOG.setLevel(logging.INFO)
+        admin = AdminClients(self.app)
+        api = self.app.client_manager.storage
+        rebuilder = AccountServiceRebuilder(
+            api, Repairer(api, admin.conscience), admin.namespace,
+            admin.conscience, admin.rdir, logger=LOG)
+        # Entries are refreshed one at a time, as they are listed.
+        pacer = Pacer(runner.DEFAULT_ITEMS_PER_SECOND
+                      if parsed_args.items_per_second is None
+                      else parsed_args.items_per_second)
+        stats = CrawlStats("entries", ("errors",), LOG,
+                           runner.DEFAULT_REPORT_INTERVAL
+                           if parsed_args.report_interval is None
+                           else parsed_args.report_interval)
+
+        def rows():
+            stats.report("START")
+            for entry, errors in rebuilder.run():
+                stats.add("entries")
+                if errors:
+                    stats.add("errors")
+                    self.success = False
+                yield entry, "error" if errors else "OK", \
+                    "\n".join(errors) or None
+                stats.tick()
+                pacer.wait()
+            stats.report("DONE")
         return self.columns, rows()
