@@ -122,6 +122,19 @@ def proxy_score(ns, api, addr: str) -> int:
     return -1
 
 
+def proxy_places_on(api, addr: str) -> bool:
+    """Whether the proxy's load balancer still puts chunks on `addr` (it
+    refreshes its view of the scores every second): 30 polls of 3 rawx
+    out of 9 miss a rawx still in the pool once in 10^5."""
+    for _ in range(30):
+        spare = api.container.content_spare(
+            ACCOUNT, "any", "any", stgpol="THREECOPIES", position=0,
+            data={"notin": [], "broken": []})
+        if any(c["id"].split("/")[2] == addr for c in spare["chunks"]):
+            return True
+    return False
+
+
 def chunk_files(ns, spec) -> list[str]:
     volume = os.path.join(ns.settings.data_dir, spec.name)
     return [name for entry in os.listdir(volume)
@@ -144,7 +157,8 @@ def test_blob_mover_empties_a_volume_under_traffic(ns, api, tmp_path):
     assert cli(ns, "cluster", "lock", "rawx", victim.addr,
                binary="openio").code == 0
     deadline = time.monotonic() + 30
-    while proxy_score(ns, api, victim.addr) != 0:
+    while proxy_score(ns, api, victim.addr) != 0 or \
+            proxy_places_on(api, victim.addr):
         assert time.monotonic() < deadline, "the proxy still scores the rawx"
         time.sleep(0.2)
     stop = threading.Event()
@@ -283,10 +297,12 @@ class LostVolume:
         self.before = chunk_layout(api, objects)
         self.hit = {key for key, chunks in self.before.items()
                     if any(self.on_volume(c) for c in chunks)}
-        self.lost = sum(1 for chunks in self.before.values()
-                        for c in chunks if self.on_volume(c))
-        wait_indexed(rdir_of(ns), self.volume, self.lost)
-        assert wipe(ns, self.spec) == self.lost
+        held = sum(1 for chunks in self.before.values()
+                   for c in chunks if self.on_volume(c))
+        wait_indexed(rdir_of(ns), self.volume, held)
+        # With the chunks of the other tests' objects.
+        self.lost = wipe(ns, self.spec)
+        assert self.lost >= held
         assert cli(ns, "volume", "admin", "incident", self.volume,
                    binary="openio").code == 0
 
@@ -352,12 +368,12 @@ def test_xcute_rawx_rebuild_shows_its_progress(ns, api, probe):
     res = cli(ns, "xcute", "rawx", "rebuild", lost.volume,
               "--chunks-per-second", "2000", "-f", "json")
     assert res.code == 0, res.err
-    job_id = next(r["Value"] for r in res.json() if r["Field"] == "job.id")
+    job_id = res.json()["job.id"]
     began = time.monotonic()
     seen = set()
     while True:
         show = cli(ns, "xcute", "job", "show", job_id, "-f", "json")
-        fields = {r["Field"]: r["Value"] for r in show.json()}
+        fields = show.json()
         seen.add(str(fields.get("tasks.processed")))
         if fields["job.status"] in ("FINISHED", "FAILED"):
             break
