@@ -578,16 +578,16 @@ class ObjectStorageApi:
         meta, chunks = self.container.content_prepare(
             account, container, obj_name, size=1, stgpol=policy, position=0,
             version=keep_version, **pkw)
-        return self.upload_prepared(
+        return self._upload_prepared(
             account, container, obj_name, source, meta, chunks, etag=etag,
             mime_type=mime_type, policy=policy, properties=properties,
             append=append, change_policy=keep_version is not None, **kwargs)
 
-    def upload_prepared(self, account: str, container: str, obj_name: str,
-                        source: Source, meta: dict, chunks: list[dict],
-                        etag=None, mime_type=None, policy=None,
-                        properties=None, append=False, change_policy=False,
-                        prepare=None, **kwargs):
+    def _upload_prepared(self, account: str, container: str, obj_name: str,
+                         source: Source, meta: dict, chunks: list[dict],
+                         etag=None, mime_type=None, policy=None,
+                         properties=None, append=False, change_policy=False,
+                         prepare=None, **kwargs):
         """Upload `source` to the chunks of an already prepared object
         (`meta`, `chunks` of content/prepare2 at position 0), then register
         it with content/create; every chunk written is deleted if that

@@ -71,14 +71,8 @@ def auditor_config(volume: str, namespace: str | None = None,
                    path: str | None = None, **options: object) -> str:
     """The `[blob-auditor]` INI text for `volume` (extra options as
     keywords, e.g. chunks_per_second=100), written to `path` if given."""
-    values = {"volume": volume, **({"namespace": namespace} if namespace
-                                   else {}), **options}
-    text = f"[{SECTION}]\n" + "".join(f"{k} = {v}\n" for k, v in
-                                       values.items() if v is not None)
-    if path:
-        with open(path, "w") as out:
-            out.write(text)
-    return text
+    return daemon.write_config(path, SECTION, {
+        "volume": volume, "namespace": namespace, **options})
 
 
 class BlobAuditor:
@@ -329,19 +323,12 @@ def _cli_options(args) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     options = _cli_options(args)
-    try:
-        if args.generate_config or args.append_config:
-            text = f"[{SECTION}]\n" + "".join(f"{k} = {v}\n"
-                                              for k, v in options.items())
-            with open(args.config, "a" if args.append_config else "w") as out:
-                out.write(text)
-        conf = daemon.load_section(args.config, SECTION)
-        conf = Config({**conf.to_dict(), **options})
-        daemon.setup_logging(PROG, conf, args.verbose, args.log_level)
-        auditor = build_auditor(conf)
-    except (exc.OioException, OSError) as err:
-        return daemon.fail(PROG, err)
-    stop = daemon.stop_on_signals()
-    return daemon.run_passes(auditor.run_pass, stop, args.daemon,
-                             conf.get_float("interval", DEFAULTS["interval"]),
-                             LOGGER)
+    if args.generate_config or args.append_config:
+        try:
+            daemon.write_config(args.config, SECTION, options,
+                                append=args.append_config)
+        except OSError as err:
+            return daemon.fail(PROG, err)
+    return daemon.serve(PROG, SECTION, args.config, options, build_auditor,
+                        LOGGER, args.daemon, DEFAULTS["interval"],
+                        args.verbose, args.log_level)

@@ -55,13 +55,8 @@ def indexer_config(volume: str, namespace: str | None = None,
                    path: str | None = None, **options: object) -> str:
     """The `[blob-indexer]` INI text for `volume`, written to `path` if
     given."""
-    values = {"volume": volume, "namespace": namespace, **options}
-    text = f"[{SECTION}]\n" + "".join(f"{k} = {v}\n" for k, v in
-                                       values.items() if v is not None)
-    if path:
-        with open(path, "w") as out:
-            out.write(text)
-    return text
+    return daemon.write_config(path, SECTION, {
+        "volume": volume, "namespace": namespace, **options})
 
 
 class BlobIndexer:
@@ -174,14 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true",
                         help="one pass, at once, then exit")
     args = parser.parse_args(argv)
-    try:
-        conf = daemon.load_section(args.config, SECTION)
-        daemon.setup_logging(PROG, conf, args.verbose, args.log_level)
-        indexer = build_indexer(conf)
-    except (exc.OioException, OSError) as err:
-        return daemon.fail(PROG, err)
-    interval = conf.get_float("interval", DEFAULTS["interval"])
-    stop = daemon.stop_on_signals()
-    return daemon.run_passes(
-        indexer.run_pass, stop, not args.once, interval, LOGGER,
-        first_delay=0.0 if args.once else random.random() * interval)
+    return daemon.serve(PROG, SECTION, args.config, {}, build_indexer, LOGGER,
+                        not args.once, DEFAULTS["interval"], args.verbose,
+                        args.log_level,
+                        first_delay=lambda interval: random.random() * interval)

@@ -265,18 +265,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     options = {k: v for k, v in vars(args).items() if v is not None and k in
                (*DEFAULTS, "namespace", "volume", "excluded_rawx")}
-    try:
-        if args.generate_config or args.edit_config:
-            with open(args.config, "a" if args.edit_config else "w") as out:
-                out.write(f"[{SECTION}]\n" if args.generate_config else "")
-                out.write("".join(f"{k} = {v}\n" for k, v in options.items()))
-        conf = daemon.load_section(args.config, SECTION)
-        conf = Config({**conf.to_dict(), **options})
-        daemon.setup_logging(PROG, conf, args.verbose, args.log_level)
-        mover = build_mover(conf)
-    except (exc.OioException, OSError) as err:
-        return daemon.fail(PROG, err)
-    stop = daemon.stop_on_signals()
-    return daemon.run_passes(mover.run_pass, stop, args.daemon,
-                             conf.get_float("interval", DEFAULTS["interval"]),
-                             LOGGER)
+    if args.generate_config or args.edit_config:
+        try:
+            daemon.write_config(args.config, SECTION, options,
+                                append=args.edit_config)
+        except OSError as err:
+            return daemon.fail(PROG, err)
+    return daemon.serve(PROG, SECTION, args.config, options, build_mover,
+                        LOGGER, args.daemon, DEFAULTS["interval"],
+                        args.verbose, args.log_level)

@@ -77,6 +77,54 @@ def run_passes(run_pass: Callable[[threading.Event], object],
     return status
 
 
+def config_text(section: str, values: dict[str, object],
+                header: bool = True) -> str:
+    """INI lines of `values` (None left out), under `[section]`."""
+    body = "".join(f"{k} = {v}\n" for k, v in values.items() if v is not None)
+    return f"[{section}]\n{body}" if header else body
+
+
+def write_config(path: str | None, section: str, values: dict[str, object],
+                 append: bool = False) -> str:
+    """The `[section]` text of `values`, written to `path` when given, or
+    appended to it (no second header: the section is the file's last)."""
+    text = config_text(section, values, header=not append)
+    if path:
+        with open(path, "a" if append else "w") as out:
+            out.write(text)
+    return text
+
+
+def serve(prog: str, section: str, config: str, options: dict[str, object],
+          build: Callable[[Config], object], logger: logging.Logger,
+          repeat: bool, interval: float, verbose: bool = False,
+          log_level: str | None = None,
+          first_delay: Callable[[float], float] | None = None) -> int:
+    """Load `[section]` of `config` (`options` from the command line
+    override it), set up the logs, `build(conf)` the crawler (one with a
+    `run_pass(stop)`), and run its passes: once, or every `interval`
+    seconds (the section's `interval` wins) until a signal when `repeat`.
+    `first_delay(interval)` spreads the first pass of daemons started
+    together. The exit status."""
+    try:
+        conf = load_section(config, section)
+        conf = Config({**conf.to_dict(), **options})
+        setup_logging(prog, conf, verbose, log_level)
+        crawler = build(conf)
+    except (ConfigurationException, OSError) as err:
+        return fail(prog, err)
+    except Exception as err:  # noqa: BLE001 - any OioException of build
+        from oio.common.exceptions import OioException
+
+        if not isinstance(err, OioException):
+            raise
+        return fail(prog, err)
+    interval = conf.get_float("interval", interval)
+    delay = first_delay(interval) if first_delay and repeat else 0.0
+    return run_passes(crawler.run_pass, stop_on_signals(), repeat, interval,
+                      logger, first_delay=delay)
+
+
 def base_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """CONFIG, -v/--verbose and --log-level, as every daemon takes."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
@@ -95,5 +143,6 @@ def fail(prog: str, message: object, code: int = 2) -> int:
     return code
 
 
-__all__ = ["ConfigurationException", "base_parser", "fail", "load_section",
-           "run_passes", "setup_logging", "stop_on_signals"]
+__all__ = ["ConfigurationException", "base_parser", "config_text", "fail",
+           "load_section", "run_passes", "serve", "setup_logging",
+           "stop_on_signals", "write_config"]

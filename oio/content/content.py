@@ -258,7 +258,7 @@ class Content:
         source = Source(stream) if hasattr(stream, "read") \
             else Source(data=stream)
         try:
-            chunks, size, md5, _ = self._storage_api.upload_prepared(
+            chunks, size, md5, _ = self._storage_api._upload_prepared(
                 self.account, self.container_name, self.path, source, meta,
                 first, mime_type=self.mime_type, policy=self.policy,
                 prepare=functools.partial(self._prepared_chunks, **{

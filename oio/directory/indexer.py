@@ -50,14 +50,8 @@ def meta2_indexer_config(volumes: list[str], namespace: str | None = None,
                          path: str | None = None, **options: object) -> str:
     """The `[meta2-indexer]` INI text for `volumes`, written to `path` if
     given."""
-    values = {"volume_list": ",".join(volumes), "namespace": namespace,
-              **options}
-    text = f"[{SECTION}]\n" + "".join(f"{k} = {v}\n" for k, v in
-                                       values.items() if v is not None)
-    if path:
-        with open(path, "w") as out:
-            out.write(text)
-    return text
+    return daemon.write_config(path, SECTION, {
+        "volume_list": ",".join(volumes), "namespace": namespace, **options})
 
 
 class Meta2VolumeIndexer:
@@ -168,13 +162,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true",
                         help="one pass, then exit")
     args = parser.parse_args(argv)
-    try:
-        conf = daemon.load_section(args.config, SECTION)
-        daemon.setup_logging(PROG, conf, args.verbose, args.log_level)
-        indexer = build_indexer(conf)
-    except (exc.OioException, OSError) as err:
-        return daemon.fail(PROG, err)
-    stop = daemon.stop_on_signals()
-    return daemon.run_passes(indexer.run_pass, stop, not args.once,
-                             conf.get_float("interval", DEFAULTS["interval"]),
-                             LOGGER)
+    return daemon.serve(PROG, SECTION, args.config, {}, build_indexer, LOGGER,
+                        not args.once, DEFAULTS["interval"], args.verbose,
+                        args.log_level)

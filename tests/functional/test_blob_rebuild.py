@@ -11,6 +11,7 @@ replaced, with nobody asking."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import re
@@ -219,6 +220,96 @@ def test_blob_mover_empties_a_volume_under_traffic(ns, api, tmp_path):
         assert victim.addr not in hosts
 
 
+def wait_job(ns, job_id: str, timeout: float = 300) -> dict:
+    """The fields of an xcute job once it ended (FINISHED or FAILED), and
+    the set of progress counts seen on the way."""
+    began = time.monotonic()
+    seen = set()
+    while True:
+        fields = cli(ns, "xcute", "job", "show", job_id, "-f", "json").json()
+        seen.add(str(fields.get("tasks.processed")))
+        if fields["job.status"] in ("FINISHED", "FAILED"):
+            fields["seen"] = seen
+            return fields
+        assert time.monotonic() - began < timeout, fields
+        time.sleep(0.5)
+
+
+def test_xcute_rawx_decommission_empties_a_locked_volume(ns, api):
+    fitting = ("THREECOPIES", "EC42", "TWOCOPIES")
+    objects = populate(api, 30, prefix="xdecom", policies=fitting)
+    victim = ns.settings.of_type("rawx")[3]
+    held = len(chunk_files(ns, victim))
+    wait_indexed(rdir_of(ns), victim.addr, held)
+    assert cli(ns, "cluster", "lock", "rawx", victim.addr,
+               binary="openio").code == 0
+    try:
+        deadline = time.monotonic() + 30
+        while proxy_places_on(api, victim.addr):
+            assert time.monotonic() < deadline
+        res = cli(ns, "xcute", "rawx", "decommission", victim.addr,
+                  "--chunks-per-second", "1000", "-f", "json")
+        assert res.code == 0, res.err
+        fields = wait_job(ns, res.json()["job.id"])
+    finally:
+        cli(ns, "cluster", "unlock", "rawx", victim.addr, binary="openio")
+    assert fields["job.status"] == "FINISHED", fields
+    assert int(fields["errors.total"]) == 0, fields
+    assert int(fields["results.moved_chunks"]) == held, fields
+    assert chunk_files(ns, victim) == []
+    for key, md5 in objects.items():
+        _, stream = api.object_fetch(ACCOUNT, *key)
+        assert hashlib.md5(b"".join(stream)).hexdigest() == md5, key
+
+
+def test_a_target_lost_midway_fails_its_chunks_and_a_second_run_ends(ns, api):
+    import subprocess
+    import sys
+
+    objects = populate(api, 60, prefix="fault")
+    victim = ns.settings.of_type("rawx")[0]
+    layout = chunk_layout(api, objects)
+    held = sum(1 for chunks in layout.values() for c in chunks
+               if c["url"].split("/")[2] == victim.addr)
+    wait_indexed(rdir_of(ns), victim.addr, held)
+    wipe(ns, victim)
+    assert cli(ns, "volume", "admin", "incident", victim.addr,
+               binary="openio").code == 0
+    # The emptied rawx, the only place left for EC 6+3 fragments, dies
+    # once the rebuild is under way.
+    proc = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "openio-admin"),
+         "--oio-ns", ns.settings.namespace, "rawx", "rebuild", victim.addr,
+         "--items-per-second", "20", "-f", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, OIO_SDS_CONF=ns.settings.sds_conf))
+    successes = 0
+    for line in proc.stderr:
+        if "Successful rebuilding" in line:
+            successes += 1
+            if successes == 5:
+                ns.stop_service(victim.name)
+                break
+    out, rest = proc.communicate(timeout=300)
+    rows = json.loads(out)
+    statuses = {r["Status"] for r in rows}
+    assert proc.returncode == 1 and statuses == {"OK", "error"}, rest[-2000:]
+    # Nothing wrong was written: as many chunks as before, each readable
+    # or still to rebuild.
+    for key, chunks in chunk_layout(api, objects).items():
+        assert len(chunks) == len(layout[key]), key
+    ns.start_service(victim.name)
+    ns.wait_all_up()
+    again = cli(ns, "rawx", "rebuild", victim.addr, "--items-per-second", "0",
+                "-f", "json")
+    assert again.code == 0, again.err[-2000:]
+    assert {r["Status"] for r in again.json()} == {"OK"}
+    assert len(again.json()) == sum(1 for r in rows if r["Status"] == "error")
+    for key, md5 in objects.items():
+        _, stream = api.object_fetch(ACCOUNT, *key)
+        assert hashlib.md5(b"".join(stream)).hexdigest() == md5, key
+
+
 def test_chunk_rebuild_from_a_file(ns, api, tmp_path):
     from oio.common.utils import cid_from_name
 
@@ -370,15 +461,8 @@ def test_xcute_rawx_rebuild_shows_its_progress(ns, api, probe):
     assert res.code == 0, res.err
     job_id = res.json()["job.id"]
     began = time.monotonic()
-    seen = set()
-    while True:
-        show = cli(ns, "xcute", "job", "show", job_id, "-f", "json")
-        fields = show.json()
-        seen.add(str(fields.get("tasks.processed")))
-        if fields["job.status"] in ("FINISHED", "FAILED"):
-            break
-        assert time.monotonic() - began < 300, fields
-        time.sleep(1)
+    fields = wait_job(ns, job_id)
+    seen = fields["seen"]
     print(f"xcute rawx rebuild: {lost.lost} chunks in "
           f"{time.monotonic() - began:.1f}s")
     assert fields["job.status"] == "FINISHED", fields

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -143,13 +144,17 @@ def test_auditor_pass_ends_with_a_report(damaged):
     assert proc.returncode == 0, proc.stderr
     done = [line for line in proc.stderr.splitlines() if " DONE " in line]
     assert len(done) == 1, proc.stderr
-    assert "corrupted=1" in done[0] and "faulty=1" in done[0]
-    assert "orphans=2" in done[0] and "orphans_removed=1" in done[0]
+    # The volume may hold what other tests of the session damaged too.
+    counts = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)\b", done[0])}
+    assert counts["corrupted"] >= 1 and counts["faulty"] >= 1, done[0]
+    assert counts["orphans"] >= 2 and counts["orphans_removed"] >= 1, done[0]
     print(done[0], f"process {damaged['elapsed']:.2f}s")
 
 
 def test_flipped_byte_gives_one_rebuild_task(damaged, namespace):
-    tasks = rebuild_tasks(namespace)
+    ours = f"http://{damaged['addr']}/{damaged['chunk_id']}"
+    tasks = [t for t in rebuild_tasks(namespace)
+             if ours in (t.get("data") or {}).get("missing_chunks", ())]
     assert len(tasks) == 1, tasks
     task = tasks[0]
     assert task["event"] == "storage.content.broken"

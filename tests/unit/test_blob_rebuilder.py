@@ -125,3 +125,17 @@ def test_mover_helpers():
     fakes = excluded_chunks(["rawx-1", "10.0.0.1:6200"])
     assert [f["url"].split("/")[2] for f in fakes] == ["rawx-1",
                                                        "10.0.0.1:6200"]
+
+
+def test_the_rate_limit_holds():
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    rebuilder = blob.BlobRebuilder(FakeOperator(), items_per_second=10,
+                                   clock=lambda: clock[0], sleep=sleep)
+    items = [item(f"C{i // 2}", f"c{i}") for i in range(40)]
+    assert len(list(rebuilder.run(items))) == 40
+    # 40 chunks at 10/s: the last ones start 3.8 s or more after the first.
+    assert clock[0] >= 3.8
