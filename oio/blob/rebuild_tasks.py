@@ -23,6 +23,8 @@ from oio.blob.rebuild_report import broken_chunk_event
 from oio.blob.rebuilder import RebuildItem, RebuildResult
 from oio.common.pacing import Pacer
 from oio.event.beanstalk import Beanstalk, BeanstalkError
+from oio.event.tube_worker import TubeWorker
+from oio.event.tube_worker import endpoint as _endpoint
 
 DEFAULT_TUBE = "oio-rebuild"
 DEFAULT_RETRY_DELAY = 3600
@@ -32,11 +34,6 @@ REPLY_TIMEOUT = 300.0
 TASK_TTR = 600
 
 LOGGER = logging.getLogger(__name__)
-
-
-def _endpoint(addr: str) -> str:
-    """`IP:PORT`, with or without `beanstalk://`."""
-    return addr.split("://", 1)[-1]
 
 
 def task_items(event: dict, namespace: str) -> list[RebuildItem]:
@@ -67,7 +64,7 @@ def _dumps(event: dict) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode("utf-8")
 
 
-class RebuildWorker(threading.Thread):
+class RebuildWorker(TubeWorker):
     """Reserves tasks from `tube` and rebuilds them with `rebuilder` (a
     BlobRebuilder), one at a time; several run side by side."""
 
@@ -75,39 +72,10 @@ class RebuildWorker(threading.Thread):
                  tube: str = DEFAULT_TUBE,
                  retry_delay: int = DEFAULT_RETRY_DELAY,
                  stop: threading.Event | None = None, logger=None):
-        super().__init__(daemon=True)
+        super().__init__(beanstalkd, tube, stop, logger or LOGGER)
         self.rebuilder = rebuilder
         self.namespace = namespace
-        self.addr = _endpoint(beanstalkd)
-        self.tube = tube
         self.retry_delay = retry_delay
-        self.stopping = stop or threading.Event()
-        self.logger = logger or LOGGER
-        self._client: Beanstalk | None = None
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                job = self._queue().reserve(timeout=1)
-            except (OSError, BeanstalkError) as err:
-                self.logger.warning("beanstalkd %s: %s", self.addr, err)
-                self._reset()
-                self.stopping.wait(1.0)
-                continue
-            if job is not None:
-                self.handle(*job)
-
-    def _queue(self) -> Beanstalk:
-        if self._client is None:
-            self._client = Beanstalk.from_url(self.addr)
-            self._client.watch(self.tube)
-            self._client.ignore("default")
-        return self._client
-
-    def _reset(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
     def handle(self, job_id: int, body: bytes) -> None:
         try:

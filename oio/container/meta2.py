@@ -11,6 +11,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from oio.common.chunk_quality import (
+    PERFECTIBLE_EVENT,
+    QUALITY_PREFIX,
+    parse_qualities,
+    perfectible_metachunks,
+)
 from oio.common.constants import (
     CODE_CONTAINER_EXISTS,
     CODE_CONTAINER_NOTEMPTY,
@@ -63,7 +69,7 @@ DEFAULT_MIME_TYPE = "application/octet-stream"
 DEFAULT_CHUNK_METHOD = "plain"
 DEFAULT_POLICY = "NONE"
 DRAINED = "drained"
-CHUNK_PROPERTY_PREFIX = "__OIO_CHUNK__"
+CHUNK_PROPERTY_PREFIX = QUALITY_PREFIX
 MAX_NAME_BYTES = 1023
 M2_PROP_VERSION = "sys.m2.version"
 M2_PROP_STATUS = "sys.status"
@@ -685,6 +691,7 @@ class Meta2:
             alias)
         if missing:
             self._emit_broken(base, ctx, alias, policy, chunks)
+        self._emit_perfectible(base, ctx, alias, chunks, props)
         self._emit_state(base, ctx)
 
     def _emit_broken(self, base, ctx, alias, policy, chunks) -> None:
@@ -705,6 +712,18 @@ class Meta2:
             "present_chunks": [{"id": c.id, "pos": c.pos, "hash": c.hash,
                                 "size": c.size} for c in chunks],
             "missing_chunks": missing_pos}, alias)
+
+    def _emit_perfectible(self, base, ctx, alias, chunks, props) -> None:
+        """One event per metachunk placed below the pool's quality, from
+        the chunk qualities the client got at prepare (they are not kept:
+        only the improver needs them, and it gets them in the event)."""
+        qualities = parse_qualities(props)
+        if not qualities:
+            return
+        beans = [{"id": c.id, "pos": c.pos, "hash": c.hash, "size": c.size}
+                 for c in chunks]
+        for data in perfectible_metachunks(beans, qualities):
+            self._emit(PERFECTIBLE_EVENT, base, ctx, data, alias)
 
     def _append(self, base, latest: Alias, chunks, meta, now, ctx) -> None:
         header = base.header(latest.content)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from oio.common.chunk_quality import imperfections
+
 
 class Chunk:
     """One chunk: `url` (`http://<rawx service id>/<chunk id>`), `pos`
@@ -86,8 +88,10 @@ class Chunk:
         self._data["quality"] = new_quality
 
     @property
-    def imperfections(self) -> list:
-        return self._data.setdefault("imperfections", [])
+    def imperfections(self) -> list[str]:
+        """What a move could improve in this chunk's placement (empty when
+        it has no quality record, or a perfect one)."""
+        return imperfections(self.quality) if self.quality else []
 
     def raw(self) -> dict:
         return self._data

@@ -8,6 +8,7 @@ a lost connection raises ConnectionError, and the next command reconnects.
 from __future__ import annotations
 
 import socket
+import time
 from urllib.parse import urlsplit
 
 import yaml
@@ -262,6 +263,38 @@ class Beanstalk:
             return None
         self._expect(reply, "FOUND", command="peek-buried")
         return int(reply[1]), self._read_body(int(reply[2]))
+
+    def peek_ready(self) -> tuple[int | None, bytes | None]:
+        """The next ready job of the used tube, left where it is; (None,
+        None) when there is none (7.2's return)."""
+        reply = self._command("peek-ready")
+        if reply and reply[0] == "NOT_FOUND":
+            return None, None
+        self._expect(reply, "FOUND", command="peek-ready")
+        return int(reply[1]), self._read_body(int(reply[2]))
+
+    def wait_for_ready_job(self, tube: str, timeout: float = float("inf"),
+                           poll_interval: float = 0.2
+                           ) -> tuple[int | None, bytes | None]:
+        """Poll `tube` until it has a ready job or `timeout` seconds pass
+        (7.2's test helper, which upstream tests call); the job stays."""
+        self.use(tube)
+        deadline = time.monotonic() + timeout
+        job = self.peek_ready()
+        while job[0] is None and time.monotonic() < deadline:
+            time.sleep(poll_interval)
+            job = self.peek_ready()
+        return job
+
+    def drain_tube(self, tube: str, timeout: float = 0.0) -> int:
+        """Delete the jobs of `tube` ready within `timeout` seconds of each
+        other; how many (7.2's test helper)."""
+        self.watch(tube)
+        count = 0
+        while (job := self.reserve(timeout=timeout)) is not None:
+            self.delete(job[0])
+            count += 1
+        return count
 
     def _yaml(self, line: str) -> object:
         reply = self._expect(self._command(line), "OK", command=line)

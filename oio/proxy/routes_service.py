@@ -139,6 +139,18 @@ def register(router: Router, proxy) -> None:
     async def forward_info(req: Request) -> Response:
         return await forward_to(req, "GET", "/v1/sqlx/info")
 
+    async def forward_nothing_cached(req: Request) -> Response:
+        """`forward/reload` and `forward/flush`: our meta services keep
+        no load balancer nor resolver cache of their own (they ask the
+        proxy each time), so there is nothing to drop; 204 as 7.2 answers,
+        which its tests expect after locking scores."""
+        if not req.args.get("id"):
+            raise HttpError(400, "Missing SRVID", status=400)
+        return Response(204)
+
+    router.add("POST", "/v3.0/forward/reload", forward_nothing_cached)
+    router.add("POST", "/v3.0/forward/flush", forward_nothing_cached)
+
     @router.route("POST", "/v3.0/forward/balance-masters")
     async def forward_balance(req: Request) -> Response:
         query = urlencode({k: req.args[k] for k in ("max", "inactivity")

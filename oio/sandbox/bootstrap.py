@@ -11,6 +11,8 @@ from oio.sandbox.layout import SandboxSettings, ServiceSpec
 
 # The tube of xcute's tasks (its workers' event agent watches it).
 XCUTE_TUBE = "oio-xcute"
+# Where the event agent keeps perfectible objects for the blob improvers.
+IMPROVE_TUBE = "oio-improve"
 
 POLICIES = """\
 [STORAGE_POLICY]
@@ -225,12 +227,18 @@ class Bootstrap:
 
     def pools(self) -> str:
         """The service pools: a container's meta2 replicas on distinct
-        services, on distinct hosts when there are several."""
+        services, on distinct hosts when there are several; rawx copies
+        on one host are then flawed (`warn_dist` 1)."""
         s = self.s
         meta2 = f"targets={s.replicas},meta2"
         if s.multi_host and s.replicas > 1:
             meta2 += "\nmin_dist=2"
-        return POOLS.replace("targets=1,meta2", meta2)
+        pools = POOLS.replace("targets=1,meta2", meta2)
+        if s.multi_host:
+            # Copies that had to share a host are worth a
+            # `storage.content.perfectible` event (as 7.2's sandbox does).
+            pools = pools.replace("warn_dist=0", "warn_dist=1")
+        return pools
 
     def service_types(self) -> str:
         """The score rules. Over several hosts, a service whose agent stops
@@ -340,8 +348,9 @@ class Bootstrap:
                        interval=s.audit_interval, report_interval=300)
 
     def healing_programs(self, host: str) -> list[tuple[str, str]]:
-        """The blob rebuilder of `host` (on its beanstalkd's rebuild tube)
-        and the auditors of its rawx volumes."""
+        """The blob rebuilder and the blob improver of `host` (on its
+        beanstalkd's rebuild and improve tubes) and the auditors of its rawx
+        volumes."""
         s = self.s
         number = s.hosts.index(host) + 1
         queue = s.local("beanstalkd", host).addr
@@ -349,7 +358,10 @@ class Bootstrap:
                      f"{_script('oio-blob-rebuilder')} {s.namespace} "
                      f"--beanstalkd {queue} --concurrency 2 "
                      "--chunks-per-second 0 --delete-faulty-chunks "
-                     "--retry-delay 60 --report-interval 300")]
+                     "--retry-delay 60 --report-interval 300"),
+                    (f"{s.namespace}-blob-improver-{number}",
+                     f"{_script('oio-blob-improver')} {s.namespace} "
+                     f"--beanstalkd {queue} --retry-delay 30")]
         for spec in s.on_host(host):
             if spec.type == "rawx":
                 programs.append((f"{spec.name}-auditor",
@@ -418,10 +430,12 @@ class Bootstrap:
             "account.services": "account_update volume_index",
             # Uploads accepted with missing chunks, reads that met broken
             # ones: kept in the rebuild tube for a rebuilder, as 7.2 does.
-            "storage.content.broken": "content_rebuild"}
+            "storage.content.broken": "content_rebuild",
+            # Objects placed below their pool's quality (a fallback slot,
+            # copies too close): kept for the blob improvers, as 7.2 does.
+            "storage.content.perfectible": "logger content_improve"}
         for event in ("storage.content.new", "storage.content.update",
-                      "storage.content.append",
-                      "storage.content.perfectible", "storage.container.update"):
+                      "storage.content.append", "storage.container.update"):
             pipelines[event] = ""
         sections: dict[str, dict] = {f"handler:{event}": {"pipeline": pipeline}
                                      for event, pipeline in pipelines.items()}
@@ -431,6 +445,9 @@ class Bootstrap:
         sections["filter:volume_index"] = {"use": "egg:oio#volume_index"}
         sections["filter:content_rebuild"] = {
             "use": "egg:oio#notify", "tube": "oio-rebuild",
+            "queue_url": f"beanstalk://{s.one('beanstalkd').addr}"}
+        sections["filter:content_improve"] = {
+            "use": "egg:oio#notify", "tube": IMPROVE_TUBE,
             "queue_url": f"beanstalk://{s.one('beanstalkd').addr}"}
         sections["filter:account_update"] = {
             "use": "egg:oio#account_update", "connection_timeout": 1.0,

@@ -35,11 +35,18 @@ def test_bootstrap_writes_every_file(tmp_path):
     sup.read(s.supervisor_conf)
     programs = [x for x in sup.sections() if x.startswith("program:")]
     # + the conscience agent, + the event agent when there is a beanstalkd,
-    # + the xcute workers' event agent, + the blob rebuilder and an
-    # auditor per rawx
+    # + the xcute workers' event agent, + the blob rebuilder, the blob
+    # improver and an auditor per rawx
     assert len(programs) == len(s.services) + 1 + bool(s.beanstalkd) \
-        + s.with_xcute + s.with_healing * (1 + s.nb_rawx)
+        + s.with_xcute + s.with_healing * (2 + s.nb_rawx)
     assert "program:OPENIO-blob-rebuilder-1" in programs
+    assert "oio-improve" not in sup["program:OPENIO-blob-improver-1"][
+        "command"]   # its default tube
+    handlers = configparser.ConfigParser(interpolation=None)
+    handlers.read(os.path.join(s.conf_dir, "event-handlers.conf"))
+    assert handlers["handler:storage.content.perfectible"]["pipeline"] == \
+        "logger content_improve"
+    assert handlers["filter:content_improve"]["tube"] == "oio-improve"
     audit = configparser.ConfigParser(interpolation=None)
     audit.read(os.path.join(s.conf_dir, f"{rawx.name}-auditor.conf"))
     assert audit["blob-auditor"]["volume"] == s.data_path(rawx)
@@ -58,3 +65,15 @@ def test_settings_round_trip(tmp_path):
     loaded = Sandbox.load(str(tmp_path)).settings
     assert loaded.services == s.services
     assert loaded.base_port == 7100
+
+
+def test_rawx_copies_sharing_a_host_are_flawed_only_over_several_hosts(
+        tmp_path):
+    one = SandboxSettings(root=str(tmp_path), base_port=7000, user_conf=False)
+    many = SandboxSettings(root=str(tmp_path), base_port=7000,
+                           user_conf=False, hosts=["10.0.0.1", "10.0.0.2"])
+    assert "warn_dist=1" not in Bootstrap(one).pools()
+    pools = configparser.ConfigParser(interpolation=None)
+    pools.read_string(Bootstrap(many).pools())
+    assert pools["pool:rawx3"]["warn_dist"] == "1"
+    assert pools["pool:rawx2"]["warn_dist"] == "1"
