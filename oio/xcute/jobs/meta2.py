@@ -44,7 +44,16 @@ class Meta2RebuildTask(Meta2Task):
 
     def process(self, task_id: str, task_payload: dict,
                 reqid: str | None = None) -> dict[str, int]:
-        errors = self.rebuilder.rebuild(task_payload["container_id"])
+        from oio.common import exceptions as exc
+
+        try:
+            errors = self.rebuilder.rebuild(task_payload["container_id"])
+        except exc.NotFound as err:
+            # A record left in the rdir index by a container deleted since:
+            # nothing to rebuild, and not an error.
+            self.logger.info("[reqid=%s] %s no longer exists: %s", reqid,
+                             task_id, err)
+            return {"orphan_bases": 1}
         if errors:
             self.logger.warning("[reqid=%s] rebuild of %s: %s", reqid,
                                 task_id, "; ".join(errors))
