@@ -178,7 +178,7 @@ class DistributedDispatcher:
 
     def _collect(self, replies: Beanstalk, pending: dict
                  ) -> Iterator[RebuildResult]:
-        job = replies.reserve(timeout=self.reply_timeout)
+        job = replies.poll(timeout=self.reply_timeout)
         if job is None:
             for item in list(pending.values()):
                 yield RebuildResult(item, error="no reply from the workers in "

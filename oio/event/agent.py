@@ -129,7 +129,7 @@ class EventWorker(threading.Thread):
     def collect(self, client: Beanstalk) -> list[tuple[int, bytes]]:
         """A batch: the first job (waited for at most a second), then the
         jobs ready a moment later."""
-        first = client.reserve(timeout=1)
+        first = client.poll(timeout=1)
         if first is None:
             return []
         self.stop_event.wait(COALESCE)

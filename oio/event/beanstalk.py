@@ -188,7 +188,16 @@ class Beanstalk:
                      command="ignore")
         self._watched.discard(tube)
 
-    def reserve(self, timeout: float | None = None) -> tuple[int, bytes] | None:
+    def reserve(self, timeout: float | None = None) -> tuple[int, bytes]:
+        """(job ID, body); ResponseError (`TIMED_OUT`) when `timeout`
+        seconds pass first, as 7.2's client raises. `poll` returns None
+        instead."""
+        job = self.poll(timeout)
+        if job is None:
+            raise ResponseError("TIMED_OUT", "reserve")
+        return job
+
+    def poll(self, timeout: float | None = None) -> tuple[int, bytes] | None:
         """(job ID, body), or None when `timeout` seconds pass first."""
         if timeout is None:
             reply = self._command("reserve", timeout=None)
@@ -291,7 +300,7 @@ class Beanstalk:
         other; how many (7.2's test helper)."""
         self.watch(tube)
         count = 0
-        while (job := self.reserve(timeout=timeout)) is not None:
+        while (job := self.poll(timeout=timeout)) is not None:
             self.delete(job[0])
             count += 1
         return count

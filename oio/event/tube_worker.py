@@ -38,7 +38,7 @@ class TubeWorker(threading.Thread):
         while not self.stopping.is_set():
             try:
                 # Short reserves: a stop is seen within a second.
-                job = self._queue().reserve(timeout=1)
+                job = self._queue().poll(timeout=1)
             except (OSError, BeanstalkError) as err:
                 self.logger.warning("beanstalkd %s: %s", self.addr, err)
                 self._reset()

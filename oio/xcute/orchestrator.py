@@ -267,7 +267,7 @@ class XcuteOrchestrator:
                 client.watch(self.reply_tube)
                 client.ignore("default")
                 while not self.stop_event.is_set():
-                    job = client.reserve(timeout=1)
+                    job = client.poll(timeout=1)
                     if job is not None:
                         self._handle_reply(client, *job)
             except (OSError, BeanstalkError) as err:

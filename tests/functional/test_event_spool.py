@@ -60,7 +60,7 @@ def consumer(server, tube="oio") -> Beanstalk:
 def drain(client, count: int) -> list[dict]:
     out = []
     for _ in range(count):
-        job = client.reserve(timeout=5)
+        job = client.poll(timeout=5)
         assert job is not None, f"only {len(out)} of {count} events"
         out.append(json.loads(job[1]))
         client.delete(job[0])
@@ -87,7 +87,7 @@ def test_client_commands(beanstalkd):
     with pytest.raises(BeanstalkError):
         worker.delete(job_id)
     assert worker.reserve(timeout=2)[1] == b"two"
-    assert worker.reserve(timeout=0) is None            # nothing else ready
+    assert worker.poll(timeout=0) is None            # nothing else ready
     with pytest.raises(ValueError):
         parse_endpoint("http://127.0.0.1:80")
     assert parse_endpoint("127.0.0.1:6002") == ("127.0.0.1", 6002)
@@ -349,4 +349,4 @@ def test_replicate(beanstalkd):
                        "url": dict(url, account="skipped")})
     repli = [e["event"] for e in drain(consumer(beanstalkd, "oio-repli"), 2)]
     assert repli == ["storage.content.new", "storage.container.state"]
-    assert consumer(beanstalkd, "oio-repli").reserve(timeout=0) is None
+    assert consumer(beanstalkd, "oio-repli").poll(timeout=0) is None

@@ -266,7 +266,7 @@ def test_replication_is_checked_with_the_account(api, namespace):
                        "url": dict(url, user="missing")})
     tube = Beanstalk.from_url(f"beanstalk://{addr}")
     tube.watch("repli-test")
-    assert tube.reserve(timeout=0) is None
+    assert tube.poll(timeout=0) is None
     assert replicate._cache[(account, container)][1] is False
 
 
@@ -280,7 +280,7 @@ def _rebuild_event(namespace, content_id: str, timeout: float = 15.0):
     found = []
 
     def arrived() -> bool:
-        job = consumer.reserve(timeout=0.5)
+        job = consumer.poll(timeout=0.5)
         if job is None:
             return False
         job_id, body = job

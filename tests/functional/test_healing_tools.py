@@ -168,7 +168,7 @@ def test_crawler_integrity_outputs_and_exit_codes(namespace, tmp_path):
         try:
             client.watch(tube)
             client.ignore("default")
-            job = client.reserve(timeout=5)
+            job = client.poll(timeout=5)
             assert job is not None
             client.delete(job[0])
         finally:

@@ -45,7 +45,7 @@ def rebuild_tasks(namespace) -> list[dict]:
         client.watch(REBUILD_TUBE)
         client.ignore("default")
         tasks = []
-        while (job := client.reserve(timeout=0)) is not None:
+        while (job := client.poll(timeout=0)) is not None:
             client.delete(job[0])
             tasks.append(json.loads(job[1]))
         return tasks
