@@ -28,7 +28,7 @@ def start_replicated(**overrides) -> Sandbox:
     values = dict(namespace="OPENIO", root=root,
                   base_port=find_free_base_port(40), nb_rawx=3,
                   chunk_size=1024 * 1024, user_conf=False, replicas=3,
-                  autorestart=False, healing=False,
+                  autorestart=False, healing=False, xcute=False,
                   beanstalkd=bool(shutil.which("beanstalkd")))
     values.update(overrides)
     sandbox = Sandbox(SandboxSettings(**values))

@@ -34,7 +34,8 @@ PROBE_OBJECTS = int(os.environ.get("OIO_PROBE_OBJECTS", "2000"))
 
 @pytest.fixture(scope="module")
 def ns():
-    sandbox = start_replicated(replicas=1, nb_rawx=9, healing=True)
+    sandbox = start_replicated(replicas=1, nb_rawx=9, healing=True,
+                               xcute=True)
     try:
         yield sandbox
     finally:
@@ -380,6 +381,25 @@ def test_a_flipped_byte_is_repaired_with_nobody_asking(ns, api):
     assert b"".join(stream) == data
 
 
+def wait_events_done(ns, timeout: float = 120) -> None:
+    """Until the event agents have handled every event queued so far."""
+    from oio.event.beanstalk import Beanstalk
+
+    client = Beanstalk.from_url(ns.settings.of_type("beanstalkd")[0].addr)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            stats = client.stats_tube("oio")
+            if not any(int(stats.get(k, 0)) for k in (
+                    "current-jobs-ready", "current-jobs-reserved",
+                    "current-jobs-delayed")):
+                return
+            assert time.monotonic() < deadline, stats
+            time.sleep(0.2)
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="module")
 def probe(api) -> dict[tuple[str, str], str]:
     """The objects every rebuild below brings back (issue 14's 2,000)."""
@@ -400,8 +420,10 @@ class LostVolume:
         self.before = chunk_layout(api, objects)
         self.hit = {key for key, chunks in self.before.items()
                     if any(self.on_volume(c) for c in chunks)}
-        # Every chunk file of the volume indexed (other tests' too).
+        # Every chunk file of the volume indexed (other tests' too), and no
+        # event left that could index a chunk again after its rebuild.
         wait_indexed(rdir_of(ns), self.volume, len(chunk_files(ns, self.spec)))
+        wait_events_done(ns)
         held = sum(1 for chunks in self.before.values()
                    for c in chunks if self.on_volume(c))
         # With the chunks of the other tests' objects.
@@ -440,8 +462,9 @@ class LostVolume:
             bad = [k for k, ok in zip(sorted(self.hit), pool.map(
                 read, sorted(self.hit)), strict=True) if not ok]
         assert not bad, bad[:5]
-        assert rdir_of(self.ns).status(self.volume).get("chunk", {}).get(
-            "to_rebuild", 0) == 0
+        rdir = rdir_of(self.ns)
+        left = list(rdir.chunk_fetch(self.volume, rebuild=True))
+        assert not left, (rdir.admin_incident_get(self.volume), left[:5])
 
 
 def test_rawx_rebuild_brings_every_chunk_back(ns, api, probe):

@@ -55,7 +55,7 @@ def cluster():
     root = tempfile.mkdtemp(prefix="oio-hosts-", dir=tmp)
     net = NetnsCluster(root, hosts=3, replicas=3, nb_rawx=2,
                        chunk_size=1024 * 1024, user_conf=False,
-                       healing=False, base_port=6000)
+                       healing=False, xcute=False, base_port=6000)
     try:
         net.start()
         yield net
