@@ -57,6 +57,11 @@ def _chunks(api, container: str, name: str = "obj") -> list[dict]:
     return api.object_locate(ACCOUNT, container, name)[1]
 
 
+def _urls(api, container: str) -> set[str]:
+    """The chunks meta2 names (their scores change with the rawx load)."""
+    return {c["url"] for c in _chunks(api, container)}
+
+
 def _xattrs(namespace, url: str) -> dict[str, bytes]:
     path = chunk_file(namespace, url)
     return {k: os.getxattr(path, k) for k in os.listxattr(path)}
@@ -151,7 +156,7 @@ def test_plain_rebuild_without_any_copy_is_unrecoverable(api, conf, namespace):
     with pytest.raises(exc.UnrecoverableContent):
         content.rebuild_chunk(chunks[0]["url"].rsplit("/", 1)[1],
                               service_id=chunks[0]["url"].split("/")[2])
-    assert _chunks(api, container) == chunks     # meta2 untouched
+    assert _urls(api, container) == {c["url"] for c in chunks}   # untouched
 
 
 def test_plain_rebuild_skips_a_corrupted_copy(api, conf, namespace):
@@ -213,7 +218,7 @@ def test_ec_rebuild_below_k_is_unrecoverable(api, conf, namespace):
         content.rebuild_chunk(chunks[0]["url"].rsplit("/", 1)[1],
                               service_id=chunks[0]["url"].split("/")[2],
                               allow_same_rawx=True)
-    assert _chunks(api, container) == chunks
+    assert _urls(api, container) == {c["url"] for c in chunks}
 
 
 @pytest.mark.parametrize("policy", ["THREECOPIES", "EC42"])
