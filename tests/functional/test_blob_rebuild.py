@@ -347,6 +347,9 @@ def test_chunk_rebuild_from_a_file(ns, api, tmp_path):
     assert hashlib.md5(b"".join(stream)).hexdigest() == objects[key]
     missing = cli(ns, "chunk", "rebuild")
     assert missing.code == 1 and "Missing input file" in missing.err
+    unknown = cli(ns, "rawx", "rebuild", "127.0.0.1:1")
+    assert unknown.code == 1 and "127.0.0.1:1" in unknown.err
+    assert "Traceback" not in unknown.err
     bad = tmp_path / "bad"
     bad.write_text("not an item\n")
     res = cli(ns, "chunk", "rebuild", "--input-file", str(bad))

@@ -151,15 +151,21 @@ class RawxRebuild(ChunkRebuildCommand):
                     rawx_id=volume, total=total)
         return self.rows(results(), total)
 
-    @staticmethod
-    def incident(rdir, volume: str) -> int | None:
+    def incident(self, rdir, volume: str) -> int | None:
         try:
             return rdir.admin_incident_get(volume)
         except exc.VolumeException as err:
             raise CommandError(str(err)) from None
         except exc.NotFound:
-            raise CommandError(f"{volume} has no rdir index (is it a rawx "
-                               "service of the namespace?)") from None
+            # No index: a rawx that never held a chunk has nothing to lose.
+            known = {key for srv in clients.conscience(
+                self.app.client_manager).all_services("rawx")
+                for key in (srv.get("addr"), srv.get("id"),
+                            (srv.get("tags") or {}).get("tag.service_id"))}
+            if volume in known:
+                return None
+            raise CommandError(f"{volume} is not a rawx service of the "
+                               "namespace") from None
 
 
 class ChunkRebuild(ChunkRebuildCommand):
