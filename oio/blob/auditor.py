@@ -267,12 +267,8 @@ def build_auditor(conf: Config, logger: logging.Logger = LOGGER) -> BlobAuditor:
     path = conf.get_str("volume")
     if not path:
         raise exc.ConfigurationException(f"[{SECTION}] needs 'volume'")
-    volume = read_volume(path, "rawx")
-    namespace = conf.get_str("namespace") or volume.namespace
-    if namespace != volume.namespace:
-        raise exc.ConfigurationException(
-            f"volume {path} belongs to namespace {volume.namespace!r}, "
-            f"not {namespace!r}")
+    volume = read_volume(path, "rawx", conf.get_str("namespace"))
+    namespace = volume.namespace
     ns_conf = load_namespace_conf(namespace)
     client_conf = {"namespace": namespace}
     reporter = None

@@ -152,12 +152,8 @@ def build_indexer(conf: Config, logger: logging.Logger = LOGGER
     path = conf.get_str("volume")
     if not path:
         raise exc.ConfigurationException(f"[{SECTION}] needs 'volume'")
-    volume = read_volume(path, "rawx")
-    namespace = conf.get_str("namespace") or volume.namespace
-    if namespace != volume.namespace:
-        raise exc.ConfigurationException(
-            f"volume {path} belongs to namespace {volume.namespace!r}, "
-            f"not {namespace!r}")
+    volume = read_volume(path, "rawx", conf.get_str("namespace"))
+    namespace = volume.namespace
     load_namespace_conf(namespace)     # a clear error if it is unknown
     return BlobIndexer(conf, volume,
                        RdirClient({"namespace": namespace}, logger=logger),

@@ -232,12 +232,8 @@ def build_mover(conf: Config, logger: logging.Logger = LOGGER) -> BlobMover:
     path = conf.get_str("volume")
     if not path:
         raise exc.ConfigurationException(f"no volume in [{SECTION}]")
-    volume = read_volume(path, "rawx")
-    namespace = conf.get_str("namespace") or volume.namespace
-    if namespace != volume.namespace:
-        raise exc.ConfigurationException(
-            f"volume {path} belongs to namespace {volume.namespace!r}, "
-            f"not {namespace!r}")
+    volume = read_volume(path, "rawx", conf.get_str("namespace"))
+    namespace = volume.namespace
     return BlobMover(conf, volume, ContentFactory({"namespace": namespace},
                                                   logger=logger), logger)
 

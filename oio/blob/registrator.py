@@ -280,11 +280,7 @@ def open_volume(path: str, namespace: str) -> VolumeInfo:
     namespace configured on this host (ConfigurationException else)."""
     from oio.common.configuration import load_namespace_conf
 
-    volume = read_volume(path, "rawx")
-    if volume.namespace != namespace:
-        raise exc.ConfigurationException(
-            f"volume {path} belongs to namespace {volume.namespace!r}, "
-            f"not {namespace!r}")
+    volume = read_volume(path, "rawx", namespace)
     load_namespace_conf(namespace)
     return volume
 

@@ -58,10 +58,12 @@ def lock_volume(path: str, namespace: str, volume_id: str,
     return True
 
 
-def read_volume(path: str, service_type: str) -> VolumeInfo:
-    """The identity of the `service_type` volume at `path`;
-    ConfigurationException saying what is wrong (not a directory, not
-    claimed by a service, claimed by another type of service)."""
+def read_volume(path: str, service_type: str,
+                namespace: str | None = None) -> VolumeInfo:
+    """The identity of the `service_type` volume at `path` (of `namespace`
+    when given); ConfigurationException saying what is wrong (not a
+    directory, not claimed by a service, claimed by another type of
+    service or by another namespace)."""
     if not os.path.isdir(path):
         raise ConfigurationException(f"volume {path} is not a directory")
     values = {}
@@ -81,4 +83,8 @@ def read_volume(path: str, service_type: str) -> VolumeInfo:
         raise ConfigurationException(
             f"volume {path} belongs to a {values['type']} service, "
             f"not a {service_type}")
+    if namespace and values["namespace"] != namespace:
+        raise ConfigurationException(
+            f"volume {path} belongs to namespace {values['namespace']!r}, "
+            f"not {namespace!r}")
     return VolumeInfo(path, values["namespace"], values["id"], values["type"])
