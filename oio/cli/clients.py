@@ -66,6 +66,23 @@ def meta1_digits(manager) -> int:
     return int(value)
 
 
+def flatns(manager, bits: int | None = None, info: dict | None = None):
+    """The namespace's autocontainer builder: the `flat_*` options of the
+    conscience (`info`, fetched if not given), overridden by the local
+    sds.conf, the bit length by `bits` (--flat-bits)."""
+    from oio.common.autocontainer import flat_builder
+    from oio.common.exceptions import ConfigurationException
+
+    if info is None:
+        info = conscience(manager).info()
+    options = dict(info.get("options") or {})
+    options.update(manager.sds_conf)
+    try:
+        return flat_builder(options, bits=bits)
+    except ConfigurationException as err:
+        raise CommandError(f"{err} (see --flat-bits)") from None
+
+
 def beanstalk(manager):
     """A client of one of the namespace's beanstalkd (`event-agent` in the
     namespace configuration, `beanstalk://IP:PORT`, `;`-separated)."""

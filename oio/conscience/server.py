@@ -8,6 +8,7 @@ import configparser
 import logging
 import sys
 
+from oio.common.autocontainer import DEFAULT_FLAT_BITS
 from oio.common.configuration import Config, read_conf
 from oio.common.exceptions import ConfigurationException
 from oio.common.http_server import run_service
@@ -34,6 +35,10 @@ def load_namespace(conf: Config) -> tuple[NamespaceInfo, dict[str, ServiceType]]
         if key not in SERVER_KEYS:
             ns.options[key.removeprefix("ns.")] = str(value)
     ns.options.setdefault("storage_policy", "NONE")
+    # Autocontainers: 7.2 always publishes the flat namespace bit length
+    # (`ns.flat_bits`, default 17) as `flat_bitlength`.
+    ns.options.setdefault("flat_bitlength",
+                          ns.options.pop("flat_bits", str(DEFAULT_FLAT_BITS)))
     try:
         if conf.get_str("policies"):
             load_policies(ns, conf.get_str("policies"))

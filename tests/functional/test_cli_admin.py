@@ -104,8 +104,8 @@ def test_locate_errors(namespace, obj):
                for r in nocontainer.json())
     noaccount = admin(namespace, "container", "locate", container)
     assert noaccount.code == 1 and "--oio-account" in noaccount.err
-    auto = admin(namespace, "object", "locate", "--auto", "x",
-                 account=account)
+    auto = admin(namespace, "object", "locate", "--auto", "x", "--flat-bits",
+                 "0", account=account)
     assert auto.code == 1 and "flat" in auto.err
     noobj = admin(namespace, "object", "check", container, account=account)
     assert noobj.code == 1 and "Missing value for object_name" in noobj.err

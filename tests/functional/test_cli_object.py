@@ -8,8 +8,9 @@ import json
 import os
 import uuid
 
-from oio.cli.object.object import HashedContainerBuilder, parse_ranges
+from oio.cli.object.object import parse_ranges
 from oio.cli.progress import Progress, ProgressReader
+from oio.common.autocontainer import HashedContainerBuilder
 from tests.functional.cli import run_cli
 
 
@@ -238,13 +239,21 @@ def test_flat_namespace(namespace, tmp_path):
     shown = run_cli(namespace, "object", "show", "--auto", "--flat-bits",
                     "10", "flat.txt", "-f", "json", account=acct)
     assert shown.json()["container"] == container
-    unset = run_cli(namespace, "object", "show", "--auto", "flat.txt",
-                    account=acct)
-    assert unset.code == 1 and "not configured for autocontainers" in unset.err
+    # Without --flat-bits: the namespace's flat_bitlength (17 by default),
+    # four hex digits and the high bit of the fifth.
+    default = run_cli(namespace, "object", "create", "--auto",
+                      str(tmp_path / "flat.txt"), "-f", "json", account=acct)
+    assert default.code == 0, default.err
+    fifth = int(digest[4], 16) & 0b1000
+    assert namespace.api().object_exists(acct, digest[:4] + f"{fifth:X}",
+                                         "flat.txt")
+    bad = run_cli(namespace, "object", "show", "--auto", "--flat-bits", "0",
+                  "flat.txt", account=acct)
+    assert bad.code == 1 and "Invalid flat bit length" in bad.err
 
 
 def test_helpers():
-    builder = HashedContainerBuilder(8)
+    builder = HashedContainerBuilder(bits=8)
     name = builder("some/path")
     assert name == hashlib.sha256(b"some/path").hexdigest()[:2].upper()
     assert builder.verify(name) and not builder.verify("XYZ")

@@ -7,7 +7,6 @@ import argparse
 from functools import cached_property
 
 from oio.cli import clients
-from oio.common.exceptions import CommandError
 from oio.common.utils import cid_from_name
 
 
@@ -97,10 +96,18 @@ def add_objects(parser: argparse.ArgumentParser) -> None:
 def resolve_objects(app, parsed_args
                     ) -> tuple[str, list[str], list[tuple[str, str, str]]]:
     """(account, containers, [(container, object, version)])."""
-    if parsed_args.auto or parsed_args.flat_bits:
-        raise CommandError(
-            "--auto and --flat-bits are not available: this namespace has no "
-            "flat container naming (flat_* settings) yet")
+    if parsed_args.auto:
+        # The first positional is an object too: no container with --auto.
+        builder = clients.flatns(app.client_manager, parsed_args.flat_bits)
+        names = ([parsed_args.container] if parsed_args.container else []) \
+            + list(parsed_args.objects)
+        if not names:
+            raise argparse.ArgumentError(None,
+                                         "Missing value for object_name")
+        objects = [(builder(obj), obj, parsed_args.object_version)
+                   for obj in names]
+        return (app.client_manager.account,
+                sorted({c for c, _, _ in objects}), objects)
     if not parsed_args.container:
         raise argparse.ArgumentError(
             None, "Missing value for container_name or --auto")

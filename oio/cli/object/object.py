@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import os
@@ -26,44 +25,13 @@ from oio.cli.container.container import (
 from oio.cli.progress import Progress, ProgressReader, tracked
 from oio.cli.utils import KeyValueAction, ValueFormatStoreTrueAction
 from oio.common import exceptions as exc
+from oio.common.autocontainer import HashedContainerBuilder
 from oio.common.exceptions import CommandError
 
 LOG = logging.getLogger(__name__)
 
 # Where S3 keeps an object's tags (7.2's lifecycle TAGGING_KEY).
 TAGGING_KEY = "x-object-sysmeta-swift3-tagging"
-
-
-# Flat namespaces ("autocontainers") ---------------------------------------
-
-class HashedContainerBuilder:
-    """The container of an object name in a flat namespace: the first
-    `bits` bits of the SHA-256 of the name (from `offset`, at most `size`
-    bytes), in upper-case hex, as 7.2's oio_str_autocontainer."""
-
-    def __init__(self, bits: int, offset: int = 0,
-                 size: int | None = None) -> None:
-        if not 0 < bits < 256:
-            raise CommandError(f"Invalid flat bit length {bits} (1-255)")
-        self.bits, self.offset, self.size = bits, offset, size
-        self.digits = (bits - 1) // 4 + 1
-        width = self.digits * 4
-        self.mask = (1 << width) - (1 << (width - bits))
-
-    def __call__(self, path: str) -> str:
-        src = path[self.offset:].encode("utf-8")
-        if self.size and self.size < len(src):
-            src = src[:self.size]
-        value = int.from_bytes(hashlib.sha256(src).digest(), "big")
-        return f"{(value >> (256 - self.digits * 4)) & self.mask:0{self.digits}X}"
-
-    def verify(self, name: str) -> bool:
-        """Whether `name` can be one of this builder's containers."""
-        try:
-            value = int(name, 16)
-        except ValueError:
-            return False
-        return len(name) == self.digits and not value & ~self.mask
 
 
 def parse_ranges(text: str) -> list[tuple[int | None, int | None]]:
@@ -142,15 +110,10 @@ class ContainerArgMixin(TargetMixin):
 
     @cached_property
     def flatns(self) -> HashedContainerBuilder:
-        options = self.ns_info.get("options", {})
-        bits = self.parsed_flat_bits or options.get("flat_bitlength")
-        if not bits:
-            raise CommandError("Namespace not configured for autocontainers "
-                               "(no flat_bitlength): pass --flat-bits")
-        size = options.get("flat_hash_size")
-        return HashedContainerBuilder(
-            int(bits), offset=int(options.get("flat_hash_offset") or 0),
-            size=int(size) if size else None)
+        from oio.cli.clients import flatns
+
+        return flatns(self.app.client_manager, self.parsed_flat_bits,
+                      info=self.ns_info)
 
     parsed_flat_bits: int | None = None
 
