@@ -15,7 +15,6 @@ class Unavailable(NamedTuple):
     reason: str
 
 
-NO_LIFECYCLE = Unavailable("lifecycle rules come with the lifecycle issue")
 NO_REBUILD = Unavailable("rebuilders, movers and vacuum come with the "
                          "self-healing issue")
 
@@ -103,7 +102,8 @@ OPENIO: dict[str, str | Unavailable] = {
     **_group(_ZK, zk_reset="ElectionReset", zk_stat="ElectionStat",
              zk_smudge="ElectionSmudge", zk_armageddon="HierarchyArmageddon",
              zk_bootstrap="HierarchyBootstrap"),
-    **{f"lifecycle {name}": NO_LIFECYCLE for name in ("apply", "get", "set")},
+    **_group("oio.cli.lifecycle.lifecycle", lifecycle_apply="LifecycleApply",
+             lifecycle_get="LifecycleGet", lifecycle_set="LifecycleSet"),
 }
 
 _CHECK = "oio.cli.admin.item_check"

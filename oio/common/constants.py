@@ -138,3 +138,8 @@ CODE_NOT_IMPLEMENTED = 501
 CODE_PROXY_ERROR = 502
 CODE_UNAVAILABLE = 503
 CODE_GATEWAY_TIMEOUT = 504
+
+# Sharded S3 buckets (Swift's "container hierarchy"): a sub-container is
+# named <bucket>%2F<path>, the separator of the keys encoded.
+CH_ENCODED_SEPARATOR = "%2F"
+CH_SEPARATOR = "/"

@@ -62,8 +62,8 @@ def test_account_errors(namespace):
     unknown = run_cli(namespace, "account", "frobnicate")
     assert unknown.code == 2
 
-    unavailable = run_cli(namespace, "lifecycle", "get", "c")
-    assert unavailable.code == 1 and "not available" in unavailable.err
+    noaccount = run_cli(namespace, "lifecycle", "get", "c")
+    assert noaccount.code == 1 and "--oio-account" in noaccount.err
 
 
 @pytest.mark.parametrize("binary", ["openio", "openio-admin"])

@@ -1,0 +1,1 @@
+"""`openio lifecycle get|set|apply`: a container's lifecycle rules."""
