@@ -288,11 +288,17 @@ class ContainerLifecycle:
         finally:
             self.processed_versions = None
 
+    def location(self, obj_meta: dict) -> tuple[str, str]:
+        """(container, name in it) of an object version: what a pass
+        records, else this container and the object's name."""
+        return (obj_meta.get("container") or self.container,
+                obj_meta.get("orig_name") or obj_meta["name"])
+
     def is_current_version(self, obj_meta: dict, **_kwargs) -> bool:
         if self.processed_versions is not None:
             return self.processed_versions.is_current(obj_meta)
-        latest = self.api.object_get_properties(
-            self.account, obj_meta["container"], obj_meta["orig_name"])
+        latest = self.api.object_get_properties(self.account,
+                                                *self.location(obj_meta))
         return str(latest["version"]) == str(obj_meta["version"])
 
 
@@ -539,8 +545,8 @@ class Expiration(LifecycleAction):
         if not self.match(obj_meta, **kwargs):
             return "Kept"
         deleted = self.lifecycle.api.object_delete(
-            self.lifecycle.account, obj_meta["container"],
-            obj_meta["orig_name"], version=version)
+            self.lifecycle.account, *self.lifecycle.location(obj_meta),
+            version=version)
         return "Deleted" if deleted else "Kept"
 
 
@@ -575,8 +581,8 @@ class Transition(LifecycleAction):
         if obj_meta.get("policy") == self.policy:
             return f"Policy already changed to {self.policy}"
         self.lifecycle.api.object_change_policy(
-            self.lifecycle.account, obj_meta["container"],
-            obj_meta["orig_name"], self.policy, version=obj_meta["version"])
+            self.lifecycle.account, *self.lifecycle.location(obj_meta),
+            self.policy, version=obj_meta["version"])
         return f"Policy changed to {self.policy}"
 
 

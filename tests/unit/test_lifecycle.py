@@ -242,6 +242,10 @@ def test_filters_match_prefix_and_tags():
     assert filter_.match(meta)
     assert not filter_.match(dict(meta, name="img/x"))
     assert not filter_.match(dict(meta, properties={}))
+    # As `openio object set --tagging` writes them: no namespace.
+    plain = {TAGGING_KEY: "<Tagging><TagSet><Tag><Key>a</Key><Value>1</Value>"
+                          "</Tag></TagSet></Tagging>"}
+    assert filter_.match(dict(meta, properties=plain))
     other = {TAGGING_KEY: tagging({"a": "2", "b": "1"})}
     assert not filter_.match(dict(meta, properties=other))
     with pytest.raises(ValueError, match="Tagging"):
@@ -355,6 +359,12 @@ def test_apply_alone_asks_the_current_version_and_skips_markers():
     assert [r[3] for r in lc.apply(current, now=NOW)] == ["Kept"]
     assert [r[3] for r in lc.apply(old, now=NOW)] == ["Deleted"]
     assert list(lc.apply(dict(current, deleted="true"), now=NOW)) == []
+    # Without what a pass records, the lifecycle's container is assumed.
+    api.put("c", "other", 10)
+    bare = dict(api.containers["c"]["other"][0])
+    lc.load_xml(conf(rule("<Expiration><Days>1</Days></Expiration>")))
+    assert [r[3] for r in lc.apply(bare, now=NOW)] == ["Deleted"]
+    assert api.calls[-1] == ("delete", "c", "other", None)
 
 
 def test_failures_are_results_and_the_pass_goes_on():

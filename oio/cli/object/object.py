@@ -27,11 +27,9 @@ from oio.cli.utils import KeyValueAction, ValueFormatStoreTrueAction
 from oio.common import exceptions as exc
 from oio.common.autocontainer import HashedContainerBuilder
 from oio.common.exceptions import CommandError
+from oio.container.lifecycle import TAGGING_KEY
 
 LOG = logging.getLogger(__name__)
-
-# Where S3 keeps an object's tags (7.2's lifecycle TAGGING_KEY).
-TAGGING_KEY = "x-object-sysmeta-swift3-tagging"
 
 
 def parse_ranges(text: str) -> list[tuple[int | None, int | None]]:
