@@ -80,10 +80,17 @@ def test_errors(namespace, tmp_path):
                      str(tmp_path / "absent.xml"), "--from-file",
                      account=acct)
     assert nofile.code == 1 and "Cannot read" in nofile.err
+    namespace.api().container_set_properties(acct, container, properties={
+        "X-Container-Sysmeta-Swift3-Lifecycle": "<garbage/>"})
+    unreadable = run_cli(namespace, "lifecycle", "apply", container,
+                         account=acct)
+    assert unreadable.code == 1
+    assert "Invalid lifecycle configuration in container" in unreadable.err
     nocontainer = run_cli(namespace, "lifecycle", "get", _name("none"),
                           account=acct)
     assert nocontainer.code == 1 and "not found" in nocontainer.err
-    for result in (missing, unapplied, refused, nofile, nocontainer):
+    for result in (missing, unapplied, refused, nofile, unreadable,
+                   nocontainer):
         assert "Traceback" not in result.err
 
 

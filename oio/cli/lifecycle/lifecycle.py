@@ -48,8 +48,13 @@ class LifecycleApply(_LifecycleCommand, Lister):
     def take_action(self, parsed_args):
         lifecycle = self.lifecycle(parsed_args.container,
                                    parsed_args.recursive)
-        if not lifecycle.load():
-            raise self.not_found(parsed_args.container)
+        try:
+            if not lifecycle.load():
+                raise self.not_found(parsed_args.container)
+        except ValueError as err:   # stored by someone else, unreadable
+            raise CommandError(
+                "Invalid lifecycle configuration in container "
+                f"{parsed_args.container}: {err}") from None
         return ("Name", "Version", "Rule", "Action", "Result"), \
             self._rows(lifecycle)
 
