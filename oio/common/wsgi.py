@@ -15,34 +15,16 @@ import asyncio
 import io
 import logging
 import sys
-import threading
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from oio.common.configuration import read_conf
 from oio.common.http_server import Request, StreamResponse, run_service
+from oio.common.thread_bridge import SyncRequestBody, thread_iter
 
 __all__ = ["Application", "init_request_processor", "wsgi_handler"]
 
 logger = logging.getLogger("oio.common.wsgi")
-
-
-class _Body(io.RawIOBase):
-    """`wsgi.input`: blocking reads of the request body, from the app's
-    thread, through the event loop."""
-
-    def __init__(self, req: Request, loop: asyncio.AbstractEventLoop):
-        self.req = req
-        self.loop = loop
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buf) -> int:
-        data = asyncio.run_coroutine_threadsafe(
-            self.req.read(len(buf)), self.loop).result()
-        buf[:len(data)] = data
-        return len(data)
 
 
 def _environ(req: Request, body: io.BufferedReader, host: str,
@@ -66,52 +48,44 @@ def _environ(req: Request, body: io.BufferedReader, host: str,
     return env
 
 
-def _fail(started: asyncio.Future, error: BaseException) -> None:
-    if not started.done():
-        started.set_exception(error)
-
-
 def wsgi_handler(app: Callable, host: str = "127.0.0.1", port: int = 0):
     """An async handler of our HTTP core serving the WSGI callable `app`."""
     async def handler(req: Request) -> StreamResponse:
         loop = asyncio.get_running_loop()
-        started: asyncio.Future = loop.create_future()
-        chunks: asyncio.Queue = asyncio.Queue(8)
-        env = _environ(req, io.BufferedReader(_Body(req, loop)), host, port)
-
-        def put(item) -> None:
-            asyncio.run_coroutine_threadsafe(chunks.put(item), loop).result()
+        started: dict = {}
+        env = _environ(req, io.BufferedReader(SyncRequestBody(req, loop)),
+                       host, port)
 
         def start_response(status: str, headers: list, exc_info=None):
-            loop.call_soon_threadsafe(started.set_result, (status, headers))
-            return lambda data: put(bytes(data))
+            started.update(status=status, headers=headers)
+            return lambda data: None   # 7.2's apps never call write()
 
-        def run() -> None:
+        def run() -> Iterator[bytes]:
+            result = app(env, start_response)
             try:
-                result: Iterable[bytes] = app(env, start_response)
-                try:
-                    for data in result:
-                        if data:
-                            put(bytes(data))
-                finally:
-                    getattr(result, "close", lambda: None)()
-                put(None)
-            except BaseException as exc:  # noqa: BLE001 - told to the loop
-                logger.exception("WSGI app failed")
-                loop.call_soon_threadsafe(_fail, started, exc)
-                put(exc)
+                for data in result:
+                    if data:
+                        yield bytes(data)
+            finally:
+                getattr(result, "close", lambda: None)()
 
-        threading.Thread(target=run, daemon=True, name="wsgi").start()
-        status, headers = await started
+        chunks = thread_iter(run)
+        try:   # the app has said its status by its first chunk (or end)
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            first = b""
+        except Exception:
+            logger.exception("WSGI app failed")
+            raise
 
         async def body() -> AsyncIterator[bytes]:
-            while (item := await chunks.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
+            if first:
+                yield first
+            async for data in chunks:
+                yield data
 
-        code, _, reason = status.partition(" ")
-        hdrs = {k: v for k, v in headers}
+        code, _, reason = started["status"].partition(" ")
+        hdrs = dict(started["headers"])
         length = hdrs.pop("Content-Length", None) or \
             hdrs.pop("content-length", None)
         return StreamResponse(int(code), hdrs, body(),
