@@ -21,12 +21,23 @@ from threading import Event, Semaphore
 from time import sleep
 
 from oio.common import exceptions as exc
+from oio.common.ratelimit import (
+    ratelimit,
+    ratelimit_function_build,
+    ratelimit_function_curr_rate,
+    ratelimit_function_next_rate,
+    ratelimit_policy_from_string,
+    ratelimit_validate_policy,
+)
 
 __all__ = ["ChunkReadTimeout", "ChunkWriteTimeout", "ConnectionTimeout",
            "ContextPool", "Empty", "Event", "GreenPile", "GreenPool",
            "LifoQueue", "LightQueue", "OioTimeout", "Queue", "Semaphore",
            "SourceReadTimeout", "Timeout", "datetime", "eventlet_yield",
-           "ratelimit", "sleep", "socket", "threading", "time", "timedelta"]
+           "ratelimit", "ratelimit_function_build",
+           "ratelimit_function_curr_rate", "ratelimit_function_next_rate",
+           "ratelimit_policy_from_string", "ratelimit_validate_policy",
+           "sleep", "socket", "threading", "time", "timedelta"]
 
 LightQueue = _queue.Queue
 
@@ -84,22 +95,6 @@ class ChunkReadTimeout(Timeout):
 def eventlet_yield() -> None:
     """Let other threads run."""
     time.sleep(0)
-
-
-def ratelimit(run_time: float, max_rate: float, increment: float = 1,
-              rate_buffer: float = 5, time_time: float | None = None) -> float:
-    """Sleep as needed to keep calls under `max_rate` per second; returns
-    the next `run_time` (milliseconds) to pass to the next call. At most
-    `rate_buffer` seconds of unused rate are kept for bursts."""
-    if max_rate <= 0 or increment <= 0:
-        return run_time
-    now = (time_time or time.time()) * 1000.0
-    step = 1000.0 * increment / max_rate
-    if now - run_time > rate_buffer * 1000.0:
-        run_time = now
-    elif run_time > now:
-        sleep((run_time - now) / 1000.0)
-    return run_time + step
 
 
 class GreenThread:

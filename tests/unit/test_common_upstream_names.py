@@ -278,3 +278,33 @@ def test_cli_modules_of_7_2():
                  "xcute_client", "admin", "storage", "logger", "nsinfo",
                  "meta1_digits", "pool_manager", "sds_conf"):
         assert hasattr(type(manager), name), name
+
+
+def test_time_of_day_rate_policies():
+    from datetime import datetime, timedelta
+
+    from oio.common.green import (
+        ratelimit_function_build,
+        ratelimit_function_curr_rate,
+        ratelimit_function_next_rate,
+        ratelimit_policy_from_string,
+        ratelimit_validate_policy,
+    )
+
+    policy = ratelimit_policy_from_string("20h00:8;0h30:10;9h45:5")
+    assert policy == [(timedelta(minutes=30), 10),
+                      (timedelta(hours=9, minutes=45), 5),
+                      (timedelta(hours=20), 8)]
+    assert ratelimit_validate_policy(policy)
+    day = datetime(2024, 3, 1)
+    assert ratelimit_function_curr_rate(day.replace(minute=1), policy) == 8
+    assert ratelimit_function_curr_rate(day.replace(hour=11), policy) == 5
+    assert ratelimit_function_next_rate(day.replace(hour=21), policy) == \
+        (10, datetime(2024, 3, 2, 0, 30))
+    for bad in ("x", "0h30:10;6h45", "0h30:1.5;1h00:2"):
+        with pytest.raises(ValueError):
+            ratelimit_policy_from_string(bad)
+    with pytest.raises(ValueError):
+        ratelimit_validate_policy([(timedelta(hours=24), 1)])
+    limiter = ratelimit_function_build("1000")
+    assert limiter(0) > 0 and limiter.policy == [(timedelta(0), 1000)]
