@@ -40,6 +40,7 @@ from oio.common.decorators import (
 from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import get_pool_manager
 from oio.common.memory import tune_malloc
+from oio.common.storage_functions import _sort_chunks  # noqa: F401 - 7.2 name
 from oio.common.storage_method import STORAGE_METHODS
 from oio.common.utils import (
     cid_from_name,

@@ -62,6 +62,48 @@ def wrand_choice_index(scores: Iterable[float]) -> int:
         if sum(scores) > 0 else random.randrange(len(scores))
 
 
+def _weighted_score(chunk: dict) -> int:
+    """A chunk's score with a little noise, so that close scores do not
+    always pick the same rawx first (0 stays 0: down services go last)."""
+    score = int(chunk.get("score") or 0)
+    return score + random.randrange(10) if score else 0
+
+
+def _sort_chunks(raw_chunks: Iterable[dict], ec_security: bool,
+                 logger=None) -> dict[int, list[dict]]:
+    """Metachunk position → its chunks, best first, each with `offset`
+    (of its metachunk in the object) and, for EC, `num` (its fragment
+    index; a duplicated index is dropped). Replicas that disagree on the
+    hash: the largest group that agrees is kept."""
+    chunks: dict[int, list[dict]] = {}
+    for chunk in raw_chunks:
+        head, _, tail = str(chunk["pos"]).partition(".")
+        group = chunks.setdefault(int(head), [])
+        if ec_security:
+            chunk["num"] = int(tail)
+            if any(c["num"] == chunk["num"] for c in group):
+                if logger is not None:
+                    logger.warning("Duplicated position (%s) for %s",
+                                   chunk["pos"], chunk.get("real_url")
+                                   or chunk.get("url"))
+                continue
+        group.append(chunk)
+    if not ec_security:
+        for pos, group in chunks.items():
+            by_hash: dict = {}
+            for chunk in group:
+                by_hash.setdefault(chunk.get("hash"), []).append(chunk)
+            chunks[pos] = max(by_hash.values(), key=len)
+    offset = 0
+    for pos in sorted(chunks):
+        group = chunks[pos]
+        group.sort(key=_weighted_score, reverse=True)
+        for chunk in group:
+            chunk["offset"] = offset
+        offset += int(group[0].get("size") or 0)
+    return chunks
+
+
 def _make_object_metadata(headers: dict[str, str]) -> dict:
     """Object metadata from the `x-oio-content-meta-*` headers."""
     meta: dict = {"properties": {}}

@@ -12,6 +12,7 @@ import logging
 from oio.api.ec import ECMetachunkReader, ECMetachunkWriter
 from oio.api.io import ChunkReader
 from oio.api.replication import ReplicatedMetachunkWriter
+from oio.blob.client import BlobClient
 from oio.common import exceptions as exc
 from oio.common.constants import CHUNK_HEADERS, REQID_HEADER
 from oio.common.http_server import (
@@ -27,6 +28,7 @@ from oio.common.thread_bridge import SyncRequestBody, thread_iter
 from oio.common.utils import request_id
 
 from .metachunk import (
+    SYS_HEADERS,
     header,
     load_meta_chunk,
     load_sysmeta,
@@ -59,6 +61,11 @@ class ECD:
                          ("connection_timeout", "read_timeout",
                           "write_timeout") if conf.get(k)}
         self.pool_manager = pool_manager or get_pool_manager()
+        self.blob = BlobClient(conf, connection_pool=self.pool_manager,
+                               connection_timeout=self.timeouts.get(
+                                   "connection_timeout", 2.0),
+                               read_timeout=self.timeouts.get(
+                                   "read_timeout", 10.0))
 
     def write(self, headers: dict[str, str], source,
               size: int | None, reqid: str) -> tuple[int, str, list[dict]]:
@@ -74,26 +81,50 @@ class ECD:
                               **self.timeouts)
         return writer.stream(source, size)
 
+    def metachunk_size(self, chunks: list[dict], given: str | None,
+                       reqid: str) -> int:
+        """The size the fragments record (the first that answers a HEAD):
+        7.2 clients send the object's chunk size as `chunk-size`, not
+        always the metachunk's; that header is the fallback."""
+        for chunk in chunks:
+            try:
+                meta = self.blob.chunk_head(chunk["url"],
+                                            headers={REQID_HEADER: reqid})
+                return int(meta["metachunk_size"])
+            except (exc.OioException, KeyError, ValueError):
+                continue
+        if given is None:
+            raise exc.ServiceBusy(message="No fragment answers and no "
+                                          f"'{SYS_HEADERS['chunk_size']}'")
+        try:
+            return int(given)
+        except ValueError:
+            raise exc.BadRequest(message=f"Invalid chunk size {given!r}") \
+                from None
+
     def reader(self, headers: dict[str, str], range_header: str | None,
                reqid: str):
-        """(the range served, an iterator of its bytes)."""
+        """(the range served, an iterator of its bytes). Runs in a worker
+        thread (it asks the rawx the metachunk's size)."""
         method = storage_method(headers)
-        raw = header(headers, "chunk_size")
-        try:
-            size = int(raw)
-        except ValueError:
-            raise exc.BadRequest(message=f"Invalid chunk size {raw!r}") \
-                from None
-        wanted = read_range(range_header, size)
         kwargs = {k: v for k, v in self.timeouts.items()
                   if k != "write_timeout"}
         if method.ec:
             chunks = load_meta_chunk(headers, method.expected_chunks, "0")
+            size = self.metachunk_size(
+                chunks, headers.get(SYS_HEADERS["chunk_size"]), reqid)
+            wanted = read_range(range_header, size)
             return wanted, ECMetachunkReader(
                 self.pool_manager, method, chunks, wanted.start, wanted.end,
                 size, reqid, **kwargs)
         chunks = load_meta_chunk(headers, int(header(
             headers, "content_chunksnb", str(method.expected_chunks))))
+        raw = header(headers, "chunk_size")
+        try:
+            wanted = read_range(range_header, int(raw))
+        except ValueError:
+            raise exc.BadRequest(message=f"Invalid chunk size {raw!r}") \
+                from None
         return wanted, ChunkReader(self.pool_manager, chunks, wanted.start,
                                    wanted.end, reqid, **kwargs)
 
@@ -123,8 +154,9 @@ def build_app(ecd: ECD) -> Router:
 
     async def get(req: Request) -> Response:
         try:
-            wanted, stream = ecd.reader(req.headers, req.headers.get("range"),
-                                        _reqid(req))
+            wanted, stream = await run_blocking(
+                ecd.reader, req.headers, req.headers.get("range"),
+                _reqid(req))
         except exc.OioException as err:
             raise _http_error(err) from None
         chunks = thread_iter(lambda: stream)

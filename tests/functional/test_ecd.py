@@ -141,8 +141,10 @@ def test_read_through_ecd(namespace, ecd):
     offset = 0
     for group in group_metachunks(chunks):
         size = group["size"]
+        # What 7.2's tests send: the object's chunk size, not the
+        # metachunk's (the fragments say the metachunk's size).
         headers = {PREFIX + "content-chunk-method": meta["chunk_method"],
-                   PREFIX + "chunk-size": str(size),
+                   PREFIX + "chunk-size": str(namespace.settings.chunk_size),
                    PREFIX + "container-id": cid_from_name(ACCOUNT, container)}
         for chunk in group["chunks"]:
             headers[PREFIX + "chunk-" + chunk["pos"].split(".")[1]] = \
@@ -178,7 +180,8 @@ def test_bad_requests_are_told(namespace, ecd):
     resp = http.request("GET", f"http://{ecd}/", headers={
         PREFIX + "content-chunk-method": "ec/algo=liberasurecode_rs_vand,"
                                          "k=2,m=1",
-        PREFIX + "chunk-size": "10", PREFIX + "chunk-0": "http://x/y",
+        PREFIX + "chunk-size": "10",
+        PREFIX + "chunk-0": "http://127.0.0.1:1/AB",
         "Range": "bytes=20-"})
     assert resp.status == 416
     assert http.request("DELETE", f"http://{ecd}/").status == 405

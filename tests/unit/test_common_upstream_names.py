@@ -168,6 +168,22 @@ def test_storage_functions_ranges():
     assert get_meta_ranges([(2, 5)], chunks) == [{0: (2, 3), 1: (0, 1)}]
 
 
+def test_sort_chunks_as_7_2():
+    from oio.api.object_storage import _sort_chunks
+
+    ec = _sort_chunks([{"pos": "0.1", "size": 5, "score": 10},
+                       {"pos": "0.0", "size": 5, "score": 0},
+                       {"pos": "1.0", "size": 3, "score": 5},
+                       {"pos": "0.1", "size": 5, "score": 1}], True)
+    assert [(c["num"], c["offset"]) for c in ec[0]] == [(1, 0), (0, 0)]
+    assert ec[0][0]["score"] == 10          # the duplicate was dropped
+    assert ec[1][0]["offset"] == 5
+    copies = _sort_chunks([{"pos": "0", "hash": "A", "size": 2},
+                           {"pos": "0", "hash": "A", "size": 2},
+                           {"pos": "0", "hash": "B", "size": 2}], False)
+    assert [c["hash"] for c in copies[0]] == ["A", "A"]
+
+
 def test_tool_runs_workers():
     from oio.common.tool import Tool, ToolWorker
 
