@@ -324,3 +324,26 @@ def test_time_of_day_rate_policies():
         ratelimit_validate_policy([(timedelta(hours=24), 1)])
     limiter = ratelimit_function_build("1000")
     assert limiter(0) > 0 and limiter.policy == [(timedelta(0), 1000)]
+
+
+def test_http_connect_streams_a_request():
+    from oio.common.http_eventlet import http_connect
+    from oio.common.http_server import Response, Router
+    from tests.utils import ServerThread
+
+    router = Router()
+
+    async def echo(req):
+        body = await req.body()
+        return Response(201, body[::-1], {"X-Path": req.path,
+                                          "X-Query": req.query_string})
+    router.add("PUT", "/a b", echo)
+    with ServerThread(router, access_log=False) as server:
+        conn = http_connect(server.addr, "PUT", "/a b",
+                            headers={"Content-Length": 3},
+                            query_string={"k": "v"})
+        conn.send(b"abc")
+        resp = conn.getresponse()
+        assert (resp.status, resp.read()) == (201, b"cba")
+        assert resp.getheader("X-Query") == "k=v"
+        conn.close()
