@@ -3,11 +3,19 @@ name OpenIO's tools import them from."""
 
 from __future__ import annotations
 
-from oio.common.utils import is_hexa, parse_bool, true_value
+from oio.common.utils import (
+    FALSE_WORDS,
+    TRUE_WORDS,
+    is_hexa,
+    parse_bool,
+    true_value,
+)
 
-__all__ = ["boolean_value", "convert_size", "debinarize", "float_value",
-           "int_value", "is_hexa", "true_value"]
+__all__ = ["FALSE_VALUES", "TRUE_VALUES", "boolean_value", "convert_size",
+           "debinarize", "float_value", "int_value", "is_hexa", "true_value"]
 
+TRUE_VALUES = TRUE_WORDS
+FALSE_VALUES = FALSE_WORDS
 METRIC_SYMBOLS = ("", "K", "M", "G", "T", "P", "E", "Z", "Y")
 
 

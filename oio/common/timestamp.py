@@ -10,6 +10,11 @@ from datetime import datetime, timezone
 TIMESTAMP_FORMAT = "%016.05f"
 
 
+def cmp(x, y) -> int:
+    """-1, 0 or 1 as x is lower, equal or greater (Python 2's cmp)."""
+    return (x > y) - (x < y)
+
+
 @functools.total_ordering
 class Timestamp:
     def __init__(self, timestamp: float | str | Timestamp | None = None):

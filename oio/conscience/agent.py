@@ -27,6 +27,7 @@ import time
 
 import urllib3
 
+from oio.common.entry_points import load_group
 from oio.common.exceptions import ConfigurationException
 from oio.common.failover import FailoverOrder, split_addresses
 from oio.common.http_urllib3 import get_pool_manager
@@ -291,6 +292,25 @@ class Agent:
             thread.join(timeout=10)
         # What the watchers said last, their deregistrations included.
         self.flush()
+
+
+# 7.2's names for the watcher and the agent, and its plugin tables.
+ServiceWatcher = Watcher
+ConscienceAgent = Agent
+
+
+def load_modules(group_name: str) -> dict[str, object]:
+    """Name → class of the entry points of `group_name`."""
+    return load_group(group_name)
+
+
+def __getattr__(name: str):
+    # Loaded on demand: entry points are read when asked for.
+    if name == "CHECKERS_MODULES":
+        return checker_classes()
+    if name == "STATS_MODULES":
+        return stat_classes()
+    raise AttributeError(name)
 
 
 def main(argv: list[str] | None = None) -> int:

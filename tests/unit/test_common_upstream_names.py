@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import threading
 import urllib.request
 
@@ -347,3 +348,31 @@ def test_http_connect_streams_a_request():
         assert (resp.status, resp.read()) == (201, b"cba")
         assert resp.getheader("X-Query") == "k=v"
         conn.close()
+
+
+def test_daemon_base_and_agent_names(tmp_path):
+    from oio.common.daemon import Daemon, run_daemon
+    from oio.conscience import agent
+
+    ran = []
+
+    class BlobThing(Daemon):
+        def run(self, *args, **kwargs):
+            ran.append((self.conf["answer"], kwargs))
+
+    conf = tmp_path / "d.conf"
+    conf.write_text("[blob-thing]\nanswer = 42\n")
+    kept = {sig: signal.getsignal(sig)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)}
+    try:
+        run_daemon(BlobThing, str(conf), once=True)
+    finally:   # start() set its own handlers
+        for sig, handler in kept.items():
+            signal.signal(sig, handler)
+    assert ran == [("42", {"once": True})]
+    with pytest.raises(exc.ConfigurationException):
+        run_daemon(BlobThing, str(conf), section_name="other")
+    assert agent.ServiceWatcher is agent.Watcher
+    assert agent.ConscienceAgent is agent.Agent
+    assert {"http", "tcp", "asn1"} <= set(agent.CHECKERS_MODULES)
+    assert "volume" in agent.STATS_MODULES
