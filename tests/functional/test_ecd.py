@@ -75,7 +75,14 @@ def _headers(meta: dict, cid: str, full_path: str, pos: int,
     return headers
 
 
-def _put_through_ecd(api, ecd_addr, container, name, data, policy):
+def _pieces(data: bytes, size: int = 100_000):
+    """The body as a generator: urllib3 sends it chunked (no length)."""
+    for offset in range(0, len(data), size):
+        yield data[offset:offset + size]
+
+
+def _put_through_ecd(api, ecd_addr, container, name, data, policy,
+                     chunked=False):
     """Prepare, one ecd PUT per metachunk, create. The chunk list."""
     http = api.pool_manager
     cid = cid_from_name(ACCOUNT, container)
@@ -95,7 +102,8 @@ def _put_through_ecd(api, ecd_addr, container, name, data, policy):
         chunks = by_pos[pos]
         part = data[offset:offset + metachunk]
         resp = http.request(
-            "PUT", f"http://{ecd_addr}/", body=part,
+            "PUT", f"http://{ecd_addr}/",
+            body=_pieces(part) if chunked else part,
             headers=_headers(meta, cid, full_path, pos, chunks))
         assert resp.status == 200, resp.data
         assert resp.data == b"OK"
@@ -117,12 +125,14 @@ def _put_through_ecd(api, ecd_addr, container, name, data, policy):
     return meta
 
 
-@pytest.mark.parametrize("size", [0, 100_000, 2 * MiB + 12_345])
-def test_write_through_ecd_read_with_the_api(namespace, ecd, size):
+@pytest.mark.parametrize(("size", "chunked"), [
+    (0, False), (100_000, False), (2 * MiB + 12_345, False),
+    (3 * MiB + 1, True)])
+def test_write_through_ecd_read_with_the_api(namespace, ecd, size, chunked):
     api = namespace.api()
     container, name = f"ct-{uuid.uuid4().hex[:8]}", "obj"
     data = os.urandom(size)
-    _put_through_ecd(api, ecd, container, name, data, "EC21")
+    _put_through_ecd(api, ecd, container, name, data, "EC21", chunked)
     meta, stream = api.object_fetch(ACCOUNT, container, name)
     assert b"".join(stream) == data
     assert meta["chunk_method"].startswith("ec/")
