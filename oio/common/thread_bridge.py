@@ -76,3 +76,20 @@ async def thread_iter(make_iter: Callable[[], Iterable[bytes]],
             yield item
     finally:
         stop.set()
+
+
+async def primed(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`chunks` with its first item already read, so that an error before
+    the first byte raises here (and still makes a clean error reply)
+    rather than in the middle of a reply already started."""
+    try:
+        first = await chunks.__anext__()
+    except StopAsyncIteration:
+        first = b""
+
+    async def replay() -> AsyncIterator[bytes]:
+        if first:
+            yield first
+        async for data in chunks:
+            yield data
+    return replay()

@@ -15,12 +15,12 @@ import asyncio
 import io
 import logging
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from oio.common.configuration import read_conf
 from oio.common.http_server import Request, StreamResponse, run_service
-from oio.common.thread_bridge import SyncRequestBody, thread_iter
+from oio.common.thread_bridge import SyncRequestBody, primed, thread_iter
 
 __all__ = ["Application", "init_request_processor", "wsgi_handler"]
 
@@ -69,26 +69,17 @@ def wsgi_handler(app: Callable, host: str = "127.0.0.1", port: int = 0):
             finally:
                 getattr(result, "close", lambda: None)()
 
-        chunks = thread_iter(run)
         try:   # the app has said its status by its first chunk (or end)
-            first = await chunks.__anext__()
-        except StopAsyncIteration:
-            first = b""
+            body = await primed(thread_iter(run))
         except Exception:
             logger.exception("WSGI app failed")
             raise
-
-        async def body() -> AsyncIterator[bytes]:
-            if first:
-                yield first
-            async for data in chunks:
-                yield data
 
         code, _, reason = started["status"].partition(" ")
         hdrs = dict(started["headers"])
         length = hdrs.pop("Content-Length", None) or \
             hdrs.pop("content-length", None)
-        return StreamResponse(int(code), hdrs, body(),
+        return StreamResponse(int(code), hdrs, body,
                               int(length) if length else None, reason or None)
     return handler
 

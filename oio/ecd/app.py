@@ -24,7 +24,7 @@ from oio.common.http_server import (
     run_blocking,
 )
 from oio.common.http_urllib3 import get_pool_manager
-from oio.common.thread_bridge import SyncRequestBody, thread_iter
+from oio.common.thread_bridge import SyncRequestBody, primed, thread_iter
 from oio.common.utils import request_id
 
 from .metachunk import (
@@ -159,19 +159,10 @@ def build_app(ecd: ECD) -> Router:
                 _reqid(req))
         except exc.OioException as err:
             raise _http_error(err) from None
-        chunks = thread_iter(lambda: stream)
-        try:   # an error before the first byte is still a clean reply
-            first = await chunks.__anext__()
-        except StopAsyncIteration:
-            first = b""
+        try:
+            body = await primed(thread_iter(lambda: stream))
         except exc.OioException as err:
             raise _http_error(err) from None
-
-        async def body():
-            if first:
-                yield first
-            async for data in chunks:
-                yield data
 
         length = wanted.end - wanted.start + 1
         headers = {"Content-Type": "application/octet-stream"}
@@ -179,7 +170,7 @@ def build_app(ecd: ECD) -> Router:
             headers["Content-Range"] = \
                 f"bytes {wanted.start}-{wanted.end}/{wanted.size}"
         return StreamResponse(206 if wanted.partial else 200, headers,
-                              body(), length)
+                              body, length)
 
     async def other(req: Request) -> Response:
         return Response(405, b"", {"Allow": "GET, PUT"})
