@@ -16,6 +16,7 @@ failed is tried last for a few seconds.
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import json
 import logging
@@ -100,6 +101,17 @@ class Watcher:
     @property
     def addr(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @functools.cached_property
+    def client(self):
+        """A proxy client without the namespace in its URLs, for 7.2
+        plugins that ask the proxy (`/v3.0/forward/...`)."""
+        from oio.common.client import ProxyClient
+
+        return ProxyClient({"namespace": self.agent.namespace},
+                           no_ns_in_url=True, pool_manager=self.pool_manager,
+                           endpoint=f"{self.agent._scheme}://"
+                                    f"{self.agent.proxies[0]}")
 
     def check_once(self) -> dict:
         """Run checks and stats; the description to register."""

@@ -82,6 +82,10 @@ def test_agent_runs_plugins_named_in_a_watch(plugin):
     assert desc["tags"]["tag.up"] is True
     assert desc["tags"]["stat.const"] == 42
     assert desc["tags"]["stat.srv"] == "echo"
+    # what 7.2 plugins reach through their watcher
+    assert watcher.service["type"] == "echo"
+    assert watcher.pool_manager is agent.http
+    assert watcher.client.endpoint == "http://127.0.0.1:1/v3.0"
 
 
 def test_unknown_type_ignores_the_watch(caplog):
