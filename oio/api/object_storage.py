@@ -32,9 +32,15 @@ from oio.common.cache import del_cached_object_metadata
 from oio.common.client import ProxyClient
 from oio.common.configuration import load_namespace_conf
 from oio.common.constants import OIO_VERSION, TIMEOUT_KEYS
+from oio.common.decorators import (
+    handle_account_not_found,
+    handle_container_not_found,
+    handle_object_not_found,
+)
 from oio.common.fullpath import encode_fullpath
 from oio.common.http_urllib3 import get_pool_manager
 from oio.common.memory import tune_malloc
+from oio.common.storage_functions import _sort_chunks  # noqa: F401 - 7.2 name
 from oio.common.storage_method import STORAGE_METHODS
 from oio.common.utils import (
     cid_from_name,
@@ -55,38 +61,6 @@ PROXY_KEYWORDS = ("headers", "connection_timeout", "read_timeout",
 
 def _proxy_kwargs(kwargs: dict) -> dict:
     return {k: kwargs[k] for k in PROXY_KEYWORDS if k in kwargs}
-
-
-def handle_account_not_found(func):
-    @functools.wraps(func)
-    def wrapper(self, *args, **kwargs):
-        try:
-            return func(self, *args, **kwargs)
-        except exc.NotFound as err:
-            raise exc.NoSuchAccount(err) from None
-    return wrapper
-
-
-def handle_container_not_found(func):
-    @functools.wraps(func)
-    def wrapper(self, account, container, *args, **kwargs):
-        try:
-            return func(self, account, container, *args, **kwargs)
-        except exc.NotFound as err:
-            raise exc.NoSuchContainer(err) from None
-    return wrapper
-
-
-def handle_object_not_found(func):
-    @functools.wraps(func)
-    def wrapper(self, account, container, obj, *args, **kwargs):
-        try:
-            return func(self, account, container, obj, *args, **kwargs)
-        except exc.NotFound as err:
-            if err.status in (406, 431):
-                raise exc.NoSuchContainer(err) from None
-            raise exc.NoSuchObject(err) from None
-    return wrapper
 
 
 class ObjectStorageApi:

@@ -1,8 +1,9 @@
 """The `openio` and `openio-admin` applications (cliff).
 
 Commands are found in oio/cli/registry.py and imported lazily; the
-ClientManager builds the API objects a command needs, once, from the
-global options (--oio-ns, --oio-account, --oio-proxy, --admin).
+ClientManager (oio/cli/common/clientmanager.py) builds the API objects a
+command needs, once, from the global options (--oio-ns, --oio-account,
+--oio-proxy, --admin).
 """
 
 from __future__ import annotations
@@ -10,15 +11,13 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
-from functools import cached_property
 
 from cliff.app import App
 from cliff.commandmanager import CommandManager
 
 from oio.cli import add_common_parser_options, unavailable
+from oio.cli.common.clientmanager import ClientManager
 from oio.cli.registry import ADMIN, OPENIO, Unavailable
-from oio.common.configuration import configured_namespaces, load_namespace_conf
-from oio.common.exceptions import CommandError
 
 LOG = logging.getLogger("oio.cli")
 VERSION = "7.2.0"
@@ -51,61 +50,6 @@ class RegistryCommandManager(CommandManager):
         self.group_list.append(namespace)
         for name, target in self._registry.items():
             self.commands[name] = _LazyCommand(name, target)
-
-
-class ClientManager:
-    """Clients for the commands, built on first use."""
-
-    def __init__(self, options) -> None:
-        self.options = options
-
-    @cached_property
-    def namespace(self) -> str:
-        if self.options.ns:
-            return self.options.ns
-        sections = configured_namespaces()
-        if len(sections) == 1:
-            return sections[0]
-        raise CommandError(
-            "Set the namespace with --oio-ns or the OIO_NS environment "
-            f"variable (configured: {', '.join(sections) or 'none'})")
-
-    @property
-    def account(self) -> str:
-        if not self.options.account:
-            raise CommandError(
-                "Set the account with --oio-account or the OIO_ACCOUNT "
-                "environment variable")
-        return self.options.account
-
-    @property
-    def admin_mode(self) -> bool:
-        return bool(self.options.admin_mode)
-
-    @cached_property
-    def sds_conf(self) -> dict:
-        return load_namespace_conf(self.namespace, failsafe=True)
-
-    @cached_property
-    def client_conf(self) -> dict:
-        """Keyword arguments every client of this run shares."""
-        conf: dict = {"admin_mode": self.admin_mode}
-        if self.options.proxyd_url:
-            url = self.options.proxyd_url
-            conf["endpoint"] = url if "://" in url else f"http://{url}"
-        if self.options.request_id:
-            conf["reqid"] = self.options.request_id
-        return conf
-
-    @cached_property
-    def storage(self):
-        from oio import ObjectStorageApi
-
-        return ObjectStorageApi(self.namespace, **self.client_conf)
-
-    @property
-    def pool_manager(self):
-        return self.storage.pool_manager
 
 
 class OpenIOShell(App):

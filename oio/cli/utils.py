@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from argparse import Action
 
-METRIC_SYMBOLS = ("", "K", "M", "G", "T", "P", "E", "Z", "Y")
+from oio.common.easy_value import METRIC_SYMBOLS, convert_size
+
+__all__ = ["METRIC_SYMBOLS", "KeyValueAction", "ValueFormatStoreTrueAction",
+           "convert_size"]
 
 
 class KeyValueAction(Action):
@@ -30,14 +33,3 @@ class ValueFormatStoreTrueAction(Action):
     def __call__(self, parser, namespace, values, option_string=None):
         setattr(namespace, self.dest, True)
         namespace.formatter = "value"
-
-
-def convert_size(size: float, unit: str = "") -> str:
-    """1234567 -> '1.235M' (powers of 1000, as OpenIO's tables)."""
-    if abs(size) < 1000.0:
-        return f"{size:.0f}{unit}"
-    for symbol in METRIC_SYMBOLS[1:-1]:
-        size /= 1000.0
-        if abs(size) < 1000.0:
-            return f"{size:.3f}{symbol}{unit}"
-    return f"{size:.3f}{METRIC_SYMBOLS[-1]}{unit}"

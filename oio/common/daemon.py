@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
@@ -143,6 +144,53 @@ def fail(prog: str, message: object, code: int = 2) -> int:
     return code
 
 
-__all__ = ["ConfigurationException", "base_parser", "config_text", "fail",
-           "load_section", "run_passes", "serve", "setup_logging",
-           "stop_on_signals", "write_config"]
+class Daemon:
+    """7.2's daemon base, for daemons written against it: `run()` does
+    the work (until `stop()`), `start()` runs it with SIGTERM, SIGINT and
+    SIGQUIT calling `stop()`. Ours stay in the foreground (supervisord
+    watches them): no privilege drop, no stdio redirection."""
+
+    def __init__(self, conf: dict):
+        from oio.common.logger import get_logger
+
+        self.conf = conf
+        self.logger = get_logger(conf)
+
+    def run(self, *args, **kwargs):
+        raise NotImplementedError("run not implemented")
+
+    def stop(self) -> None:
+        """Ask `run()` to return (set a flag it checks)."""
+
+    def start(self, **kwargs) -> None:
+        def on_signal(*_args):
+            self.logger.info("signal received, stopping")
+            self.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, on_signal)
+        self.run(**kwargs)
+
+
+def run_daemon(klass: type[Daemon], conf_file: str,
+               section_name: str | None = None, **kwargs) -> None:
+    """Build `klass` on `[section_name]` of `conf_file` (default: the
+    class name in kebab case, `BlobMover` → `blob-mover`) and start it."""
+    from oio.common.logger import get_logger
+
+    if section_name is None:
+        section_name = re.sub(r"([a-z])([A-Z])", r"\1-\2",
+                              klass.__name__).lower()
+    kwargs.pop("use_yaml", None)
+    conf = read_conf(conf_file, section_name)
+    logger = get_logger(conf, section_name,
+                        verbose=kwargs.pop("verbose", False))
+    try:
+        klass(conf).start(**kwargs)
+    except KeyboardInterrupt:
+        logger.info("User interrupt")
+    logger.info("Daemon exited")
+
+
+__all__ = ["ConfigurationException", "Daemon", "base_parser", "config_text",
+           "fail", "load_section", "run_daemon", "run_passes", "serve",
+           "setup_logging", "stop_on_signals", "write_config"]

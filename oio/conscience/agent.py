@@ -16,6 +16,7 @@ failed is tried last for a few seconds.
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import json
 import logging
@@ -27,11 +28,13 @@ import time
 
 import urllib3
 
+from oio.common.entry_points import load_group
+from oio.common.exceptions import ConfigurationException
 from oio.common.failover import FailoverOrder, split_addresses
 from oio.common.http_urllib3 import get_pool_manager
 
-from .checks import build_check
-from .stats import build_stat
+from .checker import build_check, checker_classes
+from .stats import build_stat, stat_classes
 
 logger = logging.getLogger("oio.conscience.agent")
 
@@ -71,12 +74,17 @@ class Watcher:
         self.interval = float(conf.get("check_interval", agent.interval))
         self.rise = int(conf.get("rise", agent.rise))
         self.fall = int(conf.get("fall", agent.fall))
-        self.checks = [build_check(c, self.host, self.port, self.rise,
-                                   self.fall)
+        # What 7.2's checkers and stats read from the watcher they get.
+        self.service = conf
+        self.conf = agent.conf
+        self.pool_manager = agent.http
+        self.checks = [build_check(self, c, self.host, self.port, self.rise,
+                                   self.fall, logger, agent.checker_classes)
                        for c in conf.get("checks") or ()]
         self.deregister_on_exit = bool(conf.get("deregister_on_exit", False))
-        self.stats = [s for s in (build_stat(c, self.host, self.port)
-                                  for c in conf.get("stats") or ()) if s]
+        self.stats = [build_stat(self, c, self.host, self.port, logger,
+                                 agent.stat_classes)
+                      for c in conf.get("stats") or ()]
         self.static_tags: dict[str, object] = {}
         if conf.get("location"):
             self.static_tags["tag.loc"] = str(conf["location"])
@@ -94,15 +102,25 @@ class Watcher:
     def addr(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @functools.cached_property
+    def client(self):
+        """A proxy client without the namespace in its URLs, for 7.2
+        plugins that ask the proxy (`/v3.0/forward/...`)."""
+        from oio.common.client import ProxyClient
+
+        return ProxyClient({"namespace": self.agent.namespace},
+                           no_ns_in_url=True, pool_manager=self.pool_manager,
+                           endpoint=f"{self.agent._scheme}://"
+                                    f"{self.agent.proxies[0]}")
+
     def check_once(self) -> dict:
         """Run checks and stats; the description to register."""
-        http = self.agent.http
         # every check runs, to keep each rise/fall history going
-        up = all([check(http) for check in self.checks])
+        up = all([check.service_status() for check in self.checks])
         if up:
             for stat in self.stats:
                 try:
-                    self.tags.update(stat(http))
+                    self.tags.update(stat.get_stats())
                 except Exception as exc:  # noqa: BLE001 - any stat failure
                     logger.warning("%s: stat %s failed: %s", self.name,
                                    type(stat).__name__, exc)
@@ -142,6 +160,7 @@ class Agent:
     GATHER = 0.05
 
     def __init__(self, conf: dict):
+        self.conf = conf
         self.namespace = str(conf["namespace"])
         proxy = str(conf.get("proxy") or "")
         if not proxy:
@@ -158,6 +177,8 @@ class Agent:
         self.fall = int(conf.get("fall", 1))
         self.http = get_pool_manager(pool_maxsize=32)
         self._path = f"/v3.0/{self.namespace}/conscience/register"
+        self.checker_classes = checker_classes()
+        self.stat_classes = stat_classes()
         self.watchers = self._load_watchers(conf)
         self._failing = False
         # (type, addr) → the latest description not sent yet
@@ -181,7 +202,7 @@ class Agent:
         for name, wconf in defs.items():
             try:
                 watcher = Watcher(self, name, wconf)
-            except (KeyError, ValueError, TypeError) as exc:
+            except (KeyError, ValueError, TypeError, ConfigurationException) as exc:
                 logger.error("watch %s ignored: %s", name, exc)
                 continue
             seen.setdefault(watcher.addr, []).append(watcher)
@@ -283,6 +304,25 @@ class Agent:
             thread.join(timeout=10)
         # What the watchers said last, their deregistrations included.
         self.flush()
+
+
+# 7.2's names for the watcher and the agent, and its plugin tables.
+ServiceWatcher = Watcher
+ConscienceAgent = Agent
+
+
+def load_modules(group_name: str) -> dict[str, object]:
+    """Name → class of the entry points of `group_name`."""
+    return load_group(group_name)
+
+
+def __getattr__(name: str):
+    # Loaded on demand: entry points are read when asked for.
+    if name == "CHECKERS_MODULES":
+        return checker_classes()
+    if name == "STATS_MODULES":
+        return stat_classes()
+    raise AttributeError(name)
 
 
 def main(argv: list[str] | None = None) -> int:

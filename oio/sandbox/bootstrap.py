@@ -503,7 +503,8 @@ class Bootstrap:
             if spec.type == "beanstalkd":
                 watch["stats"].append({"type": "beanstalkd"})
             if spec.type in ("account", "xcute"):
-                watch["stats"].append({"type": "http", "path": "/status"})
+                watch["stats"].append({"type": "http", "path": "/status",
+                                       "parser": "json"})
         return watch
 
     def agent_conf(self, host: str) -> str:

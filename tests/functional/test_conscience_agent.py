@@ -11,8 +11,9 @@ import urllib.request
 
 import pytest
 
+from oio.common.exceptions import ConfigurationException
 from oio.conscience.agent import Agent, main
-from oio.conscience.checks import ASN1_PING, Checker, build_check
+from oio.conscience.checker import ASN1_PING, BaseChecker, build_check
 from tests.functional.conscience_process import running_conscience
 from tests.utils import free_port, wait_until
 
@@ -67,7 +68,8 @@ def test_agent_registers_scores_and_is_not_slowed(conscience, tmp_path):
         "service_id": "OPENIO-meta1-1",
         "checks": [{"type": "http", "uri": "/status"}],
         "stats": [{"type": "volume", "path": str(tmp_path)}, {"type": "system"},
-                  {"type": "http", "path": "/status"}]}))
+                  {"type": "http", "path": "/status",
+                   "parser": "json"}]}))
     (watch / "meta1-2.yml").write_text(json.dumps({
         "host": "127.0.0.1", "port": free_port(), "type": "meta1",
         "checks": [{"type": "tcp"}], "stats": [{"type": "system"}]}))
@@ -139,8 +141,12 @@ def test_duplicates_and_deregister_on_exit(conscience, tmp_path):
 
 def test_checks_rise_fall_and_asn1():
     results = iter([True, False, False, True, True, True])
-    checker = Checker(lambda http: next(results), rise=2, fall=2)
-    assert [checker(None) for _ in range(6)] == [
+
+    class Scripted(BaseChecker):
+        def _check(self):
+            return next(results)
+    checker = Scripted(None, {"host": "h", "port": 1, "rise": 2, "fall": 2})
+    assert [checker.service_status() for _ in range(6)] == [
         True, True, False, False, True, True]
     assert len(ASN1_PING) == 52 and ASN1_PING[8:40] == \
         b"80863FD712DC4234D7BA684CE2DEC00A"
@@ -153,14 +159,16 @@ def test_checks_rise_fall_and_asn1():
         conn.sendall(b"\x00\x00\x00\x02ok")
         conn.close()
     threading.Thread(target=serve, daemon=True).start()
-    check = build_check({"type": "asn1"}, "127.0.0.1",
+    check = build_check(None, {"type": "asn1"}, "127.0.0.1",
                         server.getsockname()[1])
-    assert check(None) is True and received == [ASN1_PING]
+    assert check.service_status() is True and received == [ASN1_PING]
     server.close()
-    assert build_check({"type": "tcp", "timeout": 1}, "127.0.0.1",
-                       free_port())(None) is False
-    with pytest.raises(ValueError):
-        build_check({"type": "http"}, "127.0.0.1", 1)
+    assert build_check(None, {"type": "tcp", "timeout": 1}, "127.0.0.1",
+                       free_port()).service_status() is False
+    with pytest.raises(ConfigurationException):
+        build_check(None, {"type": "http"}, "127.0.0.1", 1)
+    with pytest.raises(ValueError, match="unknown check type 'nope'"):
+        build_check(None, {"type": "nope"}, "127.0.0.1", 1)
 
 
 def test_main_rejects_bad_config(tmp_path, capsys):

@@ -6,11 +6,19 @@ from __future__ import annotations
 import logging
 
 from oio.cli import Lister, clients
+from oio.cli.admin.blob_rebuild import RawxDistributedRebuild, RawxRebuild
 from oio.cli.admin.item_move import sqlx_admin
 from oio.common.exceptions import CommandError
 from oio.rebuilder import runner
 
 LOG = logging.getLogger(__name__)
+
+# 7.2 defines the rawx rebuild commands here; ours live with the chunk
+# ones (oio.cli.admin.blob_rebuild) and are named here too.
+RawxRebuildCommand = RawxRebuild
+__all__ = ["AccountServiceRebuild", "Meta1Rebuild", "Meta2Rebuild",
+           "RawxDistributedRebuild", "RawxRebuild", "RawxRebuildCommand",
+           "ServiceRebuildCommand"]
 
 
 class ServiceRebuildCommand(Lister):
