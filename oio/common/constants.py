@@ -138,3 +138,7 @@ CODE_NOT_IMPLEMENTED = 501
 CODE_PROXY_ERROR = 502
 CODE_UNAVAILABLE = 503
 CODE_GATEWAY_TIMEOUT = 504
+
+# A bucket whose containers the replicator copies (account service; the
+# `replicate` event filter checks it).
+BUCKET_PROP_REPLI_ENABLED = "replication_enabled"

@@ -268,7 +268,7 @@ def test_replication_is_checked_with_the_account(api, namespace):
     tube = Beanstalk.from_url(f"beanstalk://{addr}")
     tube.watch("repli-test")
     assert tube.poll(timeout=0) is None
-    assert replicate._cache[(account, container)][1] is False
+    assert replicate.cache[(account, container)][1] is False
 
 
 def _rebuild_event(namespace, content_id: str, timeout: float = 15.0):

@@ -9,6 +9,7 @@ import threading
 import pytest
 
 from oio.event.agent import EventAgent
+from oio.event.evob import Event
 from oio.event.filters.account_update import AccountUpdateFilter
 from oio.event.filters.base import BuryEvent
 from oio.event.filters.bury import BuryFilter
@@ -69,11 +70,19 @@ def test_agent_configuration_errors(tmp_path):
 
 def test_notify_exclusions():
     notify = NotifyFilter(None, {"queue_url": "beanstalk://127.0.0.1:1",
-                     "exclude": "acct1,acct2/ct%2Fx"})
-    assert notify.excluded({"url": {"account": "acct1", "user": "c"}})
-    assert notify.excluded({"url": {"account": "acct2", "user": "ct/x"}})
-    assert not notify.excluded({"url": {"account": "acct2", "user": "ct"}})
-    assert not notify.excluded({"event": "storage.chunk.new"})
+                                 "exclude": "acct1,acct2/ct%2Fx"})
+
+    def goes(url):
+        return notify.should_notify(Event({"event": "e", "url": url}))
+
+    assert not goes({"account": "acct1", "user": "c"})
+    assert not goes({"account": "acct2", "user": "ct/x"})
+    assert goes({"account": "acct2", "user": "ct"})
+    assert goes(None)                   # chunk events have no URL
+    # 7.2's shape; a whole account wins over its containers.
+    assert NotifyFilter._parse_exclude(
+        "a,b/c%2F1,b/d,a/e,f/g,f") == {"a": [], "b": ["c/1", "d"], "f": []}
+    assert NotifyFilter._parse_exclude([]) == {}
 
 
 class _OneShotBeanstalk:
@@ -117,6 +126,20 @@ def test_notify_reconnects_when_its_connection_died():
     notify.on_event({"event": "second"})
     assert [json.loads(b)["event"] for b in server.bodies] == [
         "first", "second"]
+    server.sock.close()
+
+
+def test_notify_built_the_7_2_way():
+    """As 7.2's own tests drive it: the class with `app=` and `conf=`,
+    then process(env, beanstalkd, cb) passing the event on to `app`."""
+    server = _OneShotBeanstalk()
+    passed = []
+    notify = NotifyFilter(app=lambda env, beanstalkd, cb: passed.append(env),
+                          conf={"queue_url": server.url, "exclude": []})
+    notify.process({"event": "storage.content.new"}, None, None)
+    assert [json.loads(b)["event"] for b in server.bodies] == [
+        "storage.content.new"]
+    assert passed == [{"event": "storage.content.new"}]
     server.sock.close()
 
 

@@ -3,6 +3,7 @@ what the agent's worker makes of each answer of a pipeline."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -242,6 +243,22 @@ class Answer(Filter):
         jobs = _Jobs(releases=MAX_RELEASES)
         worker.handle(jobs, 7, json.dumps({"event": "t"}).encode())
         assert jobs.calls == [("bury", 7)]
+
+
+SEED_MODULES = [
+    "oio.event.agent", "oio.event.beanstalk", "oio.event.client",
+    "oio.event.consumer", "oio.event.evob", "oio.event.loader",
+    "oio.event.handlers", "oio.event.handlers.base", "oio.event.filters",
+] + [f"oio.event.filters.{name}" for name in (
+    "account_update", "base", "bury", "content_cleaner", "dump", "logger",
+    "noop", "notify", "replicate", "volume_index", "webhook", "xcute")]
+
+
+@pytest.mark.parametrize("module", SEED_MODULES)
+def test_the_seed_event_modules_import(module):
+    imported = importlib.import_module(module)
+    if module.startswith("oio.event.filters.") and module[18:] != "base":
+        assert callable(imported.filter_factory)
 
 
 def test_filter_base_defaults():

@@ -8,7 +8,7 @@ import json
 from urllib.parse import unquote
 
 from oio.event.beanstalk import Beanstalk, parse_endpoint
-from oio.event.evob import EventError
+from oio.event.evob import Event, EventError
 from oio.event.filters.base import EventFilter
 
 
@@ -22,22 +22,43 @@ class NotifyFilter(EventFilter):
         parse_endpoint(url)
         self.url = url
         self.tube = self.conf.get("tube") or self.DEFAULT_TUBE
-        exclude = self.conf.get("exclude") or ""
-        if isinstance(exclude, str):
-            exclude = exclude.split(",")
-        self.exclude = {unquote(e.strip()) for e in exclude if e.strip()}
+        self.exclude = self._parse_exclude(self.conf.get("exclude") or [])
         self._client: Beanstalk | None = None
 
-    def excluded(self, event: dict) -> bool:
-        url = event.get("url")
-        if not isinstance(url, dict) or not self.exclude:
-            return False
-        account, container = url.get("account"), url.get("user")
-        return account in self.exclude or f"{account}/{container}" in \
-            self.exclude
+    @staticmethod
+    def _parse_exclude(items: str | list[str]) -> dict[str, list[str]]:
+        """`acct,acct2/ct` (or a list of them, URL-encoded) → account →
+        its excluded containers, [] meaning all of them."""
+        if isinstance(items, str):
+            items = items.split(",")
+        exclude: dict[str, list[str]] = {}
+        whole: set[str] = set()
+        for item in (i.strip() for i in items):
+            account, _, container = item.partition("/")
+            account = unquote(account)
+            if not container:
+                if item:
+                    whole.add(account)
+                    exclude[account] = []
+            elif account not in whole:
+                exclude.setdefault(account, []).append(unquote(container))
+        return exclude
+
+    def _should_notify(self, account: str | None,
+                       container: str | None) -> bool:
+        excluded = self.exclude.get(account)
+        return excluded is None or (excluded != [] and
+                                    container not in excluded)
+
+    def should_notify(self, event: Event) -> bool:
+        """Events without a URL (chunk events) always go."""
+        url = event.url
+        if not isinstance(url, dict) or not url:
+            return True
+        return self._should_notify(url.get("account"), url.get("user"))
 
     def on_event(self, event: dict) -> None:
-        if self.excluded(event):
+        if not self.should_notify(Event(event)):
             return
         body = json.dumps(event, separators=(",", ":")).encode("utf-8")
         # A kept connection may have died (beanstalkd restarted): one more
