@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from oio.event.consumer import MAX_RELEASES, AppEnv, EventWorker
+from oio.event.consumer import MAX_RELEASES, AgentApp, AppEnv, EventWorker
 from oio.event.evob import Event, EventError, EventOk, EventTypes, status_map
 from oio.event.filters.base import Filter
 from oio.event.handlers.base import Handler, handler_factory
@@ -66,7 +66,10 @@ output = {out}
 use = egg:oio#dump
 directory = {dumps}
 """)
-    pipelines = load_pipelines(path, {"namespace": "NS"})
+    app = AgentApp({"namespace": "NS"})
+    pipelines = load_pipelines(path, {"namespace": "NS"}, app)
+    # Every stage shares the agent's app_env, ours in between included.
+    assert pipelines["storage.content.new"].stages[0].app_env is app.app_env
     env = {"event": "storage.content.new", "job_id": 4,
            "url": {"path": "obj"}}
     assert run(pipelines["storage.content.new"].entry, env) == [(200, "")]

@@ -96,11 +96,13 @@ class EventFilter(Filter):
 class _Link:
     """An `EventFilter` shared by several pipelines, in one of them."""
 
-    __slots__ = ("filter", "app")
+    __slots__ = ("filter", "app", "app_env")
 
     def __init__(self, filter_: EventFilter, app: Stage):
         self.filter = filter_
         self.app = app
+        # Passed up the chain: a 7.2 filter before us gets the agent's.
+        self.app_env = getattr(app, "app_env", {})
 
     def __call__(self, env: dict, beanstalkd: Any, cb: Callback) -> Any:
         self.filter.on_event(env)
