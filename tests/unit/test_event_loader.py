@@ -141,6 +141,20 @@ def test_builtins_are_the_declared_entry_points():
             assert callable(find_factory(f"egg:oio#{name}", group))
 
 
+def test_our_filters_load_without_package_metadata(monkeypatch):
+    """A source tree or an editable install without entry points: ours
+    are found all the same, and without scanning installed packages."""
+    import importlib.metadata
+
+    def no_scan(**_kwargs):
+        raise AssertionError("entry points scanned for a built-in")
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", no_scan)
+    for name in BUILTINS[FILTER_GROUP]:
+        assert callable(find_factory(f"egg:oio#{name}"))
+    assert callable(find_factory("egg:oio#default", HANDLER_GROUP))
+
+
 def test_handler_answers():
     class Failing(Handler):
         def process(self, event):
