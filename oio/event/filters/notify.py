@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from urllib.parse import unquote
 
 from oio.event.beanstalk import Beanstalk, parse_endpoint
@@ -23,7 +24,9 @@ class NotifyFilter(EventFilter):
         self.url = url
         self.tube = self.conf.get("tube") or self.DEFAULT_TUBE
         self.exclude = self._parse_exclude(self.conf.get("exclude") or [])
-        self._client: Beanstalk | None = None
+        # A connection per agent worker thread: beanstalkd's protocol is
+        # one request and its reply at a time.
+        self._local = threading.local()
 
     @staticmethod
     def _parse_exclude(items: str | list[str]) -> dict[str, list[str]]:
@@ -63,15 +66,17 @@ class NotifyFilter(EventFilter):
         body = json.dumps(event, separators=(",", ":")).encode("utf-8")
         # A kept connection may have died (beanstalkd restarted): one more
         # try on a new one before the event is released for later.
-        for fresh in (self._client is None, True):
+        for fresh in (getattr(self._local, "client", None) is None, True):
             try:
-                if self._client is None:
-                    self._client = Beanstalk.from_url(self.url)
-                    self._client.use(self.tube)
-                self._client.put(body)
+                client = getattr(self._local, "client", None)
+                if client is None:
+                    client = self._local.client = Beanstalk.from_url(
+                        self.url)
+                    client.use(self.tube)
+                client.put(body)
                 return
             except OSError as err:
-                self._client = None
+                self._local.client = None
                 if fresh:
                     raise EventError(f"notify to {self.url}/{self.tube}: "
                                      f"{err}") from None
