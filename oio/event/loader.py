@@ -120,13 +120,16 @@ class HandlersFile:
         # one instance for every pipeline naming them.
         self._makers: dict[str, Callable] = {}
 
-    def handlers(self) -> list[str]:
-        return [s[len("handler:"):].strip() for s in self.parser.sections()
-                if s.startswith("handler:")]
+    def handlers(self) -> dict[str, str]:
+        """Event type → its section."""
+        return {s[len("handler:"):].strip(): s for s in self.parser.sections()
+                if s.startswith("handler:")}
 
     def _local(self, section: str) -> dict[str, str]:
+        """The section's own options (those of [DEFAULT] are in
+        global_conf), the ones it overrides included."""
         return {k: v for k, v in self.parser.items(section)
-                if k not in self.defaults}
+                if k not in self.defaults or v != self.defaults[k]}
 
     def _section(self, name: str) -> str:
         found = [s for s in self.parser.sections()
@@ -168,8 +171,7 @@ class HandlersFile:
                 raise LoaderError(f"{self.path}: {where}: {err}") from err
         return self._makers[item]
 
-    def pipeline(self, handler: str, app: Any) -> Pipeline:
-        section = f"handler:{handler}"
+    def pipeline(self, section: str, app: Any) -> Pipeline:
         local = self._local(section)
         names = local.pop("pipeline", "").split()
         local.pop("use", None)
@@ -188,7 +190,8 @@ def load_pipelines(path: str, global_conf: dict | None = None,
     """Event type → its `Pipeline`, from a handlers file. `app` is what
     handlers and filters see as the agent (`app_env`, `logger`)."""
     handlers = HandlersFile(path, global_conf)
-    return {name: handlers.pipeline(name, app) for name in handlers.handlers()}
+    return {name: handlers.pipeline(section, app)
+            for name, section in handlers.handlers().items()}
 
 
 def loadhandlers(path: str, global_conf: dict | None = None,

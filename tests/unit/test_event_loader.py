@@ -65,6 +65,9 @@ output = {out}
 [filter:dump]
 use = egg:oio#dump
 directory = {dumps}
+tag = from-section
+[handler: spaced.type ]
+pipeline = egg:oio#noop
 """)
     app = AgentApp({"namespace": "NS"})
     pipelines = load_pipelines(path, {"namespace": "NS"}, app)
@@ -84,6 +87,10 @@ directory = {dumps}
     assert run(pipelines["storage.content.new"].entry, env) == [
         (500, "refused by the tagger")]
     assert not (dumps / "event_5").exists()
+    assert pipelines["spaced.type"].stages[0].filter.conf["tag"] == \
+        "from-default"
+    assert pipelines["storage.content.new"].stages[1].filter.conf[
+        "tag"] == "from-section"      # a section overrides [DEFAULT]
     stages = pipelines["storage.content.deleted"].stages
     assert type(stages[1]).__name__ == "TaggerFilter"
     assert stages[1].conf["namespace"] == "NS"
