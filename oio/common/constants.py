@@ -143,3 +143,7 @@ CODE_GATEWAY_TIMEOUT = 504
 # named <bucket>%2F<path>, the separator of the keys encoded.
 CH_ENCODED_SEPARATOR = "%2F"
 CH_SEPARATOR = "/"
+
+# A bucket whose containers the replicator copies (account service; the
+# `replicate` event filter checks it).
+BUCKET_PROP_REPLI_ENABLED = "replication_enabled"

@@ -337,15 +337,16 @@ def test_agent_pipeline_with_a_webhook(beanstalkd, tmp_path):
 
 
 def test_replicate(beanstalkd):
-    from oio.event.filters import Replicate
+    from oio.event.filters.replicate import ReplicateFilter
 
-    replicate = Replicate({"namespace": "OPENIO", "queue_url": beanstalkd.url,
-                           "exclude": "skipped"})
+    replicate = ReplicateFilter(None, {
+        "namespace": "OPENIO", "queue_url": beanstalkd.url,
+        "exclude": "skipped"})
     url = {"ns": "OPENIO", "account": "a", "user": "c"}
     for kind in ("storage.content.new", "storage.chunk.new",
                  "storage.container.state", "xcute.tasks"):
-        replicate.process({"event": kind, "url": url})
-    replicate.process({"event": "storage.content.new",
+        replicate.on_event({"event": kind, "url": url})
+    replicate.on_event({"event": "storage.content.new",
                        "url": dict(url, account="skipped")})
     repli = [e["event"] for e in drain(consumer(beanstalkd, "oio-repli"), 2)]
     assert repli == ["storage.content.new", "storage.container.state"]

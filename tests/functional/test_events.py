@@ -250,24 +250,25 @@ def test_no_event_lost_while_beanstalkd_is_down_during_uploads(api, namespace):
 
 
 def test_replication_is_checked_with_the_account(api, namespace):
-    from oio.event.filters import Replicate
+    from oio.event.filters.replicate import ReplicateFilter
 
     addr = namespace.services("beanstalkd")[0].addr
-    replicate = Replicate({"namespace": namespace.ns, "tube": "repli-test",
-                           "queue_url": f"beanstalk://{addr}",
-                           "check_replication_enabled": "true"})
+    replicate = ReplicateFilter(None, {
+        "namespace": namespace.ns, "tube": "repli-test",
+        "queue_url": f"beanstalk://{addr}",
+        "check_replication_enabled": "true"})
     account, container = _name("acct"), _name("ct")
     api.object_create(account, container, data=b"x", obj_name="o")
     wait_until(lambda: container_listed(api, account, container), timeout=10)
     url = {"ns": namespace.ns, "account": account, "user": container}
     # The account says replication is off (7.2's default): not forwarded.
-    replicate.process({"event": "storage.content.new", "url": url})
-    replicate.process({"event": "storage.content.new",
+    replicate.on_event({"event": "storage.content.new", "url": url})
+    replicate.on_event({"event": "storage.content.new",
                        "url": dict(url, user="missing")})
     tube = Beanstalk.from_url(f"beanstalk://{addr}")
     tube.watch("repli-test")
     assert tube.poll(timeout=0) is None
-    assert replicate._cache[(account, container)][1] is False
+    assert replicate.cache[(account, container)][1] is False
 
 
 def _rebuild_event(namespace, content_id: str, timeout: float = 15.0):

@@ -8,8 +8,16 @@ import threading
 
 import pytest
 
-from oio.event.agent import EventAgent, load_handlers
-from oio.event.filters import Bury, BuryEvent, ContentCleaner, Dump, Notify
+from oio.event.agent import EventAgent
+from oio.event.evob import Event
+from oio.event.filters.account_update import AccountUpdateFilter
+from oio.event.filters.base import BuryEvent
+from oio.event.filters.bury import BuryFilter
+from oio.event.filters.content_cleaner import ContentReaperFilter
+from oio.event.filters.dump import DumpFilter
+from oio.event.filters.notify import NotifyFilter
+from oio.event.filters.volume_index import VolumeIndexFilter
+from oio.event.loader import load_pipelines
 
 
 def write(tmp_path, text: str) -> str:
@@ -23,15 +31,16 @@ def test_handlers_file(tmp_path):
                            "[handler:c.d]\npipeline =\n"
                            "[filter:noop]\nuse = egg:oio#noop\n"
                            "[filter:dump]\nuse = egg:oio#dump\n")
-    handlers = load_handlers(path, {"namespace": "OPENIO"})
-    assert [type(f).__name__ for f in handlers["a.b"]] == ["Noop", "Dump"]
-    assert handlers["c.d"] == []
+    handlers = load_pipelines(path, {"namespace": "OPENIO"})
+    assert [type(s.filter).__name__ for s in handlers["a.b"].stages] == [
+        "NoopFilter", "DumpFilter"]
+    assert handlers["c.d"].stages == []
     # One instance per filter section, shared by the handlers using it.
     path = write(tmp_path, "[handler:a]\npipeline = noop\n"
                            "[handler:b]\npipeline = noop\n"
                            "[filter:noop]\nuse = egg:oio#noop\n")
-    handlers = load_handlers(path, {})
-    assert handlers["a"][0] is handlers["b"][0]
+    handlers = load_pipelines(path, {})
+    assert handlers["a"].stages[0].filter is handlers["b"].stages[0].filter
 
 
 @pytest.mark.parametrize("text,message", [
@@ -45,7 +54,7 @@ def test_handlers_file(tmp_path):
 ])
 def test_bad_handlers_files(tmp_path, text, message):
     with pytest.raises(ValueError) as info:
-        load_handlers(write(tmp_path, text), {})
+        load_pipelines(write(tmp_path, text), {})
     assert message in str(info.value)
 
 
@@ -53,19 +62,27 @@ def test_agent_configuration_errors(tmp_path):
     with pytest.raises(ValueError):
         EventAgent({"namespace": "OPENIO"})
     with pytest.raises(ValueError):
-        load_handlers(str(tmp_path / "nope.conf"), {})
+        load_pipelines(str(tmp_path / "nope.conf"), {})
     with pytest.raises(ValueError):
         EventAgent({"namespace": "OPENIO", "queue_url": "http://x:1",
                     "handlers_conf": write(tmp_path, "")})
 
 
 def test_notify_exclusions():
-    notify = Notify({"queue_url": "beanstalk://127.0.0.1:1",
-                     "exclude": "acct1,acct2/ct%2Fx"})
-    assert notify.excluded({"url": {"account": "acct1", "user": "c"}})
-    assert notify.excluded({"url": {"account": "acct2", "user": "ct/x"}})
-    assert not notify.excluded({"url": {"account": "acct2", "user": "ct"}})
-    assert not notify.excluded({"event": "storage.chunk.new"})
+    notify = NotifyFilter(None, {"queue_url": "beanstalk://127.0.0.1:1",
+                                 "exclude": "acct1,acct2/ct%2Fx"})
+
+    def goes(url):
+        return notify.should_notify(Event({"event": "e", "url": url}))
+
+    assert not goes({"account": "acct1", "user": "c"})
+    assert not goes({"account": "acct2", "user": "ct/x"})
+    assert goes({"account": "acct2", "user": "ct"})
+    assert goes(None)                   # chunk events have no URL
+    # 7.2's shape; a whole account wins over its containers.
+    assert NotifyFilter._parse_exclude(
+        "a,b/c%2F1,b/d,a/e,f/g,f") == {"a": [], "b": ["c/1", "d"], "f": []}
+    assert NotifyFilter._parse_exclude([]) == {}
 
 
 class _OneShotBeanstalk:
@@ -102,28 +119,43 @@ class _OneShotBeanstalk:
 
 def test_notify_reconnects_when_its_connection_died():
     server = _OneShotBeanstalk()
-    notify = Notify({"queue_url": server.url, "tube": "t"})
-    notify.process({"event": "first"})
+    notify = NotifyFilter(None, {"queue_url": server.url, "tube": "t"})
+    notify.on_event({"event": "first"})
     # The kept connection is closed now: the next event goes through a new
     # one instead of being released for 15 s.
-    notify.process({"event": "second"})
+    notify.on_event({"event": "second"})
     assert [json.loads(b)["event"] for b in server.bodies] == [
         "first", "second"]
     server.sock.close()
 
 
+def test_notify_built_the_7_2_way():
+    """As 7.2's own tests drive it: the class with `app=` and `conf=`,
+    then process(env, beanstalkd, cb) passing the event on to `app`."""
+    server = _OneShotBeanstalk()
+    passed = []
+    notify = NotifyFilter(app=lambda env, beanstalkd, cb: passed.append(env),
+                          conf={"queue_url": server.url, "exclude": []})
+    notify.process({"event": "storage.content.new"}, None, None)
+    assert [json.loads(b)["event"] for b in server.bodies] == [
+        "storage.content.new"]
+    assert passed == [{"event": "storage.content.new"}]
+    server.sock.close()
+
+
 def test_dump_and_bury(tmp_path):
-    Dump({"directory": str(tmp_path)}).process({"event": "x", "job_id": 12})
+    DumpFilter(None, {"directory": str(tmp_path)}).on_event(
+        {"event": "x", "job_id": 12})
     assert json.loads((tmp_path / "event_12").read_text())["event"] == "x"
     with pytest.raises(BuryEvent):
-        Bury({}).process({"event": "x"})
+        BuryFilter(None, {}).on_event({"event": "x"})
 
 
 def test_content_cleaner_ignores_other_events_and_needs_beans():
-    cleaner = ContentCleaner({})
-    cleaner.process({"event": "storage.content.new", "data": "whatever"})
+    cleaner = ContentReaperFilter(None, {})
+    cleaner.on_event({"event": "storage.content.new", "data": "whatever"})
     with pytest.raises(BuryEvent):
-        cleaner.process({"event": "storage.content.deleted", "data": {}})
+        cleaner.on_event({"event": "storage.content.deleted", "data": {}})
 
 
 def test_container_states_are_coalesced():
@@ -170,37 +202,33 @@ def _services_event(services, account="acct"):
 
 
 def test_account_services_feed_the_account_and_the_meta2_index():
-    from oio.event.filters import AccountUpdate, VolumeIndex
-
     m2 = {"seq": 1, "type": "meta2", "host": "127.0.0.1:6008", "args": ""}
-    account = AccountUpdate.__new__(AccountUpdate)
+    account = AccountUpdateFilter.__new__(AccountUpdateFilter)
     account.client = _Recorder()
-    account.process(_services_event([m2]))
-    account.process(_services_event([]))
-    account.process(_services_event([m2], account="_RDIR"))
+    account.on_event(_services_event([m2]))
+    account.on_event(_services_event([]))
+    account.on_event(_services_event([m2], account="_RDIR"))
     assert account.client.calls == [
         ("account_create", ("acct",)),
         ("container_update", ("acct", "ct", {"dtime": 2.0}))]
 
-    index = VolumeIndex.__new__(VolumeIndex)
+    index = VolumeIndexFilter.__new__(VolumeIndexFilter)
     index.conf, index.client = {"namespace": "NS"}, _Recorder()
-    index.process(_services_event([m2, dict(m2, type="sqlx")]))
-    index.process({"event": "storage.meta2.deleted", "url": {
+    index.on_event(_services_event([m2, dict(m2, type="sqlx")]))
+    index.on_event({"event": "storage.meta2.deleted", "url": {
         "ns": "NS", "account": "acct", "user": "ct", "id": "C" * 64},
         "data": {"peer": "127.0.0.1:6008"}})
     assert index.client.calls == [
         ("meta2_index_push", ("127.0.0.1:6008", "NS/acct/ct", "C" * 64, 2)),
         ("meta2_index_delete", ("127.0.0.1:6008", "NS/acct/ct", "C" * 64))]
     with pytest.raises(BuryEvent):
-        index.process(_services_event("not a list"))
+        index.on_event(_services_event("not a list"))
 
 
 def test_volume_index_defers_chunk_pushes_to_the_end_of_the_batch():
     import threading
 
-    from oio.event.filters import VolumeIndex
-
-    index = VolumeIndex.__new__(VolumeIndex)
+    index = VolumeIndexFilter.__new__(VolumeIndexFilter)
     index.conf, index.client = {"namespace": "NS"}, _Recorder()
     index._local = threading.local()
 
@@ -209,9 +237,9 @@ def test_volume_index_defers_chunk_pushes_to_the_end_of_the_batch():
                 "data": {"volume_service_id": volume, "container_id": "C",
                          "content_id": "X", "chunk_id": chunk_id}}
 
-    index.process(chunk("storage.chunk.new", "rawx-1", "K1"))
-    index.process(chunk("storage.chunk.new", "rawx-2", "K2"))
-    index.process(chunk("storage.chunk.new", "rawx-1", "K3"))
+    index.on_event(chunk("storage.chunk.new", "rawx-1", "K1"))
+    index.on_event(chunk("storage.chunk.new", "rawx-2", "K2"))
+    index.on_event(chunk("storage.chunk.new", "rawx-1", "K3"))
     assert index.client.calls == []
     index.flush()
     record = {"container_id": "C", "content_id": "X", "mtime": 3}
@@ -221,8 +249,8 @@ def test_volume_index_defers_chunk_pushes_to_the_end_of_the_batch():
         ("chunk_push_many", ("rawx-2", [dict(record, chunk_id="K2")]))]
     # A deletion is applied after the pushes deferred before it.
     index.client.calls.clear()
-    index.process(chunk("storage.chunk.new", "rawx-1", "K4"))
-    index.process(chunk("storage.chunk.deleted", "rawx-1", "K4"))
+    index.on_event(chunk("storage.chunk.new", "rawx-1", "K4"))
+    index.on_event(chunk("storage.chunk.deleted", "rawx-1", "K4"))
     assert [name for name, _ in index.client.calls] == [
         "chunk_push_many", "chunk_delete"]
     index.flush()
