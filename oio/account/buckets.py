@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from oio.common.constants import BUCKET_PROP_REPLI_ENABLED
 from oio.common.utils import parse_bool
 
 from .common import COUNTERS, AccountError
 
-REPLICATION_ENABLED = "replication_enabled"
+REPLICATION_ENABLED = BUCKET_PROP_REPLI_ENABLED
 # Multipart-upload parts: their bytes count, they are not objects.
 SEGMENTS_MARK = "+segments"
 # A refresh lock idle for this long (seconds) belongs to a dead refresh.

@@ -99,6 +99,7 @@ CHUNK_SUFFIX_PENDING = ".pending"
 HIDDEN_ACCOUNTS = ("_RDIR",)
 
 M2_PROP_BUCKET_NAME = "sys.m2.bucket.name"
+BUCKET_PROP_REPLI_ENABLED = "replication_enabled"   # a bucket field (account)
 M2_PROP_CTIME = "sys.m2.ctime"
 M2_PROP_DAMAGED_OBJECTS = "sys.m2.objects.damaged"
 M2_PROP_MISSING_CHUNKS = "sys.m2.chunks.missing"

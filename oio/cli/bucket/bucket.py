@@ -15,12 +15,11 @@ from oio.cli import Command, Lister, ShowOne
 from oio.cli.container.container import boolean_value, depaginate, iso_time
 from oio.cli.utils import ValueFormatStoreTrueAction, convert_size
 from oio.common import exceptions as exc
-from oio.common.constants import M2_PROP_VERSIONING_POLICY
+from oio.common.constants import BUCKET_PROP_REPLI_ENABLED, M2_PROP_VERSIONING_POLICY
 from oio.common.exceptions import CommandError
 from oio.common.utils import request_id
 
 LOG = logging.getLogger(__name__)
-REPLICATION_ENABLED = "replication_enabled"
 
 
 def _reqid() -> str:
@@ -78,7 +77,7 @@ class SetBucket(_BucketMixin, ShowOne):
     def take_action(self, parsed_args):
         metadata = {}
         if parsed_args.replicate is not None:
-            metadata[REPLICATION_ENABLED] = str(parsed_args.replicate)
+            metadata[BUCKET_PROP_REPLI_ENABLED] = str(parsed_args.replicate)
         data = self.api.account.bucket_update(
             parsed_args.bucket, metadata=metadata, to_delete=None,
             reqid=_reqid())
