@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 from oio.common.http_server import Request, Response, Router, run_blocking
 from oio.common.utils import parse_bool
 
-from .backend import AccountBackend, AccountError
+from .backend import AccountBackend
+from .common import AccountError
 
 if TYPE_CHECKING:
     from .backend_redis import RedisAccountBackend
@@ -54,11 +55,14 @@ def build_app(backend: AccountBackend | RedisAccountBackend) -> Router:
             return func
         return decorator
 
+    def item_id(req: Request, what: str = "account") -> str:
+        item = req.args.get("id")
+        if not item:
+            raise AccountError(400, f"Missing {what} ID")
+        return item
+
     def account_id(req: Request) -> str:
-        account = req.args.get("id")
-        if not account:
-            raise AccountError(400, "Missing account ID")
-        return account
+        return item_id(req)
 
     async def body(req: Request) -> dict:
         raw = await req.body(limit=1024 * 1024)
@@ -164,4 +168,45 @@ def build_app(backend: AccountBackend | RedisAccountBackend) -> Router:
 
     route("GET", "/v1.0/account/container/show")(container_show)
     route("GET", "/v1.0/account/show-container")(container_show)
+    _bucket_routes(route, call, backend, item_id, body)
     return router
+
+
+def _bucket_routes(route, call, backend, item_id, body) -> None:
+    """Buckets (account.md §4.8, §4.14-4.16): each route under its 7.2
+    path and its older `/v1.0/account/...-bucket` alias."""
+    @route("GET", "/v1.0/account/buckets")
+    async def buckets(req: Request) -> Response:
+        account = item_id(req)
+
+        def listing() -> dict:
+            info = backend.show(account)
+            info["listing"], next_marker = backend.list_buckets(
+                account, limit=_int(req.args.get("limit"), 1000),
+                marker=req.args.get("marker", ""),
+                end_marker=req.args.get("end_marker", ""),
+                prefix=req.args.get("prefix", ""))
+            info["truncated"] = next_marker is not None
+            if next_marker is not None:
+                info["next_marker"] = next_marker
+            return info
+        return _json(await call(listing))
+
+    async def show(req: Request) -> Response:
+        return _json(await call(backend.show_bucket, item_id(req, "bucket")))
+
+    async def update(req: Request) -> Response:
+        bucket = item_id(req, "bucket")
+        data = await body(req)
+        return _json(await call(backend.update_bucket, bucket,
+                                data.get("metadata"), data.get("to_delete")))
+
+    async def refresh(req: Request) -> Response:
+        await call(backend.refresh_bucket, item_id(req, "bucket"))
+        return Response(204)
+
+    for method, action, handler in (("GET", "show", show),
+                                    ("PUT", "update", update),
+                                    ("POST", "refresh", refresh)):
+        route(method, f"/v1.0/bucket/{action}")(handler)
+        route(method, f"/v1.0/account/{action}-bucket")(handler)

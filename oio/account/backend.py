@@ -1,8 +1,9 @@
-"""Accounts and their containers, on SQLite (account.md §3, §4).
+"""Accounts, their containers and buckets, on SQLite (account.md §3, §4).
 
 Container statistics are the absolute values last reported by meta2;
-account counters are kept as the sum of their live containers, moved by the
-difference at each update, and recomputed by `refresh`.
+account and bucket counters are kept as the sum of their live containers,
+moved by the difference at each update, and recomputed by `refresh` and
+`refresh_bucket`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,19 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+
+from . import buckets_sqlite as bsql
+from .buckets import (
+    REPLICATION_ENABLED,
+    bucket_deltas,
+    bucket_entry,
+    cast_bucket,
+    check_bucket_name,
+    check_metadata,
+    listing_limit,
+    listing_page,
+)
+from .common import COUNTERS, AccountError, format_time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -31,29 +45,7 @@ CREATE TABLE IF NOT EXISTS containers (
     bucket TEXT, live INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (account, name));
 CREATE INDEX IF NOT EXISTS live_containers ON containers (account, live, name);
-"""
-COUNTERS = ("objects", "bytes", "damaged_objects", "missing_chunks")
-US_THRESHOLD = 31494784780800
-
-
-class AccountError(Exception):
-    def __init__(self, http_status: int, message: str):
-        super().__init__(message)
-        self.http_status = http_status
-        self.message = message
-
-
-def format_time(value) -> str:
-    """`%016.05f` seconds; microseconds are recognised and converted."""
-    if value in (None, "", 0, "0"):
-        return "0"
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise AccountError(400, f"Invalid timestamp {value!r}") from None
-    if seconds > US_THRESHOLD:
-        seconds /= 1e6
-    return f"{seconds:016.05f}"
+""" + bsql.SCHEMA
 
 
 def _counter(value) -> int:
@@ -154,7 +146,7 @@ class AccountBackend:
         info["containers"] = self.db.execute(
             "SELECT COUNT(*) FROM containers WHERE account = ? AND live",
             (account,)).fetchone()[0]
-        info["buckets"] = 0
+        info["buckets"] = bsql.count(self.db, account)
         info["metadata"] = dict(self.db.execute(
             "SELECT key, value FROM metadata WHERE account = ?", (account,)))
         return info
@@ -232,17 +224,27 @@ class AccountBackend:
             else:
                 raise AccountError(409, "No update needed, event older than "
                                    "last container update")
+            old_bucket = row[6] if row else None
+            bucket_name = bucket or old_bucket
             db.execute(
                 "INSERT OR REPLACE INTO containers (account, name, mtime, dtime, "
                 "objects, bytes, damaged_objects, missing_chunks, bucket, live) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (account, name, m, d, *(stored[k] for k in COUNTERS),
-                 bucket or (row[6] if row else None), live))
+                 bucket_name if live else None, live))
             db.execute(
                 "UPDATE accounts SET objects = objects + ?, bytes = bytes + ?, "
                 "damaged_objects = damaged_objects + ?, "
                 "missing_chunks = missing_chunks + ? WHERE id = ?",
                 (*(deltas[k] for k in COUNTERS), account))
+            if not bucket_name:
+                return
+            moved = bucket_deltas(name, deltas, stored,
+                                  attached=bool(old_bucket))
+            if live:
+                bsql.attach(db, account, name, bucket_name, moved, m)
+            else:
+                bsql.detach(db, account, name, bucket_name, moved)
         self._tx(update)
 
     def reset_container(self, account: str, name: str, mtime) -> None:
@@ -257,12 +259,14 @@ class AccountBackend:
             "SELECT name, mtime, dtime, objects, bytes, damaged_objects, "
             "missing_chunks, bucket FROM containers WHERE account = ? AND "
             "name = ?", (account, name)).fetchone()
-        out: dict = {"replication_enabled": False}
+        out: dict = {REPLICATION_ENABLED: False}
         if row:
             out.update(zip(("name", "mtime", "dtime") + COUNTERS, row[:7],
                            strict=True))
             if row[7]:
                 out["bucket"] = row[7]
+                out[REPLICATION_ENABLED] = cast_bucket(
+                    bsql.fields(self.db, row[7]))[REPLICATION_ENABLED]
         return out
 
     def refresh(self, account: str) -> None:
@@ -286,3 +290,50 @@ class AccountBackend:
                        "damaged_objects = 0, missing_chunks = 0 WHERE id = ?",
                        (account,))
         self._tx(flush)
+
+    # Buckets ---------------------------------------------------------------
+    def list_buckets(self, account: str, limit: int = 1000, marker: str = "",
+                     end_marker: str = "", prefix: str = ""
+                     ) -> tuple[list[dict], str | None]:
+        """One page of the account's buckets ({name, objects, bytes,
+        mtime}) and the marker of the next page (None at the end)."""
+        limit = listing_limit(limit)
+        with self._lock:
+            page, next_marker = listing_page(bsql.names(
+                self.db, account, limit, marker, end_marker, prefix), limit)
+            return [bucket_entry(name, bsql.fields(self.db, name))
+                    for name in page], next_marker
+
+    def show_bucket(self, bucket: str) -> dict:
+        check_bucket_name(bucket)
+        with self._lock:
+            stored = bsql.fields(self.db, bucket)
+        if not stored:
+            raise AccountError(404, "Bucket not found")
+        return cast_bucket(stored)
+
+    def update_bucket(self, bucket: str, metadata: dict | None,
+                      to_delete: list | None) -> dict:
+        """Delete then set free fields of a bucket (known or not, as 7.2);
+        the resulting bucket."""
+        check_bucket_name(bucket)
+        values, keys = check_metadata(metadata, to_delete)
+
+        def update(db):
+            bsql.delete_fields(db, bucket, keys)
+            bsql.set_fields(db, bucket, values)
+            return cast_bucket(bsql.fields(db, bucket))
+        return self._tx(update)
+
+    def refresh_bucket(self, bucket: str) -> None:
+        """Recompute the counters of a bucket from its owner's live
+        containers attached to it; one transaction, so no update slips
+        between the sums and their writing."""
+        check_bucket_name(bucket)
+
+        def refresh(db):
+            owner = bsql.fields(db, bucket).get("account")
+            if not owner:
+                raise AccountError(404, f"Bucket {bucket} not found")
+            bsql.set_fields(db, bucket, bsql.sums(db, owner, bucket))
+        self._tx(refresh)

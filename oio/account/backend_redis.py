@@ -32,9 +32,13 @@ import redis.sentinel
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from .backend import COUNTERS, AccountError, format_time
+from . import buckets as bk
+from .common import COUNTERS, AccountError, format_time
 
 REGISTRY = "accounts:"
+BUCKET = "bucket:"             # + bucket: its hash
+BUCKET_LIST = "buckets:"       # every bucket; + account: the account's
+BUCKET_LOCK = "bucketlock:"    # + bucket: its refresh in progress
 DELETED_TTL = 60            # seconds a deleted container stays visible
 MAX_COUNTER = 2 ** 63 - 1   # what HINCRBY can hold
 
@@ -47,10 +51,54 @@ local function neg(s)
 end
 """
 
+# The bucket of a container update (account.md §4.11 step 8). Its keys
+# depend on the bucket name the container stored, so they are built here
+# from prefixes, as 7.2 does.
+_BUCKET_UPDATE = """
+local function update_bucket(bucket, name, account, live, attached, m,
+                             before, after, prefixes)
+  local bkey = prefixes.bucket .. bucket
+  if not live then
+    redis.call('HDEL', KEYS[4], 'bucket')
+    if bucket == name then
+      redis.call('ZREM', prefixes.list, bucket)
+      redis.call('ZREM', prefixes.all, bucket)
+      redis.call('DEL', bkey)
+      return
+    end
+    if not attached or redis.call('EXISTS', bkey) == 0 then return end
+  else
+    redis.call('HSET', bkey, 'account', account, 'mtime', m)
+    redis.call('HSET', KEYS[4], 'bucket', bucket)
+    if bucket == name then
+      redis.call('ZADD', prefixes.list, 0, bucket)
+      redis.call('ZADD', prefixes.all, 0, bucket)
+    end
+  end
+  -- A refresh in progress counts the containers after its marker itself.
+  local marker = redis.call('HGET', prefixes.lock .. bucket, 'marker')
+  if marker and name > marker then return end
+  local segments = string.find(name, '+segments', 1, true)
+  for i, field in ipairs({'objects', 'bytes', 'damaged_objects',
+                          'missing_chunks'}) do
+    if not (segments and field == 'objects') then
+      if after[i] ~= '0' then
+        redis.call('HINCRBY', bkey, field, after[i])
+      end
+      if attached and before[i] ~= '0' then
+        redis.call('HINCRBY', bkey, field, neg(before[i]))
+      end
+    end
+  end
+end
+"""
+
 # KEYS: registry, account, containers, container.
 # ARGV: account, name, mtime, dtime, objects, bytes, damaged, missing,
-#       bucket, autocreate, ctime, deleted_ttl, must_be_live.
-UPDATE_CONTAINER = _NEG + """
+#       bucket, autocreate, ctime, deleted_ttl, must_be_live,
+#       prefix of bucket keys, the account's bucket list, the list of every
+#       bucket, prefix of bucket lock keys.
+UPDATE_CONTAINER = _NEG + _BUCKET_UPDATE + """
 if ARGV[13] == '1' and not redis.call('ZSCORE', KEYS[3], ARGV[2]) then
   return redis.error_reply('OIO404 container')
 end
@@ -59,7 +107,7 @@ if not exists and ARGV[10] ~= '1' then
   return redis.error_reply('OIO404 account')
 end
 local old = redis.call('HMGET', KEYS[4], 'mtime', 'dtime', 'objects',
-                       'bytes', 'damaged_objects', 'missing_chunks')
+                       'bytes', 'damaged_objects', 'missing_chunks', 'bucket')
 local old_m, old_d = old[1] or '0', old[2] or '0'
 local new_m, new_d = ARGV[3], ARGV[4]
 if not (tonumber(new_d) > tonumber(old_d)
@@ -84,6 +132,7 @@ if not exists then
 end
 local fields = {'objects', 'bytes', 'damaged_objects', 'missing_chunks'}
 local hash = {'name', ARGV[2], 'mtime', m, 'dtime', d}
+local befores, afters = {}, {}
 for i, field in ipairs(fields) do
   local before = old[2 + i] or '0'
   local after = '0'
@@ -92,14 +141,18 @@ for i, field in ipairs(fields) do
     if after ~= '0' then redis.call('HINCRBY', KEYS[2], field, after) end
     if before ~= '0' then redis.call('HINCRBY', KEYS[2], field, neg(before)) end
   end
+  befores[i], afters[i] = before, after
   table.insert(hash, field)
   table.insert(hash, after)
 end
-if ARGV[9] ~= '' then
-  table.insert(hash, 'bucket')
-  table.insert(hash, ARGV[9])
-end
 redis.call('HSET', KEYS[4], unpack(hash))
+local bucket = ARGV[9]
+if bucket == '' and old[7] then bucket = old[7] end
+if bucket ~= '' then
+  update_bucket(bucket, ARGV[2], ARGV[1], live, old[7] ~= false, m,
+                befores, afters, {bucket = ARGV[14], list = ARGV[15],
+                                  all = ARGV[16], lock = ARGV[17]})
+end
 if live then
   redis.call('ZADD', KEYS[3], 0, ARGV[2])
   redis.call('PERSIST', KEYS[4])
@@ -242,6 +295,61 @@ end
 return out
 """
 
+# KEYS: the bucket's lock. ARGV: now (seconds), lock timeout (seconds).
+LOCK_BUCKET = """
+if redis.call('HSETNX', KEYS[1], 'ctime', ARGV[1]) == 0 then
+  local mtime = tonumber(redis.call('HGET', KEYS[1], 'mtime') or '0') or 0
+  if tonumber(ARGV[1]) < mtime + tonumber(ARGV[2]) then
+    return redis.error_reply('OIO409 bucket lock')
+  end
+  redis.call('HSET', KEYS[1], 'ctime', ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'mtime', ARGV[1], 'marker', '')
+return 1
+"""
+
+# One batch of a bucket refresh: the first zeroes the counters, each adds
+# the containers of the batch attached to the bucket and moves the lock's
+# marker past them; 1 when the walk is over (and the lock released).
+# KEYS: the owner's containers, bucket, lock.
+# ARGV: container key prefix, bucket name, now, batch size.
+REFRESH_BUCKET = """
+if not redis.call('HGET', KEYS[2], 'account') then
+  redis.call('DEL', KEYS[3])
+  return redis.error_reply('OIO404 bucket')
+end
+local fields = {'objects', 'bytes', 'damaged_objects', 'missing_chunks'}
+local marker = redis.call('HGET', KEYS[3], 'marker') or ''
+local lower = '(' .. marker
+if marker == '' then
+  lower = '-'
+  redis.call('HSET', KEYS[2], 'objects', 0, 'bytes', 0, 'damaged_objects', 0,
+             'missing_chunks', 0)
+end
+local size = tonumber(ARGV[4])
+local names = redis.call('ZRANGEBYLEX', KEYS[1], lower, '+', 'LIMIT', 0, size)
+for _, name in ipairs(names) do
+  local ckey = ARGV[1] .. name
+  if redis.call('HGET', ckey, 'bucket') == ARGV[2] then
+    local values = redis.call('HMGET', ckey, unpack(fields))
+    local segments = string.find(name, '+segments', 1, true)
+    for i, field in ipairs(fields) do
+      if values[i] and values[i] ~= '0'
+          and not (segments and field == 'objects') then
+        redis.call('HINCRBY', KEYS[2], field, values[i])
+      end
+    end
+  end
+  marker = name
+end
+if #names < size then
+  redis.call('DEL', KEYS[3])
+  return 1
+end
+redis.call('HSET', KEYS[3], 'marker', marker, 'mtime', ARGV[3])
+return 0
+"""
+
 
 class AccountUnavailable(AccountError):
     """Redis cannot be reached or cannot serve: HTTP 503."""
@@ -264,6 +372,11 @@ def _guard(method: Callable) -> Callable:
                 raise AccountError(404, "Account not found") from None
             if code.startswith("OIO409 account"):
                 raise AccountError(409, "Account not empty") from None
+            if code.startswith("OIO404 bucket"):
+                raise AccountError(404, "Bucket not found") from None
+            if code.startswith("OIO409 bucket"):
+                raise AccountError(409, "Refresh on bucket already in "
+                                   "progress") from None
             if code.startswith("OIO409"):
                 raise AccountError(409, "No update needed, event older than "
                                    "last container update") from None
@@ -383,6 +496,8 @@ class RedisAccountBackend:
         self._refresh = client.register_script(REFRESH)
         self._flush = client.register_script(FLUSH)
         self._list = client.register_script(LIST)
+        self._lock_bucket = client.register_script(LOCK_BUCKET)
+        self._refresh_bucket = client.register_script(REFRESH_BUCKET)
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any], autocreate: bool = True,
@@ -444,14 +559,15 @@ class RedisAccountBackend:
         pipe.hgetall(f"account:{account}")
         pipe.zcard(f"containers:{account}")
         pipe.hgetall(f"metadata:{account}")
-        stored, containers, metadata = pipe.execute()
+        pipe.zcard(BUCKET_LIST + account)
+        stored, containers, metadata, buckets = pipe.execute()
         if not stored:
             raise AccountError(404, "Account not found")
         info: dict = {"id": stored.get("id", account),
                       "ctime": stored.get("ctime", "0")}
         info.update((k, int(stored.get(k, 0))) for k in COUNTERS)
         info["containers"] = containers
-        info["buckets"] = 0
+        info["buckets"] = buckets
         info["metadata"] = metadata
         return info
 
@@ -486,7 +602,8 @@ class RedisAccountBackend:
             args=[account, name, mtime, dtime, *counters,
                   str(bucket) if bucket else "",
                   "1" if self.autocreate else "", self._now(),
-                  self.deleted_ttl, "1" if must_be_live else ""])
+                  self.deleted_ttl, "1" if must_be_live else "",
+                  BUCKET, BUCKET_LIST + account, BUCKET_LIST, BUCKET_LOCK])
 
     @_guard
     def update_container(self, account: str, name: str, data: dict) -> None:
@@ -505,7 +622,7 @@ class RedisAccountBackend:
     @_guard
     def show_container(self, account: str, name: str) -> dict:
         stored = self.redis.hgetall(_ckey_prefix(account) + name)
-        out: dict = {"replication_enabled": False}
+        out: dict = {bk.REPLICATION_ENABLED: False}
         if stored:
             out.update(name=stored.get("name", name),
                        mtime=stored.get("mtime", "0"),
@@ -513,6 +630,10 @@ class RedisAccountBackend:
             out.update((k, int(stored.get(k, 0))) for k in COUNTERS)
             if stored.get("bucket"):
                 out["bucket"] = stored["bucket"]
+                flag = self.redis.hget(BUCKET + stored["bucket"],
+                                       bk.REPLICATION_ENABLED)
+                out[bk.REPLICATION_ENABLED] = bk.cast_bucket(
+                    {bk.REPLICATION_ENABLED: flag})[bk.REPLICATION_ENABLED]
         return out
 
     @_guard
@@ -524,3 +645,76 @@ class RedisAccountBackend:
     def flush(self, account: str) -> None:
         self._flush(keys=[f"account:{account}", f"containers:{account}"],
                     args=[_ckey_prefix(account)])
+
+    # Buckets ---------------------------------------------------------------
+    @_guard
+    def list_buckets(self, account: str, limit: int = 1000, marker: str = "",
+                     end_marker: str = "", prefix: str = ""
+                     ) -> tuple[list[dict], str | None]:
+        """One page of the account's buckets ({name, objects, bytes,
+        mtime}) and the marker of the next page (None at the end)."""
+        limit = bk.listing_limit(limit)
+        if prefix and prefix > marker:
+            lower = "[" + prefix
+        else:
+            lower = "(" + marker if marker else "-"
+        upper = "(" + end_marker if end_marker else "+"
+        names = self.redis.zrangebylex(BUCKET_LIST + account, lower, upper,
+                                       0, limit)
+        # Names sharing the prefix are contiguous: the first one without it
+        # ends the listing.
+        cut = next((i for i, n in enumerate(names) if not n.startswith(prefix)),
+                   len(names))
+        page, next_marker = bk.listing_page(names[:cut], limit)
+        pipe = self.redis.pipeline(transaction=False)
+        for name in page:
+            pipe.hmget(BUCKET + name, "objects", "bytes", "mtime")
+        values = pipe.execute() if page else []
+        return [bk.bucket_entry(name, dict(zip(("objects", "bytes", "mtime"), v,
+                                            strict=True)))
+                for name, v in zip(page, values, strict=True)], next_marker
+
+    @_guard
+    def show_bucket(self, bucket: str) -> dict:
+        bk.check_bucket_name(bucket)
+        stored = self.redis.hgetall(BUCKET + bucket)
+        if not stored:
+            raise AccountError(404, "Bucket not found")
+        return bk.cast_bucket(stored)
+
+    @_guard
+    def update_bucket(self, bucket: str, metadata: dict | None,
+                      to_delete: list | None) -> dict:
+        """Delete then set free fields of a bucket (known or not, as 7.2);
+        the resulting bucket."""
+        bk.check_bucket_name(bucket)
+        values, keys = bk.check_metadata(metadata, to_delete)
+        pipe = self.redis.pipeline(transaction=True)
+        if keys:
+            pipe.hdel(BUCKET + bucket, *keys)
+        if values:
+            pipe.hset(BUCKET + bucket, mapping=values)
+        pipe.hgetall(BUCKET + bucket)
+        return bk.cast_bucket(pipe.execute()[-1])
+
+    @_guard
+    def refresh_bucket(self, bucket: str, batch_size: int = bk.REFRESH_BATCH
+                       ) -> None:
+        """Recompute the counters of a bucket from its owner's live
+        containers attached to it, in batches: container updates keep
+        moving the counters behind the walk (below its marker)."""
+        bk.check_bucket_name(bucket)
+        lock = BUCKET_LOCK + bucket
+        self._lock_bucket(keys=[lock], args=[self._now(), bk.LOCK_TIMEOUT])
+        try:
+            owner = self.redis.hget(BUCKET + bucket, "account")
+            if not owner:
+                raise AccountError(404, f"Bucket {bucket} not found")
+            while not self._refresh_bucket(
+                    keys=[f"containers:{owner}", BUCKET + bucket, lock],
+                    args=[_ckey_prefix(owner), bucket, self._now(),
+                          batch_size]):
+                pass
+        except BaseException:
+            self.redis.delete(lock)
+            raise

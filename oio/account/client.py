@@ -105,3 +105,34 @@ class AccountClient(ProxyClient):
         self._account_request("PUT", "account/container/reset",
                               params={"id": account},
                               json={"name": container, "mtime": mtime}, **kwargs)
+
+    # Buckets (account.md §6) ------------------------------------------------
+    def bucket_list(self, account: str, limit: int | None = None,
+                    marker: str | None = None, prefix: str | None = None,
+                    **kwargs) -> dict:
+        """The account's description with `listing` (dicts: name, objects,
+        bytes, mtime), `truncated` and, when truncated, `next_marker`."""
+        params = self._params(id=account, limit=limit, marker=marker,
+                              prefix=prefix)
+        return self._account_request("GET", "account/buckets",
+                                     params=params, **kwargs)[1]
+
+    def bucket_show(self, bucket: str, **kwargs) -> dict:
+        """Owner, counters, mtime and free fields of a bucket; NotFound
+        when unknown."""
+        return self._account_request("GET", "account/show-bucket",
+                                     params={"id": bucket}, **kwargs)[1]
+
+    def bucket_update(self, bucket: str, metadata: dict | None,
+                      to_delete: list | None, **kwargs) -> dict:
+        """Delete `to_delete` then set `metadata` fields of a bucket; the
+        resulting bucket."""
+        return self._account_request(
+            "PUT", "account/update-bucket", params={"id": bucket},
+            json={"metadata": metadata, "to_delete": to_delete}, **kwargs)[1]
+
+    def bucket_refresh(self, bucket: str, **kwargs) -> None:
+        """Recompute the bucket's counters from its containers; Conflict
+        while another refresh runs, NotFound for an unknown bucket."""
+        self._account_request("POST", "account/refresh-bucket",
+                              params={"id": bucket}, **kwargs)

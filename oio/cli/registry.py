@@ -20,6 +20,7 @@ NO_REBUILD = Unavailable("rebuilders, movers and vacuum come with the "
 
 _ACCOUNT = "oio.cli.account.account"
 _CONTAINER = "oio.cli.container.container"
+_BUCKET = "oio.cli.bucket.bucket"
 _OBJECT = "oio.cli.object.object"
 _REFERENCE = "oio.cli.reference.reference"
 _VOLUME = "oio.cli.volume.volume"
@@ -42,9 +43,9 @@ OPENIO: dict[str, str | Unavailable] = {
              account_list="ListAccounts", account_set="SetAccount",
              account_unset="UnsetAccount", account_refresh="RefreshAccount",
              account_flush="FlushAccount"),
-    **_group(_CONTAINER, bucket_list="ListBuckets", bucket_set="SetBucket",
-             bucket_show="ShowBucket", bucket_refresh="RefreshBucket",
-             container_create="CreateContainer",
+    **_group(_BUCKET, bucket_list="ListBuckets", bucket_set="SetBucket",
+             bucket_show="ShowBucket", bucket_refresh="RefreshBucket"),
+    **_group(_CONTAINER, container_create="CreateContainer",
              container_delete="DeleteContainer",
              container_flush="FlushContainer", container_list="ListContainer",
              container_locate="LocateContainer",

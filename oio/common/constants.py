@@ -99,6 +99,7 @@ CHUNK_SUFFIX_PENDING = ".pending"
 HIDDEN_ACCOUNTS = ("_RDIR",)
 
 M2_PROP_BUCKET_NAME = "sys.m2.bucket.name"
+BUCKET_PROP_REPLI_ENABLED = "replication_enabled"   # a bucket field (account)
 M2_PROP_CTIME = "sys.m2.ctime"
 M2_PROP_DAMAGED_OBJECTS = "sys.m2.objects.damaged"
 M2_PROP_MISSING_CHUNKS = "sys.m2.chunks.missing"
@@ -143,7 +144,3 @@ CODE_GATEWAY_TIMEOUT = 504
 # named <bucket>%2F<path>, the separator of the keys encoded.
 CH_ENCODED_SEPARATOR = "%2F"
 CH_SEPARATOR = "/"
-
-# A bucket whose containers the replicator copies (account service; the
-# `replicate` event filter checks it).
-BUCKET_PROP_REPLI_ENABLED = "replication_enabled"

@@ -13,7 +13,7 @@ import pytest
 
 from oio.account.app import build_app
 from oio.account.backend import AccountBackend
-from oio.account.backend_redis import RedisAccountBackend
+from oio.account.backend_redis import RedisAccountBackend, connect
 from tests.functional.test_account_server import call
 from tests.redis_process import RedisServer
 from tests.utils import ServerThread, free_port, wait_until
@@ -82,6 +82,34 @@ def test_two_services_one_redis(tmp_path, redis_server):
             "containers"] == 0
         assert call(one, "POST", "/v1.0/account/delete?id=acme")[0] == 204
         assert call(two, "GET", "/v1.0/account/show?id=acme")[0] == 404
+
+
+def test_two_services_share_buckets(tmp_path, redis_server):
+    with account_process(tmp_path, redis_server.addr) as one, \
+            account_process(tmp_path, redis_server.addr) as two:
+        for name, objects in (("bk", 1), ("bk%2Fa", 2)):
+            call(one, "PUT", "/v1.0/account/container/update?id=acme",
+                 {"name": name, "mtime": 1700000000, "bucket": "bk",
+                  "objects": objects, "bytes": 10})
+        shown = json.loads(call(two, "GET", "/v1.0/bucket/show?id=bk")[2])
+        assert (shown["account"], shown["objects"], shown["bytes"]) == (
+            "acme", 3, 20)
+        call(two, "PUT", "/v1.0/bucket/update?id=bk",
+             {"metadata": {"replication_enabled": "true"}})
+        _, _, body = call(one, "GET",
+                          "/v1.0/account/show-container?id=acme&container=bk")
+        assert json.loads(body)["replication_enabled"] is True
+        # A refresh running on one service: another one is refused.
+        client = connect({"redis_host": redis_server.addr})[0]
+        client.hset("bucketlock:bk", mapping={"ctime": 1, "mtime": 4e9,
+                                              "marker": ""})
+        status, _, body = call(two, "POST", "/v1.0/bucket/refresh?id=bk")
+        assert status == 409 and b"Refresh on bucket already in progress" in body
+        client.delete("bucketlock:bk")
+        assert call(two, "POST", "/v1.0/bucket/refresh?id=bk")[0] == 204
+        assert json.loads(call(one, "GET", "/v1.0/account/buckets?id=acme")[2])[
+            "listing"] == [{"name": "bk", "objects": 3, "bytes": 20,
+                            "mtime": 1700000000.0}]
 
 
 def test_redis_lost_while_serving(tmp_path, redis_server):

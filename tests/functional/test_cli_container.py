@@ -1,4 +1,5 @@
-"""`openio container ...` and `openio bucket ...` through the real binary."""
+"""`openio container ...` through the real binary (buckets:
+test_cli_bucket.py)."""
 
 from __future__ import annotations
 
@@ -144,10 +145,6 @@ def test_container_errors(namespace):
     bad_policy = run_cli(namespace, "container", "create", "p",
                          "--storage-policy", "NOPE", account=acct)
     assert bad_policy.code == 1 and "NOPE" in bad_policy.err
-
-    bucket = run_cli(namespace, "bucket", "list", account=acct)
-    assert bucket.code == 1
-    assert "does not serve buckets" in bucket.err
 
 
 def test_container_data_commands(namespace, tmp_path, monkeypatch):

@@ -1,1 +1,1 @@
-"""`openio container ...` and `openio bucket ...`."""
+"""`openio container ...`."""

@@ -1,4 +1,4 @@
-"""`openio container ...` and `openio bucket ...` (options, arguments and
+"""`openio container ...` (options, arguments and
 columns as OpenIO 7.2's)."""
 
 from __future__ import annotations
@@ -42,8 +42,6 @@ DB_STATUS_NAME = {str(OIO_DB_ENABLED): "Enabled", str(OIO_DB_FROZEN): "Frozen",
 DB_STATUS_VALUE = {"enabled": str(OIO_DB_ENABLED),
                    "disabled": str(OIO_DB_DISABLED),
                    "frozen": str(OIO_DB_FROZEN)}
-NO_BUCKETS = ("the account service of this version does not serve buckets "
-              "(see docs/account.md, Gaps); use 'openio container' commands")
 
 
 # Shared by the container and object groups -------------------------------
@@ -194,63 +192,6 @@ def iso_time(seconds: float) -> str:
     """7.2's Timestamp(...).isoformat: UTC, without the zone."""
     return datetime.fromtimestamp(float(seconds), timezone.utc).replace(
         tzinfo=None).isoformat()
-
-
-# Buckets ------------------------------------------------------------------
-
-class _NoBucketBackend:
-    def take_action(self, parsed_args):
-        raise CommandError(f"'{self.cmd_name}' is not available: {NO_BUCKETS}")
-
-
-class SetBucket(_NoBucketBackend, ShowOne):
-    """Set metadata on a bucket (needs bucket support in the account
-    service, which this version lacks)."""
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("bucket", help="Name of the bucket")
-        parser.add_argument("--replicate", "--replication", metavar="yes/no",
-                            type=boolean_value,
-                            help="Enable or disable bucket replication")
-        return parser
-
-
-class ShowBucket(_NoBucketBackend, ShowOne):
-    """Display information about a bucket (not available here)."""
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("bucket", help="Name of the bucket")
-        return parser
-
-
-class RefreshBucket(_NoBucketBackend, Command):
-    """Recompute the counters of a bucket (not available here)."""
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("bucket", help="Name of the bucket")
-        return parser
-
-
-class ListBuckets(_NoBucketBackend, Lister):
-    """List the buckets of an account (not available here)."""
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument("--prefix", metavar="<prefix>",
-                            help="Filter the list using <prefix>")
-        parser.add_argument("--marker", metavar="<marker>",
-                            help="Marker for paging")
-        parser.add_argument("--limit", metavar="<limit>",
-                            help="Limit the number of buckets returned")
-        parser.add_argument("--no-paging", "--full", dest="full_listing",
-                            default=False, action=ValueFormatStoreTrueAction,
-                            help="List every bucket (output format 'value')")
-        parser.add_argument("--versioning", action="store_true",
-                            help="Show the versioning state of each bucket")
-        return parser
 
 
 # Containers ---------------------------------------------------------------

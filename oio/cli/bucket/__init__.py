@@ -1,0 +1,1 @@
+"""`openio bucket ...`."""
