@@ -138,3 +138,9 @@ CODE_NOT_IMPLEMENTED = 501
 CODE_PROXY_ERROR = 502
 CODE_UNAVAILABLE = 503
 CODE_GATEWAY_TIMEOUT = 504
+
+# 7.2's lower-case names of the same tables (its tests import them).
+chunk_xattr_keys = CHUNK_XATTR_KEYS
+volume_xattr_keys = VOLUME_XATTR_KEYS
+container_headers = CONTAINER_HEADERS
+object_headers = OBJECT_HEADERS
