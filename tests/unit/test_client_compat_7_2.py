@@ -1,5 +1,5 @@
-"""AccountClient: the account service it talks to, and when it looks for
-another one (as 7.2's client does)."""
+"""Client-side names and behaviours of 7.2 that its own tests rely on:
+the account service endpoint refresh, request attempts, rdir dispatcher."""
 
 import socket
 import time
@@ -55,3 +55,23 @@ def test_negative_request_attempts_are_refused():
     with pytest.raises(exc.OioException, match="request attempts"):
         client._direct_request("GET", "http://127.0.0.1:1/",
                                request_attempts=-1)
+
+
+def test_7_2_names_of_the_rdir_dispatcher():
+    """7.2's code imports the dispatcher from oio.rdir.client and calls
+    assign_all_rawx / assign_all_meta2."""
+    from oio.rdir.client import RdirDispatcher, _make_id
+
+    class Recording(RdirDispatcher):
+        def __init__(self):
+            self.calls = []
+
+        def assign_services(self, service_type, max_per_rdir=None, **kwargs):
+            self.calls.append((service_type, max_per_rdir, kwargs))
+            return []
+
+    disp = Recording()
+    disp.assign_all_rawx(3, min_dist=2)
+    disp.assign_all_meta2()
+    assert disp.calls == [("rawx", 3, {"min_dist": 2}), ("meta2", None, {})]
+    assert _make_id("NS", "rawx", "a:1") == "NS|rawx|a:1"
