@@ -75,3 +75,30 @@ def test_7_2_names_of_the_rdir_dispatcher():
     disp.assign_all_meta2()
     assert disp.calls == [("rawx", 3, {"min_dist": 2}), ("meta2", None, {})]
     assert _make_id("NS", "rawx", "a:1") == "NS|rawx|a:1"
+
+
+def test_property_names_keep_their_case_in_content_headers():
+    from oio.container.client import extract_content_headers_meta
+
+    meta = extract_content_headers_meta({
+        "X-Oio-Content-Meta-Chunk-Method": "plain/nb_copy=1",
+        "x-oio-content-meta-MiXed": "a%20b",
+        "x-oio-content-meta-x-Custom": "c",
+        "x-oio-ns-chunk-size": "1024"})
+    assert meta["chunk_method"] == "plain/nb_copy=1"
+    assert meta["properties"] == {"MiXed": "a b", "x-Custom": "c"}
+    assert meta["chunk_size"] == 1024
+
+
+def test_async_response_keeps_the_header_names_sent():
+    from oio.common.aio_client import AsyncResponse
+    from oio.proxy.forward import relay
+
+    resp = AsyncResponse(200, "OK", {"x-oio-content-meta-mixed": "v",
+                                     "connection": "close"}, b"",
+                         {"x-oio-content-meta-mixed":
+                          "x-oio-content-meta-MiXed",
+                          "connection": "Connection"})
+    assert resp.headers["x-oio-content-meta-mixed"] == "v"
+    relayed = relay(resp)
+    assert relayed.headers == {"x-oio-content-meta-MiXed": "v"}

@@ -1,6 +1,6 @@
-"""References and accounts as OpenIO 7.2's own tests see them: properties
-of 1 MiB (key or value), an account known once a reference is created in
-it."""
+"""Properties as OpenIO 7.2's own tests see them: references, accounts and
+objects keep keys and values of 1 MiB, and property names their case; an
+account is known once a reference is created in it."""
 
 import uuid
 
@@ -62,3 +62,24 @@ def test_a_reference_makes_its_account_known(namespace):
         wait_for(known, 15, f"account {account} created by the event agent")
     finally:
         api.directory.delete(account, ref)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("MiXed-Case", "v"), ("K" * 65535, "v"), ("Key", "v" * MIB),
+    ("k" * MIB, "v")])
+def test_object_properties_through_locate(namespace, key, value):
+    """object_locate carries properties in reply headers: names keep their
+    case through the proxy, and properties too big for headers come from
+    get_properties instead."""
+    api = namespace.api()
+    account, name = _name("acct"), _name("obj")
+    api.object_create(account, "props", data=b"x", obj_name=name)
+    try:
+        api.object_set_properties(account, "props", name, {key: value})
+        meta, chunks = api.object_locate(account, "props", name)
+        assert meta["properties"] == {key: value}
+        assert chunks
+        got = api.object_get_properties(account, "props", name)
+        assert got["properties"] == {key: value}
+    finally:
+        api.object_delete(account, "props", name)
