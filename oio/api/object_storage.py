@@ -575,9 +575,10 @@ class ObjectStorageApi:
         pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
         # object_change_policy rewrites an existing version in place.
         keep_version = kwargs.get("change_policy_version")
+        # A content ID given by the caller is kept (7.2's `content_id`).
         meta, chunks = self.container.content_prepare(
             account, container, obj_name, size=1, stgpol=policy, position=0,
-            version=keep_version, **pkw)
+            version=keep_version, content_id=kwargs.get("content_id"), **pkw)
         return self._upload_prepared(
             account, container, obj_name, source, meta, chunks, etag=etag,
             mime_type=mime_type, policy=policy, properties=properties,
