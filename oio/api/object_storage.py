@@ -133,8 +133,9 @@ class ObjectStorageApi:
                                      pool_manager=pool_manager, **kwargs)
         self.directory = DirectoryClient(conf, logger=self.logger,
                                          pool_manager=pool_manager, **kwargs)
-        self.blob_client = BlobClient(conf, perfdata=perfdata, logger=self.logger,
-                                      connection_pool=pool_manager)
+        self._blob_client = BlobClient(conf, perfdata=perfdata,
+                                       logger=self.logger,
+                                       connection_pool=pool_manager)
         # Fetches the next metachunk's rawx while the current one streams.
         self._prepare_ahead = ThreadPoolExecutor(2, thread_name_prefix="prepare")
 
@@ -781,6 +782,15 @@ class ObjectStorageApi:
                 endpoint=f"{self.container.proxy_scheme}://"
                 f"{self.container.proxy_netloc}", logger=self.logger).lb
         return self._lb_client
+
+    @property
+    def blob_client(self) -> BlobClient:
+        # 7.2 keeps it in `_blob_client` (its tests replace that one).
+        return self._blob_client
+
+    @blob_client.setter
+    def blob_client(self, client: BlobClient) -> None:
+        self._blob_client = client
 
     def _delete_orphan_chunks(self, chunks: list[dict], cid: str,
                               **kwargs) -> None:

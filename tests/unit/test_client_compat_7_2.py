@@ -102,3 +102,17 @@ def test_async_response_keeps_the_header_names_sent():
     assert resp.headers["x-oio-content-meta-mixed"] == "v"
     relayed = relay(resp)
     assert relayed.headers == {"x-oio-content-meta-MiXed": "v"}
+
+
+def test_the_blob_client_of_the_api_is_its__blob_client():
+    """7.2's tests replace ObjectStorageApi._blob_client with a spy and
+    expect the API to use it."""
+    from oio import ObjectStorageApi
+
+    api = ObjectStorageApi("NS", endpoint="http://127.0.0.1:9")
+    spy = object()
+    api._blob_client = spy
+    assert api.blob_client is spy
+    other = object()
+    api.blob_client = other
+    assert api._blob_client is other
