@@ -15,29 +15,46 @@ class AccountClient(ProxyClient):
 
     def __init__(self, conf: dict, refresh_delay: float = 3600.0, **kwargs: Any):
         super().__init__(conf, request_prefix="", **kwargs)
+        # `endpoint` is the account service in use (7.2's attribute name,
+        # which its tests set); the proxy, asked for one, is kept apart.
+        self._proxy_endpoint = self.endpoint
+        self.endpoint: str | None = None
         self.refresh_delay = refresh_delay
-        self._account_url: str | None = None
-        self._found_at = 0.0
+        self._last_refresh = 0.0
+
+    def _get_account_addr(self, **kwargs) -> str:
+        """IP:PORT of an account service, from the load balancer."""
+        kwargs = {k: v for k, v in kwargs.items() if k not in ("params", "json")}
+        _, body = self._request("GET", "lb/choose",
+                                endpoint=self._proxy_endpoint,
+                                params={"type": "account", "size": 1},
+                                **kwargs)
+        if not body:
+            raise exc.ServiceUnavailable("No account service available")
+        return body[0]["addr"]
+
+    def _refresh_endpoint(self, now: float | None = None, **kwargs) -> None:
+        self.endpoint = f"http://{self._get_account_addr(**kwargs)}/v1.0"
+        self._last_refresh = now or time.time()
 
     def _base_url(self, **kwargs) -> str:
-        kwargs = {k: v for k, v in kwargs.items() if k not in ("params", "json")}
-        if self._account_url is None or \
-                time.monotonic() - self._found_at > self.refresh_delay:
-            _, body = self._request("GET", "lb/choose",
-                                    params={"type": "account", "size": 1},
-                                    **kwargs)
-            if not body:
-                raise exc.ServiceUnavailable("No account service available")
-            self._account_url = f"http://{body[0]['addr']}/v1.0"
-            self._found_at = time.monotonic()
-        return self._account_url
+        if not self.endpoint or \
+                time.time() - self._last_refresh > self.refresh_delay:
+            self._refresh_endpoint(**kwargs)
+        base = self.endpoint.rstrip("/")
+        return base if "://" in base else f"http://{base}"
 
     def _account_request(self, method: str, action: str, **kwargs):
         url = f"{self._base_url(**kwargs)}/{action}"
         try:
             return self._direct_request(method, url, **kwargs)
         except exc.OioNetworkException:
-            self._account_url = None    # look for it again next time
+            # As 7.2: another account service for the next request (this
+            # one may be gone); the error still goes to the caller.
+            try:
+                self._refresh_endpoint(**kwargs)
+            except exc.OioException as err:
+                self.logger.warning("No other account service: %s", err)
             raise
 
     @staticmethod

@@ -47,6 +47,7 @@ from oio.common.utils import (
     compute_chunk_id,
     pop_request_id,
     request_id,
+    timestamp_us,
     true_value,
 )
 from oio.conscience.client import ConscienceClient
@@ -106,8 +107,9 @@ class ObjectStorageApi:
                                      pool_manager=pool_manager, **kwargs)
         self.directory = DirectoryClient(conf, logger=self.logger,
                                          pool_manager=pool_manager, **kwargs)
-        self.blob_client = BlobClient(conf, perfdata=perfdata, logger=self.logger,
-                                      connection_pool=pool_manager)
+        self._blob_client = BlobClient(conf, perfdata=perfdata,
+                                       logger=self.logger,
+                                       connection_pool=pool_manager)
         # Fetches the next metachunk's rawx while the current one streams.
         self._prepare_ahead = ThreadPoolExecutor(2, thread_name_prefix="prepare")
 
@@ -547,11 +549,18 @@ class ObjectStorageApi:
         kwargs.setdefault("reqid", request_id("create-"))
         pkw = _proxy_kwargs(kwargs)
         pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
-        # object_change_policy rewrites an existing version in place.
+        # object_change_policy rewrites an existing version in place; so
+        # does 7.2's object_create(change_policy=True, version=...).
         keep_version = kwargs.get("change_policy_version")
+        if kwargs.pop("change_policy", False) and keep_version is None:
+            keep_version = kwargs.get("version")
+            # Without a version, a new one: meta2 finds no such version.
+            kwargs["change_policy_version"] = keep_version or timestamp_us()
+            keep_version = kwargs["change_policy_version"]
+        # A content ID given by the caller is kept (7.2's `content_id`).
         meta, chunks = self.container.content_prepare(
             account, container, obj_name, size=1, stgpol=policy, position=0,
-            version=keep_version, **pkw)
+            version=keep_version, content_id=kwargs.get("content_id"), **pkw)
         return self._upload_prepared(
             account, container, obj_name, source, meta, chunks, etag=etag,
             mime_type=mime_type, policy=policy, properties=properties,
@@ -747,6 +756,15 @@ class ObjectStorageApi:
                 endpoint=f"{self.container.proxy_scheme}://"
                 f"{self.container.proxy_netloc}", logger=self.logger).lb
         return self._lb_client
+
+    @property
+    def blob_client(self) -> BlobClient:
+        # 7.2 keeps it in `_blob_client` (its tests replace that one).
+        return self._blob_client
+
+    @blob_client.setter
+    def blob_client(self, client: BlobClient) -> None:
+        self._blob_client = client
 
     def _delete_orphan_chunks(self, chunks: list[dict], cid: str,
                               **kwargs) -> None:

@@ -46,6 +46,7 @@ from oio.blob.rawx_upload import ChunkUpload, receive_chunk
 from oio.common.checksums import new_hasher
 from oio.common.constants import CHECKHASH_HEADER, CHUNK_HEADERS, REQID_HEADER
 from oio.common.http_server import (
+    BodyTimeout,
     ClientDisconnected,
     FileResponse,
     Request,
@@ -211,6 +212,18 @@ class RawxApp:
 
     # PUT -------------------------------------------------------------------
     async def put_chunk(self, req: Request, chunk_id: str) -> Response:
+        try:
+            return await self._put_chunk(req, chunk_id)
+        except (ClientDisconnected, BodyTimeout):
+            raise
+        except Exception:
+            # As 7.2's rawx: a refused upload (bad headers, existing chunk)
+            # still reads the body, so that the client, which may be
+            # sending all of it before reading, gets the answer.
+            await _discard_body(req)
+            raise
+
+    async def _put_chunk(self, req: Request, chunk_id: str) -> Response:
         meta = parse_upload_headers(chunk_id, req.headers)
         # No existence check here: an lstat on the event loop costs more
         # than it saves. The first batch (at most buffer_size bytes) creates
@@ -303,7 +316,14 @@ class RawxApp:
     # COPY ------------------------------------------------------------------
     async def copy_chunk(self, req: Request, chunk_id: str) -> Response:
         dest = req.headers.get("destination", "")
-        parsed = urlsplit(dest)
+        # As 7.2's rawx: no Destination is a bad request (400); another
+        # rawx, or the chunk itself, is forbidden (403).
+        if not dest:
+            raise HttpStatus(400, "missing Destination header")
+        try:
+            parsed = urlsplit(dest)
+        except ValueError:
+            raise HttpStatus(400, f"invalid Destination {dest!r}") from None
         if not parsed.netloc or parsed.netloc not in self.hosts:
             raise HttpStatus(403, f"destination {dest!r} is not on this rawx")
         try:
@@ -325,6 +345,16 @@ class RawxApp:
 
     _handlers = {"PUT": put_chunk, "GET": get_chunk, "HEAD": head_chunk,
                  "DELETE": delete_chunk, "COPY": copy_chunk}
+
+
+async def _discard_body(req: Request) -> None:
+    if req.awaits_continue:
+        return      # nothing sent yet: the reply comes first
+    try:
+        while await req.read(1 << 20):
+            pass
+    except (ClientDisconnected, BodyTimeout, OSError):
+        pass
 
 
 # COPY validates only the fullpath group of headers: fill the others.

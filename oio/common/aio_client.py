@@ -22,14 +22,21 @@ from oio.common.exceptions import (
 
 
 class AsyncResponse:
-    __slots__ = ("status", "reason", "headers", "body")
+    __slots__ = ("status", "reason", "headers", "body", "names")
 
     def __init__(self, status: int, reason: str, headers: dict[str, str],
-                 body: bytes):
+                 body: bytes, names: dict[str, str] | None = None):
         self.status = status
         self.reason = reason
-        self.headers = headers
+        self.headers = headers      # lower-case names
         self.body = body
+        # Each lower-case name as the server sent it (object property
+        # names are case-sensitive; a relay must keep them).
+        self.names = names or {}
+
+    def original_headers(self) -> dict[str, str]:
+        """The headers under the names the server sent."""
+        return {self.names.get(k, k): v for k, v in self.headers.items()}
 
     def json(self) -> Any:
         if not self.body:
@@ -42,6 +49,7 @@ class _ResponseReader:
 
     def __init__(self):
         self.headers: dict[str, str] = {}
+        self.names: dict[str, str] = {}
         self.body: list[bytes] = []
         self.reason = ""
         self.done = False
@@ -56,7 +64,9 @@ class _ResponseReader:
         self.reason += status.decode("latin-1")
 
     def on_header(self, name: bytes, value: bytes):
-        key = name.decode("latin-1").lower()
+        original = name.decode("latin-1")
+        key = original.lower()
+        self.names.setdefault(key, original)
         old = self.headers.get(key)
         val = value.decode("latin-1")
         self.headers[key] = val if old is None else f"{old}, {val}"
@@ -202,7 +212,7 @@ class AsyncHttpClient:
         status = parser.get_status_code()
         keep = collector.keep_alive
         resp = AsyncResponse(status, collector.reason, collector.headers,
-                             b"".join(collector.body))
+                             b"".join(collector.body), collector.names)
         if keep:
             self._release(addr, conn)
         else:

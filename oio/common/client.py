@@ -159,7 +159,11 @@ class ProxyClient:
         `json=` (or `json_body=`) is serialized as the body."""
         if json is None:
             json = kwargs.pop("json_body", None)
-        attempts = int(request_attempts or self._request_attempts)
+        attempts = self._request_attempts if request_attempts is None \
+            else int(request_attempts)
+        if attempts <= 0:
+            # As 7.2: a caller's mistake, not a request never sent.
+            raise exc.OioException(f"Invalid request attempts: {attempts}")
         for attempt in range(attempts):
             try:
                 return self._one_request(method, url, headers, data, json,

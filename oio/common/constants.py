@@ -144,3 +144,9 @@ CODE_GATEWAY_TIMEOUT = 504
 # named <bucket>%2F<path>, the separator of the keys encoded.
 CH_ENCODED_SEPARATOR = "%2F"
 CH_SEPARATOR = "/"
+
+# 7.2's lower-case names of the same tables (its tests import them).
+chunk_xattr_keys = CHUNK_XATTR_KEYS
+volume_xattr_keys = VOLUME_XATTR_KEYS
+container_headers = CONTAINER_HEADERS
+object_headers = OBJECT_HEADERS

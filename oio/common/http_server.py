@@ -49,6 +49,20 @@ INLINE_FILE_MAX = 64 * 1024
 
 # The process-wide thread pool for blocking work (disk, fsync, SQLite).
 _blocking_pool = BlockingPool(max_workers=64)
+# The Date of replies, formatted once per second.
+_date_cache: tuple[int, str] = (0, "")
+
+
+def http_date_now() -> str:
+    """Now as an HTTP date (IMF-fixdate), e.g. for the Date header every
+    reply carries (RFC 9110 §6.6.1; 7.2's rawx and account send it)."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        from email.utils import formatdate
+
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
 # Queued disk work (a rename, a commit) completes before the process exits.
 atexit.register(_blocking_pool.shutdown)
 
@@ -232,6 +246,11 @@ class Request:
         if self._args is None:
             self._args = parse_query(self.query_string)
         return self._args
+
+    @property
+    def awaits_continue(self) -> bool:
+        """The client waits for "100 Continue" before sending the body."""
+        return self._expect_continue
 
     @property
     def body_complete(self) -> bool:
@@ -638,14 +657,24 @@ class _Connection(asyncio.Protocol):
         return keep
 
     async def _drain_body(self, req: Request) -> bool:
-        """Read and drop the rest of an unread body; False to close instead."""
-        if req.chunked or req.content_length is None:
+        """Read and drop the rest of an unread body, up to MAX_DRAIN bytes;
+        False to close instead. A small chunked body is drained too: a
+        client still sending it (e.g. a chunk PUT refused on its headers)
+        then reads the answer instead of a reset connection, as from 7.2's
+        rawx."""
+        if req.awaits_continue:
+            return False    # the client waits for us before sending it
+        if req.content_length is None and not req.chunked:
             return False
-        if req.content_length - req.bytes_read > MAX_DRAIN:
+        if req.content_length is not None and \
+                req.content_length - req.bytes_read > MAX_DRAIN:
             return False
+        drained = 0
         try:
-            while await req.read(1 << 20):
-                pass
+            while chunk := await req.read(1 << 20):
+                drained += len(chunk)
+                if drained > MAX_DRAIN:
+                    return False
         except (ClientDisconnected, BodyTimeout):
             return False
         return True
@@ -654,11 +683,16 @@ class _Connection(asyncio.Protocol):
               req: Request | None = None) -> bytes:
         reason = resp.reason or _reason(resp.status)
         lines = [f"HTTP/1.1 {resp.status} {reason}"]
-        has_length = False
+        has_length = has_date = False
         for key, value in resp.headers.items():
-            if key.lower() == "content-length":
+            lower = key.lower()
+            if lower == "content-length":
                 has_length = True
+            elif lower == "date":
+                has_date = True
             lines.append(f"{key}: {value}")
+        if not has_date:
+            lines.append(f"Date: {http_date_now()}")
         if not has_length:
             if length is None:
                 lines.append("Transfer-Encoding: chunked")

@@ -7,6 +7,8 @@ import hashlib
 import os
 import random
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 from urllib.parse import quote as _quote
 from urllib.parse import unquote
 
@@ -130,3 +132,42 @@ def pop_request_id(headers: dict | None) -> tuple[dict, str | None]:
     for key in [k for k in out if k.lower() == "x-oio-req-id"]:
         reqid = str(out.pop(key))
     return out, reqid
+
+
+def depaginate(func: Callable[..., Any], item_key: Callable | None = None,
+               listing_key: Callable | None = None,
+               marker_key: Callable | None = None,
+               truncated_key: Callable | None = None, attempts: int = 1,
+               *args: Any, **kwargs: Any) -> Iterator[Any]:
+    """Every item of a paginated listing, calling `func(*args, **kwargs)`
+    again with `marker=` until the listing ends (7.2's signature).
+
+    `listing_key(page)` is the list in a page (default: the page),
+    `item_key(element)` what is yielded of each element (default: itself),
+    `marker_key(page)` the next marker (default: the last element), and
+    `truncated_key(page)` whether more pages follow (default: the page had
+    elements). A busy service is asked again, `attempts` times in all."""
+    from oio.common.exceptions import ServiceBusy
+
+    def listing_of(page):
+        return listing_key(page) if listing_key else page
+
+    def next_page():
+        for attempt in range(max(1, attempts)):
+            try:
+                return func(*args, **kwargs)
+            except ServiceBusy:
+                if attempt + 1 >= max(1, attempts):
+                    raise
+        raise AssertionError("not reached")
+
+    page = next_page()
+    while True:
+        for element in listing_of(page) or ():
+            yield item_key(element) if item_key else element
+        more = truncated_key(page) if truncated_key else bool(listing_of(page))
+        if not more:
+            return
+        kwargs["marker"] = marker_key(page) if marker_key \
+            else listing_of(page)[-1]
+        page = next_page()

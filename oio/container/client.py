@@ -35,14 +35,14 @@ def extract_content_headers_meta(headers) -> dict:
     {...}}, plus `chunk_size` from `x-oio-ns-chunk-size`."""
     meta: dict[str, Any] = {"properties": {}}
     for key, value in headers.items():
-        key = key.lower()
-        if not key.startswith(OBJECT_METADATA_PREFIX):
+        if not key.lower().startswith(OBJECT_METADATA_PREFIX):
             continue
+        # Property names keep their case, as sent (7.2 does the same).
         short = key[len(OBJECT_METADATA_PREFIX):]
-        if short.startswith("x-") or short not in SYSMETA_KEYS:
+        if short.startswith("x-") or short.lower() not in SYSMETA_KEYS:
             meta["properties"][short] = unquote(value)
         else:
-            meta[short.replace("-", "_")] = unquote(value)
+            meta[short.lower().replace("-", "_")] = unquote(value)
     chunk_size = headers.get("x-oio-ns-chunk-size")
     if chunk_size:
         meta["chunk_size"] = int(chunk_size)
@@ -357,9 +357,23 @@ class ContainerClient(ProxyClient):
         params = self._make_params(account, reference, path, cid=cid,
                                    content=content, version=version)
         params["properties"] = bool(properties)
-        resp, chunks = self._direct_request(
-            "GET", self._make_uri("content/locate"), params=params, **kwargs)
-        meta = extract_content_headers_meta(resp.headers)
+        try:
+            resp, chunks = self._direct_request(
+                "GET", self._make_uri("content/locate"), params=params,
+                **kwargs)
+            meta = extract_content_headers_meta(resp.headers)
+        except exc.OioNetworkException as err:
+            # Properties too big for reply headers: the chunks without
+            # them, the properties from get_properties (as 7.2's client).
+            if not properties or "headers too long" not in str(err):
+                raise
+            params["properties"] = False
+            _, chunks = self._direct_request(
+                "GET", self._make_uri("content/locate"), params=params,
+                **kwargs)
+            meta = self.content_get_properties(
+                account, reference, path, cid=cid, content=content,
+                version=version, **kwargs)
         if not content:
             set_cached_object_metadata(
                 meta, chunks, account=account, reference=reference, path=path,

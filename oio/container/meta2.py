@@ -402,10 +402,15 @@ class Meta2:
         def apply(base: ContainerBase) -> None:
             if not only_status:
                 self._writable(base)
+            # The event tells what changed: with `flush`, the properties
+            # cleared too (as None), as 7.2's meta2 does.
+            changed = {k[len(USER_PREFIX):]: None for k in base.admin
+                       if flush and k.startswith(USER_PREFIX)}
+            changed.update(props)
             with base.write() as w:
                 self._apply_properties(w, props, system, flush)
             self._emit("storage.container.update", base, ctx, {
-                "system": system, "properties": props,
+                "system": system, "properties": changed,
                 "bucket": base.admin.get("sys.m2.bucket.name")})
         self._write(cid, apply)
 

@@ -44,7 +44,6 @@ MAX_NAME = 1023        # bytes of an account or reference name
 MAX_TYPE = 31
 MAX_HOST = 255
 MAX_ARGS = 1024
-MAX_PROP_KEY = 1024
 MAX_SEQ = 2 ** 31 - 1
 _TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # An address (ip:port, [v6]:port) or a service ID.
@@ -122,7 +121,8 @@ def _props_statements(cid: str, props: object) -> list[Statement]:
         raise bad_request("Expected an object of properties")
     out = []
     for key, value in props.items():
-        if not key or len(key) > MAX_PROP_KEY or not _is_utf8(key):
+        # No length cap: 7.2 keeps keys of 1 MiB as well.
+        if not key or not _is_utf8(key):
             raise bad_request("Invalid property name")
         if value is None or value == "":     # deletes the property
             out.append(("DELETE FROM props WHERE cid = ? AND key = ?",
@@ -405,6 +405,9 @@ class Meta1:
                          "VALUES (?, ?, ?, ?)",
                          (cid, account, name, int(self.clock())))]
                        + statements)
+            # As 7.2: the (empty) service list of the new reference, which
+            # the account service takes as a container of a new account.
+            self._announce(base, cid, account, name)
         return True
 
     def show(self, cid: str, kind: str | None = None) -> dict:

@@ -36,7 +36,8 @@ from .service import (
     serve,
 )
 
-MAX_BODY = 1 << 20
+# 7.2 stores reference properties of 1 MiB (keys as well as values).
+MAX_BODY = 16 << 20
 
 
 def _flag(req: Request, name: str) -> bool:

@@ -295,12 +295,36 @@ class Beanstalk:
             job = self.peek_ready()
         return job
 
+    def wait_until_empty(self, tube: str, timeout: float = float("inf"),
+                         poll_interval: float = 0.2,
+                         initial_delay: float = 0.0) -> None:
+        """Poll `tube` until it has no ready job or `timeout` seconds pass
+        (7.2's test helper: wait for the event agents to take every event),
+        after `initial_delay` seconds for the events to arrive."""
+        self.use(tube)
+        if initial_delay > 0:
+            time.sleep(initial_delay)
+        deadline = time.monotonic() + timeout
+        while self.peek_ready()[0] is not None \
+                and time.monotonic() < deadline:
+            time.sleep(poll_interval)
+
     def drain_tube(self, tube: str, timeout: float = 0.0) -> int:
         """Delete the jobs of `tube` ready within `timeout` seconds of each
         other; how many (7.2's test helper)."""
         self.watch(tube)
         count = 0
         while (job := self.poll(timeout=timeout)) is not None:
+            self.delete(job[0])
+            count += 1
+        return count
+
+    def drain_buried(self, tube: str) -> int:
+        """Delete the buried jobs of `tube`; how many (7.2's test
+        helper)."""
+        self.use(tube)
+        count = 0
+        while (job := self.peek_buried()) is not None:
             self.delete(job[0])
             count += 1
         return count

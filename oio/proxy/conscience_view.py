@@ -113,6 +113,13 @@ class ConscienceView:
         rule = self.update_policy.get(kind)
         return rule[1] if rule else 1
 
+    def update_mode(self, kind: str) -> str:
+        """KEEP, APPEND or REPLACE: what renewing the services of `kind`
+        linked to a reference does (service update policy; KEEP by
+        default, as 7.2)."""
+        rule = self.update_policy.get(kind)
+        return rule[0].upper() if rule else "KEEP"
+
     def option(self, key: str, default: Any = None) -> Any:
         return ((self.info or {}).get("options") or {}).get(key, default)
 

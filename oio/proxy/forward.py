@@ -66,7 +66,8 @@ def error_of(resp: AsyncResponse) -> tuple[int, str]:
 
 def relay(resp: AsyncResponse, extra: dict | None = None) -> Response:
     """The back-end reply as the client's reply (status, headers, body)."""
-    headers = {k: v for k, v in resp.headers.items() if k not in HOP_HEADERS}
+    headers = {k: v for k, v in resp.original_headers().items()
+               if k.lower() not in HOP_HEADERS}
     if extra:
         headers.update(extra)
     return Response(resp.status, resp.body, headers, reason=resp.reason or None)

@@ -186,25 +186,30 @@ def register(router: Router, proxy) -> None:
             await autocreate(req, url)
             srv = await resolver.linked(url.cid, kind, proxy.headers(req),
                                         use_cache=False)
-            alive = [s for s in srv
-                     if (view.service(kind, s["host"]) or {}).get("score", 0) > 0]
-            if srv and len(alive) == len(srv):
+            # As 7.2's meta1: under the KEEP policy (the default) linked
+            # services stay, up or not; APPEND links new ones besides them,
+            # REPLACE instead of them.
+            mode = view.update_mode(kind)
+            if srv and mode == "KEEP":
                 return json_response(srv)
             seq = max((s.get("seq", 0) for s in srv), default=0) + 1
-            fresh = choose_candidates(view, kind)
+            fresh = choose_candidates(view, kind,
+                                      avoid=[s["host"] for s in srv])
             for entry in fresh:
                 entry["seq"] = seq
             if flag(req, "dryrun"):
                 return json_response(fresh)
             entry = {"seq": seq, "type": kind, "args": "",
                      "host": ",".join(e["host"] for e in fresh)}
+            keep = srv if mode == "APPEND" else []
             resp = await meta1(req, url.cid, "force",
-                               {"type": kind, "replace": "1"}, json_body=entry)
+                               {"type": kind, "replace": "1"},
+                               json_body=[*keep, entry] if keep else entry)
             if resp.status >= 300:
                 raise UpstreamError(resp)
         except UpstreamError as exc:
             raise forbidden(exc) from None
-        resolver.remember(url.cid, kind, fresh)
+        resolver.remember(url.cid, kind, [*keep, *fresh])
         return json_response(fresh)
 
     @route("POST", "force")

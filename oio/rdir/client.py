@@ -303,3 +303,17 @@ class RdirClient(ProxyClient):
             if not page.get("truncated") or not records:
                 return
             marker = records[-1]["container_url"]
+
+
+def __getattr__(name: str):
+    # 7.2 code imports the dispatcher (and its key helper) from here; it
+    # lives in oio.rdir.dispatcher, which imports this module.
+    if name == "RdirDispatcher":
+        from oio.rdir.dispatcher import RdirDispatcher
+
+        return RdirDispatcher
+    if name == "_make_id":
+        from oio.rdir.dispatcher import service_key
+
+        return service_key
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -128,6 +128,16 @@ class RdirDispatcher:
                 + "; ".join(errors))
         return services
 
+    def assign_all_rawx(self, max_per_rdir: int | None = None,
+                        **kwargs) -> list[dict]:
+        """7.2's name: assign_services("rawx", ...)."""
+        return self.assign_services("rawx", max_per_rdir, **kwargs)
+
+    def assign_all_meta2(self, max_per_rdir: int | None = None,
+                         **kwargs) -> list[dict]:
+        """7.2's name: assign_services("meta2", ...)."""
+        return self.assign_services("meta2", max_per_rdir, **kwargs)
+
     def _choose_rdir(self, service_type: str, vol: str, all_rdir: list[dict],
                      load: dict[str, int], max_per_rdir: int | None,
                      min_dist: int | None, **kwargs) -> str:

@@ -149,6 +149,32 @@ def test_object_change_policy(api):
         api.object_change_policy(account, container, "missing", "SINGLE")
 
 
+def test_object_create_with_change_policy_as_7_2(api):
+    """7.2's object_create(change_policy=True, version=...) rewrites that
+    version with another policy; the same data is required, and a version
+    that does not exist is not found (NoSuchContainer, as 7.2 raises)."""
+    account, container, obj = _name("acct"), _name("ct"), "doc"
+    api.object_create(account, container, data=b"data", obj_name=obj,
+                      policy="SINGLE")
+    version = api.object_get_properties(account, container, obj)["version"]
+    api.object_create(account, container, data=b"data", obj_name=obj,
+                      policy="TWOCOPIES", version=version, change_policy=True)
+    meta, chunks = api.object_locate(account, container, obj)
+    assert (meta["policy"], str(meta["version"])) == ("TWOCOPIES",
+                                                      str(version))
+    assert len(chunks) == 2
+    with pytest.raises(exc.ClientException):
+        api.object_create(account, container, data=b"other", obj_name=obj,
+                          policy="SINGLE", version=version,
+                          change_policy=True)
+    for missing in ({"version": "12344567890"}, {}):
+        with pytest.raises(exc.NoSuchContainer):
+            api.object_create(account, container, data=b"data", obj_name=obj,
+                              policy="SINGLE", change_policy=True, **missing)
+    assert api.object_list(account, container)["objects"][0]["policy"] == \
+        "TWOCOPIES"
+
+
 @pytest.mark.parametrize("new_size", [0, 10, 1024 * 1024, 1024 * 1024 + 7, 2621440,
                                       2 * 1024 * 1024 + 100])
 def test_object_truncate(api, new_size):

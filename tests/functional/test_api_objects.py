@@ -269,3 +269,19 @@ def test_concurrent_writes_into_one_container_stay_consistent(api):
         writer = int(api.object_get_properties(
             "acct", container, obj["name"])["properties"]["w"])
         assert writer % 24 == int(obj["name"][1:])
+
+
+def test_object_create_keeps_the_content_id_given(api):
+    """7.2's object_create(content_id=...): the object and its chunks
+    carry that ID; without it, one is generated."""
+    account, container = _name("acct"), _name("ct")
+    wanted = uuid.uuid4().hex.upper()
+    for content_id in (wanted, None):
+        name = _name("obj")
+        chunks, _, _ = api.object_create(account, container, data=b"data",
+                                         obj_name=name, content_id=content_id)
+        meta = api.object_get_properties(account, container, name)
+        if content_id:
+            assert meta["id"] == content_id
+        headers, _ = api.blob_client.chunk_get(chunks[0]["url"])
+        assert headers["content_id"] == meta["id"]

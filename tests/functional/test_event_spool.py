@@ -351,3 +351,43 @@ def test_replicate(beanstalkd):
     repli = [e["event"] for e in drain(consumer(beanstalkd, "oio-repli"), 2)]
     assert repli == ["storage.content.new", "storage.container.state"]
     assert consumer(beanstalkd, "oio-repli").poll(timeout=0) is None
+
+
+def test_wait_until_empty(beanstalkd):
+    """7.2's helper: returns once a consumer took every ready job, or at
+    its timeout."""
+    import threading
+    import time
+
+    producer = Beanstalk.from_url(beanstalkd.url)
+    producer.use("oio-wait")
+    for i in range(3):
+        producer.put(b"job %d" % i)
+    start = time.monotonic()
+    producer.wait_until_empty("oio-wait", timeout=0.5, poll_interval=0.05)
+    assert time.monotonic() - start >= 0.5          # still full: timed out
+    taker = consumer(beanstalkd, "oio-wait")
+
+    def take():
+        for _ in range(3):
+            job_id, _ = taker.reserve(timeout=5)
+            taker.delete(job_id)
+    thread = threading.Thread(target=take)
+    thread.start()
+    producer.wait_until_empty("oio-wait", timeout=10, poll_interval=0.05)
+    thread.join(5)
+    assert producer.peek_ready() == (None, None)
+
+
+def test_drain_buried(beanstalkd):
+    producer = Beanstalk.from_url(beanstalkd.url)
+    producer.use("oio-buried")
+    for i in range(3):
+        producer.put(b"job %d" % i)
+    taker = consumer(beanstalkd, "oio-buried")
+    for _ in range(2):
+        job_id, _ = taker.reserve(timeout=5)
+        taker.bury(job_id)
+    assert producer.drain_buried("oio-buried") == 2
+    assert producer.peek_buried() is None
+    assert producer.peek_ready()[0] is not None    # the ready one stays

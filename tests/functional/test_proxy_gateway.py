@@ -311,3 +311,42 @@ def test_meta2_down_gives_503(stack):
     resp = stack.call("GET", f"container/show?{q}")
     assert resp.status == 503
     assert resp.headers.get("retry-after") == "1"
+
+
+def _lock_echo(stack, scores):
+    """Lock the scores of fake `echo` services and wait for the proxy's
+    load balancer to see them."""
+    items = [{"ns": NS, "type": "echo", "addr": addr, "score": score,
+              "tags": {"tag.up": True, "tag.loc": f"rack.echo.{n}",
+                       "stat.cpu": 100.0}}
+             for n, (addr, score) in enumerate(scores.items())]
+    assert stack.call("POST", "conscience/register", items).status == 204
+    assert stack.call("POST", "conscience/lock", items).status == 204
+
+    def seen():
+        stack.call("POST", "lb/reload")
+        got = stack.call("GET", "conscience/list?type=echo").json()
+        return {s["addr"]: s["score"] for s in got} == scores
+    wait_for(seen, 15, "the locked echo scores")
+
+
+def test_renew_keeps_linked_services_as_7_2(stack):
+    """Without a service update policy for the type (KEEP), renew leaves
+    linked services alone, even at score 0; with none linked it links an
+    available one."""
+    up, down = f"127.0.0.2:{free_port()}", f"127.0.0.2:{free_port()}"
+    q = "acct=acct4&ref=renew&type=echo"
+    assert stack.call("POST", f"reference/create?{q}").status == 201
+    _lock_echo(stack, {up: 1, down: 0})
+    resp = stack.call("POST", f"reference/link?{q}")
+    assert resp.status == 200 and [s["host"] for s in resp.json()] == [up]
+    _lock_echo(stack, {up: 0, down: 1})
+    resp = stack.call("POST", f"reference/renew?{q}")
+    assert resp.status == 200 and [s["host"] for s in resp.json()] == [up]
+    shown = stack.call("GET", f"reference/show?{q}").json()["srv"]
+    assert [s["host"] for s in shown] == [up]
+    assert stack.call("POST", f"reference/unlink?{q}").status == 204
+    resp = stack.call("POST", f"reference/renew?{q}")
+    assert resp.status == 200 and [s["host"] for s in resp.json()] == [down]
+    shown = stack.call("GET", f"reference/show?{q}").json()["srv"]
+    assert [s["host"] for s in shown] == [down]

@@ -152,6 +152,36 @@ def test_put_empty_chunk(rawx):
     assert (status, body) == (200, b"")
 
 
+def _put_whole_then_read(rawx, cid: str, headers: dict, size: int) -> int:
+    """A chunked PUT sent in full before reading the answer (as 7.2's
+    tests and simple clients do): the status, or an OSError if the rawx
+    hung up on it."""
+    conn = rawx.conn()
+    try:
+        conn.putrequest("PUT", "/" + cid)
+        for key, value in headers.items():
+            conn.putheader(key, value)
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        block = b"x" * (1 << 20)
+        for _ in range(size >> 20):
+            conn.send(b"%x\r\n%s\r\n" % (len(block), block))
+        conn.send(b"0\r\n\r\n")
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def test_refused_upload_still_reads_the_body(rawx):
+    cid = chunk_id(30)
+    assert rawx.put(cid, b"first")[0] == 201
+    # 409 on an existing chunk, 400 on bad headers: 16 MiB sent anyway.
+    assert _put_whole_then_read(rawx, cid, meta_headers(), 16 << 20) == 409
+    bad = {k: v for k, v in meta_headers().items()
+           if k.lower() != "x-oio-chunk-meta-chunk-pos"}
+    assert _put_whole_then_read(rawx, chunk_id(31), bad, 16 << 20) == 400
+
+
 def test_put_existing_chunk_is_409(rawx):
     cid = chunk_id(3)
     assert rawx.put(cid, b"first")[0] == 201
@@ -420,6 +450,17 @@ def test_copy_links_chunk(rawx, stored_chunk):
         hdrs, Destination=f"http://{rawx.addr}/{cid}"))[0] == 403
     assert rawx.request("COPY", "/" + cid, headers=dict(
         hdrs, Destination=f"http://{rawx.addr}/xyz"))[0] == 400
+    # No Destination at all: a bad request, as 7.2's rawx answers.
+    assert rawx.request("COPY", "/" + cid, headers={
+        "X-oio-chunk-meta-full-path": other_path})[0] == 400
+
+
+def test_replies_are_dated(rawx, stored_chunk):
+    cid, _ = stored_chunk
+    for method, path in (("GET", "/" + cid), ("GET", "/info"),
+                         ("GET", "/" + chunk_id(14))):
+        status, hdrs, _ = rawx.request(method, path)
+        assert hdrs.get("Date", "").endswith(" GMT"), (method, path, status)
 
 
 # Service routes, dispatch --------------------------------------------------

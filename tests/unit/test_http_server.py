@@ -109,6 +109,19 @@ def test_get_json_and_req_id(server):
     assert resp.getheader("x-oio-req-id") == "abc"
 
 
+def test_every_reply_has_a_date(server):
+    import email.utils
+    import time
+
+    for path in ("/hello", "/nope"):
+        resp, _ = request(server, "GET", path)
+        date = resp.getheader("Date")
+        assert date and date.endswith(" GMT"), (path, date)
+        when = email.utils.parsedate_to_datetime(date).timestamp()
+        assert abs(when - time.time()) < 5
+        assert len(resp.msg.get_all("Date")) == 1
+
+
 def test_not_found_is_openio_json(server):
     resp, data = request(server, "GET", "/nope")
     assert resp.status == 404
@@ -134,6 +147,28 @@ def test_upload_sized_body(server):
     got = json.loads(data)
     assert got["size"] == len(payload)
     assert got["md5"] == hashlib.md5(payload).hexdigest()
+
+
+def test_small_chunked_body_refused_unread_is_drained(server):
+    """A reply sent before the chunked body was read: the client sends the
+    rest of it, then reads the reply on the same connection (Go's rawx
+    does so; closing made clients fail with a broken pipe)."""
+    sock = socket.create_connection((server.server.host, server.server.port))
+    sock.settimeout(10)
+    sock.sendall(b"PUT /ignore HTTP/1.1\r\nHost: x\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n")
+    sock.sendall(b"5\r\nhello\r\n")
+    sock.sendall(b"0\r\n\r\n")
+    sock.sendall(b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while data.count(b"HTTP/1.1 ") < 2 or not data.endswith(b"}"):
+        part = sock.recv(65536)
+        assert part, data
+        data += part
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 204 ")
+    assert b"Connection: close" not in data.split(b"\r\n\r\n")[0]
+    assert b"HTTP/1.1 200 " in data
 
 
 def test_upload_chunked_with_trailers(server):

@@ -240,12 +240,31 @@ def test_service_changes_are_announced(tmp_path):
         m1.unlink(CID, "meta2")
         m1.unlink(CID, "meta2")                                  # no change
         m1.force(CID, "meta2", M2)
-        assert events.types() == ["account.services"] * 3
-        first, unlinked, forced = (e[1] for e in events.events)
-        assert first["url"] == {"ns": "NS", "account": "acct", "user": "ref",
-                                "id": CID}
+        m1.create(CID, "acct", "ref")                             # existed
+        # The creation is announced too, as 7.2 does (the account service
+        # then knows the account).
+        assert events.types() == ["account.services"] * 4
+        created, first, unlinked, forced = (e[1] for e in events.events)
+        assert created["data"] == []
+        assert created["url"] == first["url"] == {
+            "ns": "NS", "account": "acct", "user": "ref", "id": CID}
         assert first["data"] == [M2] and forced["data"] == [M2]
         assert unlinked["data"] == []
         assert first["when"] > 10**15                      # microseconds
+    finally:
+        m1.close()
+
+
+def test_properties_of_a_mebibyte_as_7_2(tmp_path):
+    """7.2 keeps reference properties whose key or value is 1 MiB."""
+    m1 = Meta1(str(tmp_path), meta1_digits=2)
+    try:
+        m1.create(CID, "acct", "ref")
+        big = "k" * (1 << 20)
+        m1.set_properties(CID, {big: "v", "key": "w" * (1 << 20)})
+        props = m1.get_properties(CID)
+        assert props[big] == "v" and len(props["key"]) == 1 << 20
+        with pytest.raises(DirectoryError, match="Invalid property name"):
+            m1.set_properties(CID, {"": "v"})
     finally:
         m1.close()

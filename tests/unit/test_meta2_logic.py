@@ -110,9 +110,13 @@ def test_container_properties(m2):
                                 {"sys.m2.quota": "10"})
     props = m2.container_properties(CID)
     assert props["user.color"] == "blue" and props["sys.m2.quota"] == "10"
-    m2.container_set_properties(CID, {"z": "2"}, None, flush=True)
+    m2.container_set_properties(CID, {"z": "2", "a": "3"}, None, flush=True)
     props = m2.container_properties(CID)
     assert "user.color" not in props and props["user.z"] == "2"
+    # Its event names the cleared properties too, as 7.2's does.
+    kind, event = m2.events.events[-1]
+    assert kind == "storage.container.update"
+    assert event["data"]["properties"] == {"color": None, "a": "3", "z": "2"}
     m2.container_del_properties(CID, ["z"])
     assert "user.z" not in m2.container_properties(CID)
     with pytest.raises(Meta2Error) as exc:
