@@ -36,7 +36,7 @@ def doc_examples() -> dict[str, list[str]]:
     table = text[text.index("### Accounts"):text.index("### `perfdata`")]
     examples = {}
     for row in table.splitlines():
-        match = re.match(r"\| `(\w+)", row)
+        match = re.match(r"\| `(\w+)[`(]", row)
         if match:
             cells = row.split(" | ")
             examples[match.group(1)] = re.findall(r"`([^`]+)`", cells[1])
