@@ -149,9 +149,13 @@ class Meta2:
     """Container service logic over one data directory."""
 
     def __init__(self, datadir: str, namespace: str, ns_info=None,
-                 events=None, max_open: int = 256, local_addr: str = ""):
+                 events=None, max_open: int = 256, local_addr: str = "",
+                 local_options: dict[str, str] | None = None):
         self.namespace = namespace
         self.ns_info = ns_info
+        # Variables of the [namespace] section of sds.conf (meta2.flush_limit...),
+        # used where the conscience's namespace options do not set them.
+        self.local_options = dict(local_options or {})
         self.events = events or NullNotifier()
         self.local_addr = local_addr
         self.bases = BaseCache(datadir, max_open)
@@ -184,6 +188,8 @@ class Meta2:
     def _ns_option(self, key: str, default: str) -> str:
         options = getattr(self.ns_info, "options", None) or {}
         value = options.get(key)
+        if value is None:
+            value = self.local_options.get(key)
         return default if value is None else str(value)
 
     def get_policy(self, name: str | None):
@@ -1064,9 +1070,10 @@ class Meta2:
     def raw_insert(self, cid: str, beans: list[RawBean], force: bool = False,
                    allow_frozen: bool = False) -> None:
         """Add records (a rebuilt copy, the blob registrator), all or none.
-        An existing record is a conflict unless `force` replaces it; a chunk
-        or an alias needs its content header, already in the base or among
-        `beans` (headers are written first, whatever their order)."""
+        An existing record is a conflict unless `force` replaces it; an
+        alias needs its content header, already in the base or among `beans`
+        (headers are written first, whatever their order). A chunk is stored
+        as it comes, with or without its header, as 7.2 does."""
         order = {HEADER: 0, ALIAS: 1, CHUNK: 2}
 
         def run(base: ContainerBase) -> None:
@@ -1074,9 +1081,8 @@ class Meta2:
                 self._writable(base)
             with base.write() as w:
                 for bean in sorted(beans, key=lambda b: order[b.kind]):
-                    if bean.kind != HEADER:
-                        content = bean.content if bean.kind == CHUNK \
-                            else bean.record.content
+                    if bean.kind == ALIAS:
+                        content = bean.record.content
                         if not _exists(w, HEADER, (content,)):
                             raise content_not_found(
                                 f"Content not found: {content}")

@@ -460,6 +460,20 @@ def test_flush(m2):
     assert admin(m2, "sys.m2.usage") == "0"
 
 
+def test_flush_limit_from_the_namespace_conf(tmp_path):
+    # meta2.flush_limit of sds.conf applies when the conscience has none.
+    svc = Meta2(str(tmp_path), "OPENIO", FakeNsInfo(),
+                local_options={"meta2.flush_limit": "2"})
+    svc.container_create(CID, "acct", "flushed")
+    try:
+        for name in ("a", "b", "c"):
+            put(svc, name)
+        assert svc.container_flush(CID)
+        assert not svc.container_flush(CID)
+    finally:
+        svc.close()
+
+
 def test_touch_recompute(m2):
     put(m2, "a", size=5)
     m2.bases.run(CID, lambda b: None)

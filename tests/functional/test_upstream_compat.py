@@ -1,0 +1,63 @@
+"""Behaviours OpenIO 7.2's own functional tests (container/, content/, cli/)
+check, on the real sandbox namespace: status codes of proxy routes, the
+shape of replies, what the client and CLI do with them."""
+
+import json
+import uuid
+
+import pytest
+
+from oio.common.constants import OIO_DB_STATUS_NAME
+
+from .proxy_harness import http
+
+pytestmark = pytest.mark.functional
+
+
+def _ref(namespace, route, account, name, body=None):
+    path = f"/v3.0/{namespace.ns}/{route}?acct={account}&ref={name}"
+    return http("POST", namespace.proxy, path, body=body)
+
+
+def _chunk(n):
+    hexid = f"{n:016X}"
+    return {"type": "chunk", "id": f"http://127.0.0.1:6008/{hexid}",
+            "hash": "0" * 32, "pos": "0.0", "size": 0, "ctime": 0,
+            "content": hexid}
+
+
+def test_touch_of_missing_container_is_403(namespace):
+    account, name = "compat", f"touch-{uuid.uuid4().hex}"
+    # No reference at all (meta1 says 406), then a reference without base.
+    assert _ref(namespace, "container/touch", account, name).status == 403
+    assert _ref(namespace, "container/create", account, name, {}).status == 201
+    assert _ref(namespace, "container/touch", account, name).status == 204
+
+
+@pytest.mark.parametrize("body", [None, "not json", 1, [], {}, [{}],
+                                  [{"type": "chunk"}]])
+def test_raw_insert_checks_body_before_the_container(namespace, body):
+    name = f"raw-{uuid.uuid4().hex}"
+    data = body if body == "not json" else json.dumps(body)
+    resp = _ref(namespace, "container/raw_insert", "compat", name, data)
+    assert resp.status == 400, resp.body
+    assert json.loads(resp.body)["status"] == 400
+
+
+def test_raw_insert_of_chunks_without_header(namespace):
+    name = f"raw-{uuid.uuid4().hex}"
+    chunks = [_chunk(n) for n in range(4)]
+    assert _ref(namespace, "container/raw_insert", "compat", name,
+                chunks).status == 404
+    assert _ref(namespace, "container/create", "compat", name, {}).status == 201
+    assert _ref(namespace, "container/raw_insert", "compat", name,
+                chunks).status == 204
+
+
+def test_container_status_names(namespace):
+    api = namespace.api()
+    name = f"status-{uuid.uuid4().hex}"
+    api.container_create("compat", name)
+    system = api.container_get_properties("compat", name)["system"]
+    assert OIO_DB_STATUS_NAME[system["sys.status"]] == "Enabled"
+    assert OIO_DB_STATUS_NAME[int(system["sys.status"])] == "Enabled"
