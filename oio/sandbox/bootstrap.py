@@ -176,6 +176,10 @@ class Bootstrap:
             self.write_supervisor(host)
         if s.user_conf:
             self.install_user_conf()
+        if s.testbed:
+            from oio.sandbox.testbed import write_test_config
+
+            write_test_config(s)
 
     def _local_beanstalkd(self, spec: ServiceSpec) -> str:
         """The event queue of the host of `spec`."""
@@ -437,6 +441,11 @@ class Bootstrap:
         for event in ("storage.content.new", "storage.content.update",
                       "storage.content.append", "storage.container.update"):
             pipelines[event] = ""
+        main_queue = f"beanstalk://{s.one('beanstalkd').addr}"
+        if s.testbed:
+            from oio.sandbox import testbed
+
+            pipelines = testbed.preserve_pipelines(pipelines)
         sections: dict[str, dict] = {f"handler:{event}": {"pipeline": pipeline}
                                      for event, pipeline in pipelines.items()}
         sections["filter:content_cleaner"] = {
@@ -445,10 +454,13 @@ class Bootstrap:
         sections["filter:volume_index"] = {"use": "egg:oio#volume_index"}
         sections["filter:content_rebuild"] = {
             "use": "egg:oio#notify", "tube": "oio-rebuild",
-            "queue_url": f"beanstalk://{s.one('beanstalkd').addr}"}
+            "queue_url": main_queue}
         sections["filter:content_improve"] = {
             "use": "egg:oio#notify", "tube": IMPROVE_TUBE,
-            "queue_url": f"beanstalk://{s.one('beanstalkd').addr}"}
+            "queue_url": main_queue}
+        if s.testbed:
+            sections[f"filter:{testbed.PRESERVE_FILTER}"] = \
+                testbed.preserve_filter(main_queue)
         sections["filter:account_update"] = {
             "use": "egg:oio#account_update", "connection_timeout": 1.0,
             "read_timeout": 15.0}

@@ -1,7 +1,9 @@
 """`oio-sandbox`: a whole namespace on this machine.
 
     oio-sandbox up        write the configuration (first time), start, wait
-                          (--replicas 3: every meta base on 3 services)
+                          (--replicas 3: every meta base on 3 services;
+                          --testbed: what OpenIO's own functional tests
+                          need, see docs/upstream-tests.md)
     oio-sandbox status    every service, its state and score
     oio-sandbox stop X    stop one service by name (e.g. OPENIO-rawx-3)
     oio-sandbox start X   start it again
@@ -36,11 +38,20 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--ns", default="OPENIO", help="namespace name")
     up.add_argument("--port", type=int, default=6000,
                     help="first port; services take the following ones")
-    up.add_argument("--nb-rawx", type=int, default=9)
-    up.add_argument("--chunk-size", default="10M",
-                    help="chunk size, e.g. 1M, 10M (default %(default)s)")
-    up.add_argument("--policy", default="THREECOPIES",
-                    help="default storage policy (default %(default)s)")
+    up.add_argument("--nb-rawx", type=int, default=None,
+                    help="rawx services (default 9, 12 with --testbed)")
+    up.add_argument("--chunk-size", default=None,
+                    help="chunk size, e.g. 1M, 10M (default 10M, 1M with "
+                    "--testbed)")
+    up.add_argument("--policy", default=None,
+                    help="default storage policy (default THREECOPIES, "
+                    "SINGLE with --testbed)")
+    up.add_argument("--testbed", action="store_true",
+                    help="a test bed for OpenIO 7.2's own functional tests: "
+                    "every event also copied to the tube oio-preserved, "
+                    "conf/test.yml and conf/testbed.env written, no "
+                    "self-healing daemons, ~/.oio/sds.conf left alone "
+                    "(docs/upstream-tests.md)")
     up.add_argument("--no-fsync", action="store_true",
                     help="do not fsync chunks (faster, not durable)")
     up.add_argument("--replicas", type=int, choices=(1, 3), default=1,
@@ -73,21 +84,36 @@ def _print_summary(sandbox: Sandbox) -> None:
     if s.user_conf:
         print("  (also written to ~/.oio/sds.conf: "
               f"ObjectStorageApi({s.namespace!r}) finds the proxy)")
+    if s.testbed:
+        print(f"  test bed: {s.test_conf}\n  before OpenIO's tests: "
+              f"source {s.test_env}")
     print(f"  data: {s.data_dir}\n  logs: {s.log_dir}")
     for spec in s.services:
         print(f"  {spec.name:<24} {spec.addr}")
+
+
+def settings_from_args(args) -> SandboxSettings:
+    """The settings of a new sandbox from `oio-sandbox up` arguments."""
+    # OpenIO's test bed: 12 rawx (their EC tests skip with fewer), 1 MiB
+    # chunks, one copy; no daemon touching chunks behind their back.
+    defaults = (12, "1M", "SINGLE") if args.testbed else \
+        (9, "10M", "THREECOPIES")
+    return SandboxSettings(
+        namespace=args.ns, root=args.root, base_port=args.port,
+        nb_rawx=args.nb_rawx or defaults[0],
+        chunk_size=parse_size(args.chunk_size or defaults[1]),
+        storage_policy=args.policy or defaults[2],
+        fsync=not args.no_fsync, replicas=args.replicas,
+        hosts=[h.strip() for h in args.hosts.split(",") if h.strip()],
+        testbed=args.testbed, healing=not args.testbed,
+        user_conf=not args.testbed)
 
 
 def cmd_up(args) -> int:
     if os.path.exists(os.path.join(args.root, STATE_FILE)):
         sandbox = Sandbox.load(args.root)
     else:
-        settings = SandboxSettings(
-            namespace=args.ns, root=args.root, base_port=args.port,
-            nb_rawx=args.nb_rawx, chunk_size=parse_size(args.chunk_size),
-            storage_policy=args.policy, fsync=not args.no_fsync,
-            replicas=args.replicas,
-            hosts=[h.strip() for h in args.hosts.split(",") if h.strip()])
+        settings = settings_from_args(args)
         sandbox = Sandbox(settings)
         sandbox.bootstrap()
         print(f"Bootstrapped namespace {args.ns} in {args.root}")

@@ -65,6 +65,10 @@ class SandboxSettings:
     audit_interval: float = 10
     # Write ~/.oio/sds.conf so that ObjectStorageApi(ns) finds the proxy.
     user_conf: bool = True
+    # What OpenIO's own functional tests expect of their test bed: every
+    # event also copied to the tube `oio-preserved`, and conf/test.yml
+    # describing the namespace (docs/upstream-tests.md).
+    testbed: bool = False
     services: list[ServiceSpec] = field(default_factory=list)
 
     def __post_init__(self):
@@ -166,6 +170,16 @@ class SandboxSettings:
     @property
     def watch_dir(self) -> str:
         return os.path.join(self.conf_dir, "watch")
+
+    @property
+    def test_conf(self) -> str:
+        """The test.yml of a test bed (OpenIO's SDS_TEST_CONFIG_FILE)."""
+        return os.path.join(self.conf_dir, "test.yml")
+
+    @property
+    def test_env(self) -> str:
+        """Shell exports pointing OpenIO's tests at a test bed."""
+        return os.path.join(self.conf_dir, "testbed.env")
 
     @property
     def sds_conf(self) -> str:
