@@ -77,15 +77,20 @@ def handle_container_not_found(func):
     return wrapper
 
 
+def _object_not_found(err: exc.NotFound) -> exc.NotFound:
+    """What a NotFound about an object means: its container or itself."""
+    if err.status in (406, 431):
+        return exc.NoSuchContainer(err)
+    return exc.NoSuchObject(err)
+
+
 def handle_object_not_found(func):
     @functools.wraps(func)
     def wrapper(self, account, container, obj, *args, **kwargs):
         try:
             return func(self, account, container, obj, *args, **kwargs)
         except exc.NotFound as err:
-            if err.status in (406, 431):
-                raise exc.NoSuchContainer(err) from None
-            raise exc.NoSuchObject(err) from None
+            raise _object_not_found(err) from None
     return wrapper
 
 
@@ -577,7 +582,7 @@ class ObjectStorageApi:
         keep_version = kwargs.get("change_policy_version")
         meta, chunks = self.container.content_prepare(
             account, container, obj_name, size=1, stgpol=policy, position=0,
-            version=keep_version, **pkw)
+            version=keep_version, content_id=kwargs.get("content_id"), **pkw)
         return self._upload_prepared(
             account, container, obj_name, source, meta, chunks, etag=etag,
             mime_type=mime_type, policy=policy, properties=properties,
@@ -836,8 +841,12 @@ class ObjectStorageApi:
                     raise
                 del_cached_object_metadata(account=account, reference=container,
                                            path=obj, cache=kw["cache"])
-                fresh, again = self._object_fetch(account, container, obj,
-                                                  version, ranges, kw)
+                try:
+                    fresh, again = self._object_fetch(account, container, obj,
+                                                      version, ranges, kw)
+                except exc.NotFound as err:
+                    # Deleted since it was cached: as object_fetch says it.
+                    raise _object_not_found(err) from None
                 meta.update(fresh)
                 yield from again
         return meta, retried_on_stale_cache()
@@ -1013,10 +1022,11 @@ class ObjectStorageApi:
         target_meta, chunks = self.object_locate(
             target_account, target_container, target_obj,
             version=target_version, content=target_content_id, **pkw)
+        # As object_create: the link's container is made unless told not to.
+        pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
         link_meta, _ = self.container.content_prepare(
             link_account, link_container, link_obj, size=1,
-            stgpol=target_meta["policy"], content_id=link_content_id,
-            **dict(pkw, autocreate=True))
+            stgpol=target_meta["policy"], content_id=link_content_id, **pkw)
         fullpath = encode_fullpath(link_account, link_container, link_obj,
                                    link_meta["version"], link_meta["id"])
         links: list[dict] = []
@@ -1042,8 +1052,7 @@ class ObjectStorageApi:
                 content_id=link_meta["id"], stgpol=target_meta["policy"],
                 version=link_meta["version"],
                 mime_type=target_meta.get("mime_type"),
-                chunk_method=target_meta["chunk_method"],
-                **dict(pkw, autocreate=True))
+                chunk_method=target_meta["chunk_method"], **pkw)
         except BaseException:
             for link in links:
                 try:

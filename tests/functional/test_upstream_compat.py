@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from oio.common import exceptions as exc
 from oio.common.constants import OIO_DB_STATUS_NAME
 
 from .proxy_harness import http
@@ -61,3 +62,47 @@ def test_container_status_names(namespace):
     system = api.container_get_properties("compat", name)["system"]
     assert OIO_DB_STATUS_NAME[system["sys.status"]] == "Enabled"
     assert OIO_DB_STATUS_NAME[int(system["sys.status"])] == "Enabled"
+
+
+def test_fetch_through_cache_of_a_deleted_object(namespace):
+    # The cached chunks are gone and so is the object: NoSuchObject, as the
+    # fetch of a missing object says it, not a bare NotFound.
+    cache: dict = {}
+    api, other = namespace.api(cache=cache), namespace.api()
+    container = f"cache-{uuid.uuid4().hex}"
+    api.object_create("compat", container, data=b"cache", obj_name="o")
+    assert b"".join(api.object_fetch("compat", container, "o")[1]) == b"cache"
+    _, chunks = other.object_locate("compat", container, "o")
+    other.object_delete("compat", container, "o")
+    for chunk in chunks:           # if the content cleaner did not already
+        try:
+            other.blob_client.chunk_delete(chunk["url"])
+        except exc.NotFound:
+            pass
+    _, stream = api.object_fetch("compat", container, "o")
+    with pytest.raises(exc.NoSuchObject):
+        b"".join(stream)
+    with pytest.raises(exc.NoSuchObject):
+        api.object_fetch("compat", container, "o")
+
+
+def test_object_create_keeps_the_content_id_given(namespace):
+    api = namespace.api()
+    container, content_id = f"cid-{uuid.uuid4().hex}", uuid.uuid4().hex.upper()
+    api.object_create("compat", container, data=b"1" * 128, obj_name="t",
+                      content_id=content_id)
+    assert api.object_show("compat", container, "t")["id"] == content_id
+    # And a link can name its target by that ID alone.
+    api.object_link("compat", container, None, "compat", container, "l",
+                    target_content_id=content_id)
+    assert b"".join(api.object_fetch("compat", container, "l")[1]) == \
+        b"1" * 128
+
+
+def test_object_link_without_autocreate(namespace):
+    api = namespace.api()
+    container = f"link-{uuid.uuid4().hex}"
+    api.object_create("compat", container, data=b"x", obj_name="t")
+    with pytest.raises(exc.NotFound):
+        api.object_link("compat", container, "t", "compat",
+                        f"missing-{uuid.uuid4().hex}", "l", autocreate=False)
