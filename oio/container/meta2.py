@@ -145,6 +145,16 @@ def _now() -> int:
     return int(time.time())
 
 
+def _count_missing(w, content: str, before: int, after: int) -> None:
+    """Record that `content` now misses `after` chunks (it missed `before`),
+    in its header and in the container's damaged/missing counters."""
+    if after == before:
+        return
+    w.update_header(content, missing=after)
+    w.add_counter(M2_PROP_DAMAGED_OBJECTS, bool(after) - bool(before))
+    w.add_counter(M2_PROP_MISSING_CHUNKS, after - before)
+
+
 class Meta2:
     """Container service logic over one data directory."""
 
@@ -746,10 +756,15 @@ class Meta2:
         except ValueError:
             raise bad_request("Invalid chunk position") from None
         added = sum(metachunk_sizes(metachunks(moved, ec)).values())
+        # The appended metachunks may lack chunks too: the object's count
+        # and the container's damaged/missing counters follow (as 7.2).
+        missing = header.missing + check_chunks(
+            self.get_policy(header.policy), moved, 0, first_mc=shift)
         with base.write() as w:
             w.insert_chunks(latest.content, moved)
             w.update_header(latest.content, size=header.size + added, hash="",
                             mtime=now)
+            _count_missing(w, latest.content, header.missing, missing)
             w.update_alias(latest.name, latest.version, mtime=now)
             w.add_counter(M2_PROP_USAGE, added)
             w.add_counter(M2_PROP_VERSION, 1)
@@ -996,8 +1011,15 @@ class Meta2:
                                   "bytes")
             positions = [c.pos for c in chunks
                          if split_pos(c.pos)[0] in doomed]
+            kept_chunks = [c for c in chunks if c.pos not in positions]
+            try:
+                missing = check_chunks(self.get_policy(header.policy),
+                                       kept_chunks, 0) if kept_chunks else 0
+            except Meta2Error:      # an odd old object: keep its count
+                missing = header.missing
             with base.write() as w:
                 w.delete_chunks(alias.content, positions)
+                _count_missing(w, alias.content, header.missing, missing)
                 w.update_header(alias.content, size=size, hash="", mtime=_now())
                 w.update_alias(alias.name, alias.version, mtime=_now())
                 w.add_counter(M2_PROP_USAGE, size - header.size)

@@ -386,6 +386,35 @@ def test_append(m2):
     assert admin(m2, "sys.m2.usage") == "7"
 
 
+def _missing(m2):
+    return (admin(m2, "sys.m2.objects.damaged"),
+            admin(m2, "sys.m2.chunks.missing"))
+
+
+def _append(m2, name, copies):
+    meta = ContentMeta(f"{next(_ids):032X}", 99, 4, None, "THREECOPIES")
+    m2.content_create(CID, name, meta, {"chunks": chunks(copies=copies)},
+                      append=True)
+
+
+def test_append_and_truncate_count_missing_chunks(m2):
+    # As 7.2's container test_missing_chunks_append_truncate.
+    three = {"policy": "THREECOPIES"}
+    put(m2, "full", body_chunks=chunks(copies=3), **three)
+    _append(m2, "full", copies=2)            # the appended metachunk lacks one
+    assert _missing(m2) == ("1", "1")
+    put(m2, "broken", body_chunks=chunks(copies=2), **three)
+    _append(m2, "broken", copies=2)          # already damaged: one object
+    assert _missing(m2) == ("2", "3")
+    assert m2.content_locate(CID, "broken").header.missing == 2
+    m2.content_truncate(CID, "full", 4)      # the damaged metachunk goes
+    assert _missing(m2) == ("1", "2")
+    m2.content_truncate(CID, "broken", 4)    # metachunk 0 still lacks one
+    assert _missing(m2) == ("1", "1")
+    m2.content_delete(CID, "broken")
+    assert _missing(m2) == ("0", "0")
+
+
 def test_change_policy(m2):
     put(m2, "o", version=10, size=4)
     old = m2.content_locate(CID, "o")
