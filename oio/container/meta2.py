@@ -39,6 +39,7 @@ from oio.common.constants import (
 )
 from oio.common.http_server import is_utf8
 from oio.common.utils import timestamp_us
+from oio.conscience.policies import DataSecurity, StoragePolicy
 
 from .backend import Alias, BaseCache, BaseNotFound, Chunk, ContainerBase, Header
 from .chunks import (
@@ -68,6 +69,8 @@ DELETED_CONTENT_ID = b"DELETED".hex().upper()
 DEFAULT_MIME_TYPE = "application/octet-stream"
 DEFAULT_CHUNK_METHOD = "plain"
 DEFAULT_POLICY = "NONE"
+PLAIN_POLICY = StoragePolicy(DEFAULT_POLICY, "rawx",
+                             DataSecurity.parse(DEFAULT_POLICY, ""))
 DRAINED = "drained"
 CHUNK_PROPERTY_PREFIX = QUALITY_PREFIX
 MAX_NAME_BYTES = 1023
@@ -207,6 +210,11 @@ class Meta2:
         if self.ns_info is None:
             raise Meta2Error(CODE_UNAVAILABLE,
                              "Namespace information not loaded yet")
+        if name and name.upper() == DEFAULT_POLICY and \
+                name not in (getattr(self.ns_info, "policies", None) or {}):
+            # As 7.2: a policy named NONE is plain, one copy, whatever the
+            # namespace's default (only no name at all means that default).
+            return PLAIN_POLICY
         try:
             return self.ns_info.get_policy(name)
         except ValueError as exc:
@@ -638,7 +646,7 @@ class Meta2:
             raise bad_request("Version mismatch between query and header")
         if meta.version is not None and meta.version <= 0:
             raise bad_request("Header: invalid content version")
-        policy = self.get_policy(meta.policy or DEFAULT_POLICY)
+        policy = self.get_policy(meta.policy or None)
 
         def create(base: ContainerBase) -> None:
             self._writable(base)

@@ -415,6 +415,20 @@ def test_append_and_truncate_count_missing_chunks(m2):
     assert _missing(m2) == ("0", "0")
 
 
+def test_policy_none_is_plain_whatever_the_default(tmp_path):
+    # As 7.2: NONE names a plain policy, not the namespace's default (EC).
+    ns_info = FakeNsInfo(storage_policy="EC21")
+    del ns_info.policies["NONE"]
+    svc = Meta2(str(tmp_path), "OPENIO", ns_info)
+    svc.container_create(CID, "acct", "plain")
+    try:
+        put(svc, "o", policy="NONE")
+        assert svc.content_locate(CID, "o").header.policy == "NONE"
+        assert svc.get_policy(None).name == "EC21"
+    finally:
+        svc.close()
+
+
 def test_change_policy(m2):
     put(m2, "o", version=10, size=4)
     old = m2.content_locate(CID, "o")
