@@ -106,3 +106,25 @@ def test_object_link_without_autocreate(namespace):
     with pytest.raises(exc.NotFound):
         api.object_link("compat", container, "t", "compat",
                         f"missing-{uuid.uuid4().hex}", "l", autocreate=False)
+
+
+def test_object_create_with_change_policy(namespace):
+    # 7.2's keyword: object_create(..., change_policy=True, version=v)
+    # rewrites version v with another policy.
+    api = namespace.api()
+    container = f"chpol-{uuid.uuid4().hex}"
+    api.object_create("compat", container, data=b"data", obj_name="o")
+    version = api.object_get_properties("compat", container, "o")["version"]
+    api.object_create("compat", container, data=b"data", obj_name="o",
+                      version=version, policy="SINGLE", change_policy=True)
+    meta = api.object_get_properties("compat", container, "o")
+    assert meta["policy"] == "SINGLE" and meta["version"] == version
+    with pytest.raises(exc.ClientException):       # other bytes: refused
+        api.object_create("compat", container, data=b"test", obj_name="o",
+                          version=version, policy="THREECOPIES",
+                          change_policy=True)
+    # An unknown version: NoSuchContainer, as 7.2's object_create says it.
+    with pytest.raises(exc.NoSuchContainer):
+        api.object_create("compat", container, data=b"data", obj_name="o",
+                          version="12344567890", policy="SINGLE",
+                          change_policy=True)
