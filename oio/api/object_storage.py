@@ -41,6 +41,7 @@ from oio.common.utils import (
     compute_chunk_id,
     pop_request_id,
     request_id,
+    timestamp_us,
     true_value,
 )
 from oio.conscience.client import ConscienceClient
@@ -579,19 +580,21 @@ class ObjectStorageApi:
         pkw = _proxy_kwargs(kwargs)
         pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
         # object_change_policy rewrites an existing version in place; so
-        # does 7.2's object_create(..., change_policy=True, version=v).
-        change_policy = true_value(kwargs.pop("change_policy", False))
+        # does 7.2's object_create(change_policy=True, version=...).
         keep_version = kwargs.get("change_policy_version")
-        if change_policy and keep_version is None:
+        if kwargs.pop("change_policy", False) and keep_version is None:
             keep_version = kwargs.get("version")
+            # Without a version, a new one: meta2 finds no such version.
+            kwargs["change_policy_version"] = keep_version or timestamp_us()
+            keep_version = kwargs["change_policy_version"]
+        # A content ID given by the caller is kept (7.2's `content_id`).
         meta, chunks = self.container.content_prepare(
             account, container, obj_name, size=1, stgpol=policy, position=0,
             version=keep_version, content_id=kwargs.get("content_id"), **pkw)
         return self._upload_prepared(
             account, container, obj_name, source, meta, chunks, etag=etag,
             mime_type=mime_type, policy=policy, properties=properties,
-            append=append, change_policy=change_policy or keep_version is not None,
-            **kwargs)
+            append=append, change_policy=keep_version is not None, **kwargs)
 
     def _upload_prepared(self, account: str, container: str, obj_name: str,
                          source: Source, meta: dict, chunks: list[dict],

@@ -97,6 +97,12 @@ CHUNK_XATTR_KEYS = {
     "oio_version": "grid.oio.version",
 }
 CHUNK_XATTR_CONTENT_FULLPATH_PREFIX = "oio.content.fullpath:"
+
+# Chunk xattr keys a chunk may lack (older chunks, or kept in the fullpath).
+CHUNK_XATTR_KEYS_OPTIONAL = dict.fromkeys((
+    "content_chunksnb", "chunk_hash", "chunk_mtime", "chunk_size",
+    "metachunk_size", "metachunk_hash", "oio_version", "compression",
+    "container_id", "content_id", "content_path", "content_version"), True)
 VOLUME_XATTR_KEYS = {"namespace": "server.ns", "type": "server.type",
                      "id": "server.id"}
 
@@ -105,30 +111,18 @@ CHUNK_SUFFIX_PENDING = ".pending"
 
 HIDDEN_ACCOUNTS = ("_RDIR",)
 
-# The separator of swift's container hierarchy, plain and URL-encoded.
-CH_SEPARATOR = "/"
-CH_ENCODED_SEPARATOR = "%2F"
-
-# Bucket property telling whether the bucket is replicated.
-BUCKET_PROP_REPLI_ENABLED = "replication_enabled"
-
-# Chunk xattr keys a chunk may lack (older chunks, or kept in the fullpath).
-CHUNK_XATTR_KEYS_OPTIONAL = dict.fromkeys((
-    "content_chunksnb", "chunk_hash", "chunk_mtime", "chunk_size",
-    "metachunk_size", "metachunk_hash", "oio_version", "compression",
-    "container_id", "content_id", "content_path", "content_version"), True)
-
 M2_PROP_BUCKET_NAME = "sys.m2.bucket.name"
+BUCKET_PROP_REPLI_ENABLED = "replication_enabled"   # a bucket field (account)
 M2_PROP_CTIME = "sys.m2.ctime"
 M2_PROP_DAMAGED_OBJECTS = "sys.m2.objects.damaged"
-# 1: versions beyond the maximum are deleted at once; 0: by the lifecycle.
-M2_PROP_DEL_EXC_VERSIONS = "sys.m2.policy.version.delete_exceeding"
 M2_PROP_MISSING_CHUNKS = "sys.m2.chunks.missing"
 M2_PROP_OBJECTS = "sys.m2.objects"
 M2_PROP_QUOTA = "sys.m2.quota"
 M2_PROP_STORAGE_POLICY = "sys.m2.policy.storage"
 M2_PROP_USAGE = "sys.m2.usage"
 M2_PROP_VERSIONING_POLICY = "sys.m2.policy.version"
+# 1: versions beyond the maximum are deleted at once; 0: by the lifecycle.
+M2_PROP_DEL_EXC_VERSIONS = "sys.m2.policy.version.delete_exceeding"
 
 # OpenIO internal status codes (see docs/architecture.md and the proxy spec).
 CODE_BAD_REQUEST = 400
@@ -160,3 +154,14 @@ CODE_NOT_IMPLEMENTED = 501
 CODE_PROXY_ERROR = 502
 CODE_UNAVAILABLE = 503
 CODE_GATEWAY_TIMEOUT = 504
+
+# Sharded S3 buckets (Swift's "container hierarchy"): a sub-container is
+# named <bucket>%2F<path>, the separator of the keys encoded.
+CH_ENCODED_SEPARATOR = "%2F"
+CH_SEPARATOR = "/"
+
+# 7.2's lower-case names of the same tables (its tests import them).
+chunk_xattr_keys = CHUNK_XATTR_KEYS
+volume_xattr_keys = VOLUME_XATTR_KEYS
+container_headers = CONTAINER_HEADERS
+object_headers = OBJECT_HEADERS
