@@ -78,20 +78,15 @@ def handle_container_not_found(func):
     return wrapper
 
 
-def _object_not_found(err: exc.NotFound) -> exc.NotFound:
-    """What a NotFound about an object means: its container or itself."""
-    if err.status in (406, 431):
-        return exc.NoSuchContainer(err)
-    return exc.NoSuchObject(err)
-
-
 def handle_object_not_found(func):
     @functools.wraps(func)
     def wrapper(self, account, container, obj, *args, **kwargs):
         try:
             return func(self, account, container, obj, *args, **kwargs)
         except exc.NotFound as err:
-            raise _object_not_found(err) from None
+            if err.status in (406, 431):
+                raise exc.NoSuchContainer(err) from None
+            raise exc.NoSuchObject(err) from None
     return wrapper
 
 
@@ -849,12 +844,10 @@ class ObjectStorageApi:
                     raise
                 del_cached_object_metadata(account=account, reference=container,
                                            path=obj, cache=kw["cache"])
-                try:
-                    fresh, again = self._object_fetch(account, container, obj,
-                                                      version, ranges, kw)
-                except exc.NotFound as err:
-                    # Deleted since it was cached: as object_fetch says it.
-                    raise _object_not_found(err) from None
+                # Deleted since it was cached: said as object_fetch says it.
+                fresh, again = handle_object_not_found(
+                    ObjectStorageApi._object_fetch)(
+                        self, account, container, obj, version, ranges, kw)
                 meta.update(fresh)
                 yield from again
         return meta, retried_on_stale_cache()
