@@ -3,8 +3,8 @@ and the health checks of the directory, meta0, meta1 and rdir.
 
 OpenIO 7.2 reaches meta services through the proxy's `forward/*` routes
 and their ASN.1 protocol. Our meta services speak HTTP: what they expose
-(`/status`, `/info`) is read from them directly; what they do not have
-(a live configuration) is refused with a CommandError that says so.
+(`/status`, `/info`, their live configuration at `/config`) is read from
+them directly.
 """
 
 from __future__ import annotations
@@ -89,15 +89,16 @@ class AdminClient:
         return info
 
     def service_get_live_config(self, kind: str, service_id: str) -> dict:
-        self.resolve(kind, service_id)
-        raise CommandError(
-            f"{kind} services have no live configuration in this version "
-            "(their settings are in their configuration file, read at start)")
+        return self.request_json("GET", self.resolve(kind, service_id),
+                                 "/config")
 
     def service_set_live_config(self, kind: str, service_id: str,
                                 params: dict) -> dict:
-        self.service_get_live_config(kind, service_id)
-        return {}
+        if not params:
+            raise CommandError("Nothing to set: give -p <key=value>")
+        return self.request_json("POST", self.resolve(kind, service_id),
+                                 "/config",
+                                 {k: str(v) for k, v in params.items()})
 
     def service_flush_cache(self, kind: str, service_id: str) -> None:
         """Our meta1 and meta2 resolve nothing (the proxy does), so they

@@ -828,8 +828,10 @@ class ObjectStorageApi:
                     raise
                 del_cached_object_metadata(account=account, reference=container,
                                            path=obj, cache=kw["cache"])
-                fresh, again = self._object_fetch(account, container, obj,
-                                                  version, ranges, kw)
+                # Deleted since it was cached: said as object_fetch says it.
+                fresh, again = handle_object_not_found(
+                    ObjectStorageApi._object_fetch)(
+                        self, account, container, obj, version, ranges, kw)
                 meta.update(fresh)
                 yield from again
         return meta, retried_on_stale_cache()
@@ -1005,10 +1007,11 @@ class ObjectStorageApi:
         target_meta, chunks = self.object_locate(
             target_account, target_container, target_obj,
             version=target_version, content=target_content_id, **pkw)
+        # As object_create: the link's container is made unless told not to.
+        pkw["autocreate"] = true_value(kwargs.get("autocreate", True))
         link_meta, _ = self.container.content_prepare(
             link_account, link_container, link_obj, size=1,
-            stgpol=target_meta["policy"], content_id=link_content_id,
-            **dict(pkw, autocreate=True))
+            stgpol=target_meta["policy"], content_id=link_content_id, **pkw)
         fullpath = encode_fullpath(link_account, link_container, link_obj,
                                    link_meta["version"], link_meta["id"])
         links: list[dict] = []
@@ -1034,8 +1037,7 @@ class ObjectStorageApi:
                 content_id=link_meta["id"], stgpol=target_meta["policy"],
                 version=link_meta["version"],
                 mime_type=target_meta.get("mime_type"),
-                chunk_method=target_meta["chunk_method"],
-                **dict(pkw, autocreate=True))
+                chunk_method=target_meta["chunk_method"], **pkw)
         except BaseException:
             for link in links:
                 try:

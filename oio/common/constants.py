@@ -9,6 +9,7 @@ FORCEMASTER_HEADER = HEADER_PREFIX + "force-master"
 FORCEVERSIONING_HEADER = HEADER_PREFIX + "force-versioning"
 SIMULATEVERSIONING_HEADER = HEADER_PREFIX + "simulate-versioning"
 PERFDATA_HEADER = HEADER_PREFIX + "perfdata"
+PERFDATA_HEADER_PREFIX = PERFDATA_HEADER + "-"
 REQID_HEADER = HEADER_PREFIX + "req-id"
 TIMEOUT_HEADER = HEADER_PREFIX + "timeout"
 UPGRADE_TLS_HEADER = HEADER_PREFIX + "upgrade-to-tls"
@@ -30,6 +31,12 @@ OIO_VERSION = "4.2"
 OIO_DB_ENABLED = 0
 OIO_DB_FROZEN = 2**32 - 1
 OIO_DB_DISABLED = 2**32 - 2
+# Names of the container statuses, looked up by int or by the string meta2 returns.
+OIO_DB_STATUS_NAME = {}
+for _value, _name in ((OIO_DB_ENABLED, "Enabled"), (OIO_DB_FROZEN, "Frozen"),
+                      (OIO_DB_DISABLED, "Disabled")):
+    OIO_DB_STATUS_NAME[_value] = OIO_DB_STATUS_NAME[str(_value)] = _name
+del _value, _name
 
 CONTAINER_HEADERS = {
     "size": CONTAINER_METADATA_PREFIX + "sys-m2-usage",
@@ -90,6 +97,12 @@ CHUNK_XATTR_KEYS = {
     "oio_version": "grid.oio.version",
 }
 CHUNK_XATTR_CONTENT_FULLPATH_PREFIX = "oio.content.fullpath:"
+
+# Chunk xattr keys a chunk may lack (older chunks, or kept in the fullpath).
+CHUNK_XATTR_KEYS_OPTIONAL = dict.fromkeys((
+    "content_chunksnb", "chunk_hash", "chunk_mtime", "chunk_size",
+    "metachunk_size", "metachunk_hash", "oio_version", "compression",
+    "container_id", "content_id", "content_path", "content_version"), True)
 VOLUME_XATTR_KEYS = {"namespace": "server.ns", "type": "server.type",
                      "id": "server.id"}
 
@@ -108,6 +121,8 @@ M2_PROP_QUOTA = "sys.m2.quota"
 M2_PROP_STORAGE_POLICY = "sys.m2.policy.storage"
 M2_PROP_USAGE = "sys.m2.usage"
 M2_PROP_VERSIONING_POLICY = "sys.m2.policy.version"
+# 1: versions beyond the maximum are deleted at once; 0: by the lifecycle.
+M2_PROP_DEL_EXC_VERSIONS = "sys.m2.policy.version.delete_exceeding"
 
 # OpenIO internal status codes (see docs/architecture.md and the proxy spec).
 CODE_BAD_REQUEST = 400

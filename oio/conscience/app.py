@@ -11,6 +11,7 @@ from oio.common.http_server import (
     Router,
     json_response,
 )
+from oio.common.live_config import LiveConfig
 from oio.common.utils import parse_bool
 
 from .lb import LbError, Selection, service_id
@@ -208,4 +209,5 @@ def build_app(registry: Registry) -> Router:
 
     router.add("GET", "/status", status)
     router.add("GET", "/info", info_text)
+    LiveConfig().register(router)
     return router

@@ -37,6 +37,7 @@ from oio.common.http_server import (
     json_response,
     run_blocking,
 )
+from oio.common.live_config import LiveConfig
 from oio.common.oio_status import http_status_of
 from oio.common.utils import cid_from_name, parse_bool, quote
 from oio.sqlx.replicator import Replicator
@@ -251,6 +252,7 @@ class Meta2App:
 
         r.add("GET", "/status", self.status)
         r.add("GET", "/info", self.info)
+        LiveConfig().register(r)
         for action in ("create", "destroy", "set_properties", "del_properties",
                        "get_properties", "touch", "flush", "purge"):
             add("POST", f"/v1/container/{action}",

@@ -39,6 +39,7 @@ from oio.common.constants import (
 )
 from oio.common.http_server import is_utf8
 from oio.common.utils import timestamp_us
+from oio.conscience.policies import DataSecurity, StoragePolicy
 
 from .backend import Alias, BaseCache, BaseNotFound, Chunk, ContainerBase, Header
 from .chunks import (
@@ -68,6 +69,8 @@ DELETED_CONTENT_ID = b"DELETED".hex().upper()
 DEFAULT_MIME_TYPE = "application/octet-stream"
 DEFAULT_CHUNK_METHOD = "plain"
 DEFAULT_POLICY = "NONE"
+PLAIN_POLICY = StoragePolicy(DEFAULT_POLICY, "rawx",
+                             DataSecurity.parse(DEFAULT_POLICY, ""))
 DRAINED = "drained"
 CHUNK_PROPERTY_PREFIX = QUALITY_PREFIX
 MAX_NAME_BYTES = 1023
@@ -145,13 +148,27 @@ def _now() -> int:
     return int(time.time())
 
 
+def _count_missing(w, content: str, before: int, after: int) -> None:
+    """Record that `content` now misses `after` chunks (it missed `before`),
+    in its header and in the container's damaged/missing counters."""
+    if after == before:
+        return
+    w.update_header(content, missing=after)
+    w.add_counter(M2_PROP_DAMAGED_OBJECTS, bool(after) - bool(before))
+    w.add_counter(M2_PROP_MISSING_CHUNKS, after - before)
+
+
 class Meta2:
     """Container service logic over one data directory."""
 
     def __init__(self, datadir: str, namespace: str, ns_info=None,
-                 events=None, max_open: int = 256, local_addr: str = ""):
+                 events=None, max_open: int = 256, local_addr: str = "",
+                 local_options: dict[str, str] | None = None):
         self.namespace = namespace
         self.ns_info = ns_info
+        # Variables of the [namespace] section of sds.conf (meta2.flush_limit...),
+        # used where the conscience's namespace options do not set them.
+        self.local_options = dict(local_options or {})
         self.events = events or NullNotifier()
         self.local_addr = local_addr
         self.bases = BaseCache(datadir, max_open)
@@ -184,6 +201,8 @@ class Meta2:
     def _ns_option(self, key: str, default: str) -> str:
         options = getattr(self.ns_info, "options", None) or {}
         value = options.get(key)
+        if value is None:
+            value = self.local_options.get(key)
         return default if value is None else str(value)
 
     def get_policy(self, name: str | None):
@@ -191,6 +210,11 @@ class Meta2:
         if self.ns_info is None:
             raise Meta2Error(CODE_UNAVAILABLE,
                              "Namespace information not loaded yet")
+        if name and name.upper() == DEFAULT_POLICY and \
+                name not in (getattr(self.ns_info, "policies", None) or {}):
+            # As 7.2: a policy named NONE is plain, one copy, whatever the
+            # namespace's default (only no name at all means that default).
+            return PLAIN_POLICY
         try:
             return self.ns_info.get_policy(name)
         except ValueError as exc:
@@ -627,7 +651,7 @@ class Meta2:
             raise bad_request("Version mismatch between query and header")
         if meta.version is not None and meta.version <= 0:
             raise bad_request("Header: invalid content version")
-        policy = self.get_policy(meta.policy or DEFAULT_POLICY)
+        policy = self.get_policy(meta.policy or None)
 
         def create(base: ContainerBase) -> None:
             self._writable(base)
@@ -745,10 +769,15 @@ class Meta2:
         except ValueError:
             raise bad_request("Invalid chunk position") from None
         added = sum(metachunk_sizes(metachunks(moved, ec)).values())
+        # The appended metachunks may lack chunks too: the object's count
+        # and the container's damaged/missing counters follow (as 7.2).
+        missing = header.missing + check_chunks(
+            self.get_policy(header.policy), moved, 0, first_mc=shift)
         with base.write() as w:
             w.insert_chunks(latest.content, moved)
             w.update_header(latest.content, size=header.size + added, hash="",
                             mtime=now)
+            _count_missing(w, latest.content, header.missing, missing)
             w.update_alias(latest.name, latest.version, mtime=now)
             w.add_counter(M2_PROP_USAGE, added)
             w.add_counter(M2_PROP_VERSION, 1)
@@ -995,8 +1024,15 @@ class Meta2:
                                   "bytes")
             positions = [c.pos for c in chunks
                          if split_pos(c.pos)[0] in doomed]
+            kept_chunks = [c for c in chunks if c.pos not in positions]
+            try:
+                missing = check_chunks(self.get_policy(header.policy),
+                                       kept_chunks, 0) if kept_chunks else 0
+            except Meta2Error:      # an odd old object: keep its count
+                missing = header.missing
             with base.write() as w:
                 w.delete_chunks(alias.content, positions)
+                _count_missing(w, alias.content, header.missing, missing)
                 w.update_header(alias.content, size=size, hash="", mtime=_now())
                 w.update_alias(alias.name, alias.version, mtime=_now())
                 w.add_counter(M2_PROP_USAGE, size - header.size)
@@ -1069,9 +1105,10 @@ class Meta2:
     def raw_insert(self, cid: str, beans: list[RawBean], force: bool = False,
                    allow_frozen: bool = False) -> None:
         """Add records (a rebuilt copy, the blob registrator), all or none.
-        An existing record is a conflict unless `force` replaces it; a chunk
-        or an alias needs its content header, already in the base or among
-        `beans` (headers are written first, whatever their order)."""
+        An existing record is a conflict unless `force` replaces it; an
+        alias needs its content header, already in the base or among `beans`
+        (headers are written first, whatever their order). A chunk is stored
+        as it comes, with or without its header, as 7.2 does."""
         order = {HEADER: 0, ALIAS: 1, CHUNK: 2}
 
         def run(base: ContainerBase) -> None:
@@ -1079,9 +1116,8 @@ class Meta2:
                 self._writable(base)
             with base.write() as w:
                 for bean in sorted(beans, key=lambda b: order[b.kind]):
-                    if bean.kind != HEADER:
-                        content = bean.content if bean.kind == CHUNK \
-                            else bean.record.content
+                    if bean.kind == ALIAS:
+                        content = bean.record.content
                         if not _exists(w, HEADER, (content,)):
                             raise content_not_found(
                                 f"Content not found: {content}")

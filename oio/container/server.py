@@ -28,7 +28,7 @@ import sys
 from dataclasses import dataclass, field
 
 from oio.common.aio_client import AsyncHttpClient
-from oio.common.configuration import Config, read_conf
+from oio.common.configuration import Config, load_namespace_conf, read_conf
 from oio.common.exceptions import ConfigurationException, OioNetworkException
 from oio.common.http_server import run_service
 from oio.common.volume import lock_volume
@@ -179,7 +179,9 @@ def build(config: Meta2Config) -> tuple[Meta2App, NamespaceRefresher]:
             connection_timeout=1.0, read_timeout=10.0))
     local_addr = f"{config.bind_addr}:{config.bind_port}"
     meta2 = Meta2(config.datadir, config.namespace, events=events,
-                  max_open=config.max_open_bases, local_addr=local_addr)
+                  max_open=config.max_open_bases, local_addr=local_addr,
+                  local_options=load_namespace_conf(config.namespace,
+                                                    failsafe=True))
     replicator = config.replication.replicator(
         "meta2", config.namespace, local_addr, Meta2Store(meta2.bases),
         config.datadir)

@@ -14,6 +14,7 @@ from oio.common.http_server import (
     json_response,
     run_blocking,
 )
+from oio.common.live_config import LiveConfig
 from oio.common.utils import parse_bool
 from oio.sqlx.replicator import Replicator
 from oio.sqlx.routes import add_routes as add_replication_routes
@@ -88,6 +89,7 @@ def build_app(meta0: Meta0, namespace: str,
         return Response(204)
 
     add_status_routes(router, "meta0", namespace)
+    LiveConfig().register(router)
     return router
 
 

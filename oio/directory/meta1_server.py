@@ -17,6 +17,7 @@ from oio.common.http_server import (
     json_response,
     run_blocking,
 )
+from oio.common.live_config import LiveConfig
 from oio.common.utils import is_hexa, parse_bool
 from oio.sqlx.errors import PREFIX_NOT_MANAGED
 from oio.sqlx.replicator import Replicator
@@ -171,6 +172,7 @@ def build_app(meta1: Meta1, namespace: str,
                                                 marker))
 
     add_status_routes(router, "meta1", namespace)
+    LiveConfig().register(router)
     return router
 
 

@@ -22,6 +22,8 @@ from oio.common.utils import (
     parse_bool,
     timestamp_us,
 )
+from oio.container.errors import Meta2Error
+from oio.container.raw_beans import parse_raw_beans, parse_raw_update
 
 from . import election_admin
 from .errors import bad_request, oio_error
@@ -90,6 +92,23 @@ def snapshot_body(body) -> tuple[str, str, int]:
     if not isinstance(seq, int) or isinstance(seq, bool):
         raise bad_request("Invalid 'seq_num'")
     return account, container, seq
+
+
+def check_raw_beans(action: str, body: bytes) -> None:
+    """A 400 for a raw_insert|raw_delete|raw_update body meta2 would refuse,
+    before the container is resolved (as 7.2: a bad body is a 400 even for
+    a container that does not exist)."""
+    try:
+        beans = json.loads(body or b"null")
+    except ValueError:
+        raise bad_request("Invalid JSON body") from None
+    try:
+        if action == "raw_update":
+            parse_raw_update(beans, 0)
+        elif not parse_raw_beans(beans, 0):
+            raise bad_request("Empty beans list")
+    except Meta2Error as exc:
+        raise bad_request(exc.message) from None
 
 
 def _missing_container(resp) -> bool:
@@ -355,7 +374,19 @@ def register(router: Router, proxy) -> None:
             proxy.check_ns(req)
             url = container_url(req.args)
             body = await req.body(MAX_BODY) if method == "POST" else None
-            resp, perf = await call_meta2(req, url, "container", action, body)
+            if action.startswith("raw_"):
+                check_raw_beans(action, body)
+            try:
+                resp, perf = await call_meta2(req, url, "container", action,
+                                              body)
+            except (HttpError, UpstreamError) as exc:
+                # 7.2 answers a touch of a missing container (or reference)
+                # with 403.
+                if action == "touch" and exc.http_status == 404:
+                    if isinstance(exc, UpstreamError):
+                        raise exc.override(403) from None
+                    exc.http_status = 403
+                raise
             if action == "touch" and resp.status == 404:
                 exc = UpstreamError(resp).override(403)
                 return exc.to_response(403)

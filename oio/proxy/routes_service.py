@@ -12,6 +12,7 @@ from oio.common.http_server import (
     Router,
     json_response,
 )
+from oio.common.live_config import MAX_RUN_TIME, SERVER_VARIABLES
 
 from .errors import bad_request, network_error
 from .forward import relay
@@ -22,6 +23,7 @@ DEFAULT_VARIABLES = {
     "meta2.retention_period": "604800",
     "meta2.delete_exceeding_versions": "false",
     "meta2.flush_limit": "1000",
+    MAX_RUN_TIME: str(SERVER_VARIABLES[MAX_RUN_TIME]),
 }
 
 

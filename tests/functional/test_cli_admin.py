@@ -244,8 +244,22 @@ def test_info_config_decache(namespace):
     assert info.code == 0, info.err
     assert info.json()["service"] == "meta2" and info.json()["addr"] == meta2
 
-    refused = admin(namespace, "meta2", "get-config", meta2)
-    assert refused.code == 1 and "no live configuration" in refused.err
+    # As 7.2: every meta service has a live configuration.
+    for kind in ("meta0", "meta1", "meta2", "conscience"):
+        addr = namespace.services(kind)[0].addr
+        shown = admin(namespace, kind, "get-config", addr, "-f", "json")
+        assert shown.code == 0, shown.err
+        assert shown.json()["server.request.max_run_time"] == "300000000"
+    changed = admin(namespace, "meta2", "set-config", meta2, "-p",
+                    "server.request.max_run_time=1000000", "-p", "test=1",
+                    "-f", "json")
+    assert changed.code == 1        # "test" is no variable of meta2
+    assert sorted(changed.json(), key=lambda r: r["Name"]) == [
+        {"Name": "server.request.max_run_time", "Modified": True},
+        {"Name": "test", "Modified": False}]
+    shown = admin(namespace, "meta2", "get-config", meta2, "-f", "value",
+                  "-c", "server.request.max_run_time")
+    assert shown.out.strip() == "1000000"
     unknown = admin(namespace, "meta1", "info", "no-such-service")
     assert unknown.code == 1 and "no-such-service" in unknown.err
 

@@ -142,7 +142,7 @@ def test_set_unset_list_versions_delete(namespace):
 
     many = run_cli(namespace, "object", "delete", "hist", "a/one", "ghost",
                    "-f", "json", account=acct)
-    assert many.code == 1       # one of them did not exist
+    assert many.code == 0       # as 7.2, even though "ghost" did not exist
     assert sorted(many.json(), key=lambda r: r["Name"]) == [
         {"Name": "a/one", "Deleted": True}, {"Name": "ghost", "Deleted": False}]
 

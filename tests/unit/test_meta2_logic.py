@@ -390,6 +390,49 @@ def test_append(m2):
     assert admin(m2, "sys.m2.usage") == "7"
 
 
+def _missing(m2):
+    return (admin(m2, "sys.m2.objects.damaged"),
+            admin(m2, "sys.m2.chunks.missing"))
+
+
+def _append(m2, name, copies):
+    meta = ContentMeta(f"{next(_ids):032X}", 99, 4, None, "THREECOPIES")
+    m2.content_create(CID, name, meta, {"chunks": chunks(copies=copies)},
+                      append=True)
+
+
+def test_append_and_truncate_count_missing_chunks(m2):
+    # As 7.2's container test_missing_chunks_append_truncate.
+    three = {"policy": "THREECOPIES"}
+    put(m2, "full", body_chunks=chunks(copies=3), **three)
+    _append(m2, "full", copies=2)            # the appended metachunk lacks one
+    assert _missing(m2) == ("1", "1")
+    put(m2, "broken", body_chunks=chunks(copies=2), **three)
+    _append(m2, "broken", copies=2)          # already damaged: one object
+    assert _missing(m2) == ("2", "3")
+    assert m2.content_locate(CID, "broken").header.missing == 2
+    m2.content_truncate(CID, "full", 4)      # the damaged metachunk goes
+    assert _missing(m2) == ("1", "2")
+    m2.content_truncate(CID, "broken", 4)    # metachunk 0 still lacks one
+    assert _missing(m2) == ("1", "1")
+    m2.content_delete(CID, "broken")
+    assert _missing(m2) == ("0", "0")
+
+
+def test_policy_none_is_plain_whatever_the_default(tmp_path):
+    # As 7.2: NONE names a plain policy, not the namespace's default (EC).
+    ns_info = FakeNsInfo(storage_policy="EC21")
+    del ns_info.policies["NONE"]
+    svc = Meta2(str(tmp_path), "OPENIO", ns_info)
+    svc.container_create(CID, "acct", "plain")
+    try:
+        put(svc, "o", policy="NONE")
+        assert svc.content_locate(CID, "o").header.policy == "NONE"
+        assert svc.get_policy(None).name == "EC21"
+    finally:
+        svc.close()
+
+
 def test_change_policy(m2):
     put(m2, "o", version=10, size=4)
     old = m2.content_locate(CID, "o")
@@ -462,6 +505,20 @@ def test_flush(m2):
     assert not m2.container_flush(CID, limit=2)
     assert admin(m2, "sys.m2.objects") == "0"
     assert admin(m2, "sys.m2.usage") == "0"
+
+
+def test_flush_limit_from_the_namespace_conf(tmp_path):
+    # meta2.flush_limit of sds.conf applies when the conscience has none.
+    svc = Meta2(str(tmp_path), "OPENIO", FakeNsInfo(),
+                local_options={"meta2.flush_limit": "2"})
+    svc.container_create(CID, "acct", "flushed")
+    try:
+        for name in ("a", "b", "c"):
+            put(svc, name)
+        assert svc.container_flush(CID)
+        assert not svc.container_flush(CID)
+    finally:
+        svc.close()
 
 
 def test_touch_recompute(m2):

@@ -91,14 +91,20 @@ def test_insert_alias_header_and_chunk_in_one_request(m2):
 
 
 def test_insert_is_all_or_nothing(m2):
-    m2.raw_insert(CID, beans(header()))
     other = "0B" * 16
     with pytest.raises(Meta2Error) as exc:
-        # The chunk names a content without header: nothing is written.
-        m2.raw_insert(CID, beans(alias(), chunk(content=other)))
+        # The alias names a content without header: nothing is written.
+        m2.raw_insert(CID, beans(chunk(), alias(header=other)))
     assert status(exc) == 420
-    with pytest.raises(Meta2Error):
-        m2.content_locate(CID, "obj")
+    m2.raw_insert(CID, beans(header(), alias()))
+    assert m2.content_locate(CID, "obj").chunks == []
+
+
+def test_chunk_without_header_is_stored(m2):
+    # As 7.2: a chunk record may come before (or without) its header.
+    m2.raw_insert(CID, beans(chunk()))
+    m2.raw_insert(CID, beans(header(), alias()))
+    assert [c.id for c in m2.content_locate(CID, "obj").chunks] == [URL]
 
 
 def test_insert_conflicts_unless_forced(m2):

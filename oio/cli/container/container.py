@@ -20,6 +20,7 @@ from oio.common.constants import (
     M2_PROP_BUCKET_NAME,
     M2_PROP_CTIME,
     M2_PROP_DAMAGED_OBJECTS,
+    M2_PROP_DEL_EXC_VERSIONS,
     M2_PROP_MISSING_CHUNKS,
     M2_PROP_OBJECTS,
     M2_PROP_QUOTA,
@@ -29,16 +30,14 @@ from oio.common.constants import (
     OIO_DB_DISABLED,
     OIO_DB_ENABLED,
     OIO_DB_FROZEN,
+    OIO_DB_STATUS_NAME,
 )
 from oio.common.exceptions import CommandError
 from oio.common.utils import cid_from_name
 
 LOG = logging.getLogger(__name__)
 
-M2_PROP_DEL_EXC_VERSIONS = "sys.m2.policy.version.delete_exceeding"
 M2_PROP_STATUS = "sys.status"
-DB_STATUS_NAME = {str(OIO_DB_ENABLED): "Enabled", str(OIO_DB_FROZEN): "Frozen",
-                  str(OIO_DB_DISABLED): "Disabled"}
 DB_STATUS_VALUE = {"enabled": str(OIO_DB_ENABLED),
                    "disabled": str(OIO_DB_DISABLED),
                    "frozen": str(OIO_DB_FROZEN)}
@@ -427,7 +426,7 @@ class ShowContainer(TargetMixin, ShowOne):
                                          "Namespace default"),
             "max_versions": system.get(M2_PROP_VERSIONING_POLICY,
                                        "Namespace default"),
-            "status": DB_STATUS_NAME.get(system.get(M2_PROP_STATUS),
+            "status": OIO_DB_STATUS_NAME.get(system.get(M2_PROP_STATUS),
                                          "Unknown"),
         }
         for key in ("stats.page_count", "stats.freelist_count",
@@ -550,7 +549,7 @@ class LocateContainer(TargetMixin, ShowOne):
             "meta2": hosts(services.get("srv", []), "meta2"),
             "meta2.sys.peers": ", ".join(
                 system.get("sys.peers", "Unknown").split(",")),
-            "status": DB_STATUS_NAME.get(system.get(M2_PROP_STATUS),
+            "status": OIO_DB_STATUS_NAME.get(system.get(M2_PROP_STATUS),
                                          "Unknown"),
         }
         return tuple(zip(*sorted(info.items()), strict=True))

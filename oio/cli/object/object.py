@@ -281,8 +281,7 @@ class DeleteObject(ContainerArgMixin, Lister):
                 self.set_target(account, container)
                 results += self.api.object_delete_many(account, container,
                                                        names)
-            # Our convention: several items, some failed -> exit 1.
-            self.success = all(deleted for _, deleted in results)
+            # As 7.2: the Deleted column tells; the exit code stays 0.
         return ("Name", "Deleted"), results
 
 
