@@ -202,6 +202,10 @@ class Bootstrap:
             section["event-agent"] = self._local_beanstalkd(proxy)
         if s.zookeeper_hosts:
             section["zookeeper"] = s.zookeeper_hosts
+        if s.testbed:
+            # OpenIO's test bed flushes containers by small batches, and
+            # its tests of `container flush` count on it.
+            section["meta2.flush_limit"] = 64
         return section
 
     def write_namespace_conf(self) -> None:
@@ -238,9 +242,10 @@ class Bootstrap:
         if s.multi_host and s.replicas > 1:
             meta2 += "\nmin_dist=2"
         pools = POOLS.replace("targets=1,meta2", meta2)
-        if s.multi_host:
-            # Copies that had to share a host are worth a
-            # `storage.content.perfectible` event (as 7.2's sandbox does).
+        if s.multi_host or s.testbed:
+            # Copies that had to share a host (a place of the test bed)
+            # are worth a `storage.content.perfectible` event (as 7.2's
+            # sandbox does).
             pools = pools.replace("warn_dist=0", "warn_dist=1")
         return pools
 

@@ -91,3 +91,26 @@ def test_cli_testbed_settings(tmp_path):
         ["--root", str(tmp_path), "up"]))
     assert not s.testbed and s.user_conf and s.with_healing
     assert (len(s.of_type("rawx")), s.storage_policy) == (9, "THREECOPIES")
+
+
+def test_rawx_of_the_test_bed_stand_in_three_places(tmp_path):
+    s = SandboxSettings(root=str(tmp_path), base_port=7000, user_conf=False,
+                        nb_rawx=12, testbed=True)
+    Bootstrap(s).write_all()
+    places = {}
+    for spec in s.of_type("rawx"):
+        place = s.location(spec).rsplit(".", 1)[0]
+        places.setdefault(place, []).append(spec)
+    assert sorted(places) == ["rack.place-1", "rack.place-2", "rack.place-3"]
+    assert all(len(specs) == 4 for specs in places.values())
+    pools = (tmp_path / "conf").glob("*-service-pools.conf")
+    assert "warn_dist=0" not in next(pools).read_text()
+    sds = configparser.ConfigParser(interpolation=None)
+    sds.read(s.sds_conf)
+    assert sds[s.namespace]["meta2.flush_limit"] == "64"
+
+
+def test_rawx_outside_the_test_bed_are_at_their_host(tmp_path):
+    s = SandboxSettings(root=str(tmp_path), base_port=7000, user_conf=False)
+    spec = s.of_type("rawx")[0]
+    assert s.location(spec) == f"rack.127-0-0-1.{spec.port}"
