@@ -36,6 +36,34 @@ def read_user_xattr(fd: FileLike) -> dict[str, str]:
             for key, value in attrs.items()}
 
 
+class _Pyxattr:
+    """What 7.2 exposes as `oio.common.xattr.xattr` (the pyxattr module):
+    `getxattr/setxattr/removexattr/listxattr` on a path, a descriptor or
+    an open file, over the os module (no third-party library)."""
+
+    @staticmethod
+    def getxattr(item: FileLike, name: str | bytes) -> bytes:
+        return os.getxattr(_target(item), name)
+
+    @staticmethod
+    def setxattr(item: FileLike, name: str | bytes, value: str | bytes,
+                 flags: int = 0) -> None:
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        os.setxattr(_target(item), name, value, flags)
+
+    @staticmethod
+    def removexattr(item: FileLike, name: str | bytes) -> None:
+        os.removexattr(_target(item), name)
+
+    @staticmethod
+    def listxattr(item: FileLike) -> list[str]:
+        return os.listxattr(_target(item))
+
+
+xattr = _Pyxattr
+
+
 def _remove(target: int | str, name: str) -> None:
     try:
         os.removexattr(target, name)

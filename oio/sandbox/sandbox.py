@@ -389,8 +389,9 @@ class Sandbox:
         return (gauges.get("down.srv") == "0"
                 and int(gauges.get("known.srv", 0)) >= expected)
 
-    def status(self) -> list[dict]:
-        """Every service with its supervisor state and conscience score."""
+    def program_states(self) -> dict[str, str]:
+        """Program name → supervisor state (RUNNING, STOPPED...), of every
+        program of every host, agents and daemons included."""
         states = {}
         for host in self.settings.hosts:
             try:
@@ -401,6 +402,11 @@ class Sandbox:
                 parts = line.split()
                 if len(parts) >= 2:
                     states[parts[0]] = parts[1]
+        return states
+
+    def status(self) -> list[dict]:
+        """Every service with its supervisor state and conscience score."""
+        states = self.program_states()
         scores = {}
         for kind in {spec.type for spec in self.settings.services}:
             try:

@@ -120,6 +120,23 @@ def test_xattr(tmp_path):
     assert read_user_xattr(str(path)) == attrs
 
 
+def test_xattr_module_as_7_2_exposes_it(tmp_path):
+    from oio.common.xattr import xattr
+
+    path = tmp_path / "chunk"
+    path.write_bytes(b"x")
+    with open(path) as src:
+        xattr.setxattr(src, "user.grid.content.path", "a/b")
+        xattr.setxattr(str(path), "user.other", b"v")
+        assert xattr.getxattr(src, "user.grid.content.path") == b"a/b"
+        assert sorted(xattr.listxattr(src)) == ["user.grid.content.path",
+                                                "user.other"]
+        xattr.removexattr(src, "user.other")
+    assert os.listxattr(path) == ["user.grid.content.path"]
+    with pytest.raises(OSError):
+        xattr.removexattr(str(path), "user.other")
+
+
 def test_logger_and_stdio(capsys):
     from oio.common.logger import StreamToLogger, get_logger
 
