@@ -1025,7 +1025,10 @@ class ObjectStorageApi:
                     real[:real.rfind("/") + 1] + url.rsplit("/", 1)[-1]
                     if real else url)))
             if properties_directive == "REPLACE":
-                properties = kwargs.get("properties") or {}
+                # 7.2 takes the new properties as `metadata` (its older
+                # name) or `properties`.
+                properties = kwargs.get("metadata", kwargs.get("properties")) \
+                    or {}
             else:
                 properties = target_meta.get("properties") or {}
             self.container.content_create(

@@ -858,6 +858,11 @@ def test_object_link_keywords(api, acct, ct):
     assert _fetch(api, other_acct, other_ct, "l") == b"new data!"
     assert api.object_get_properties(other_acct, other_ct, "l")[
         "properties"] == {"r": "1"}
+    # 7.2 also takes them as `metadata`, and a link replaces a link.
+    api.object_link(acct, ct, "t", other_acct, other_ct, "l",
+                    properties_directive="REPLACE", metadata={"m": "2"})
+    assert api.object_get_properties(other_acct, other_ct, "l")[
+        "properties"] == {"m": "2"}
     # REPLACE without properties: none.
     api.object_link(acct, ct, "t", acct, ct, "bare",
                     properties_directive="REPLACE")
