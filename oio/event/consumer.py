@@ -142,7 +142,12 @@ class EventWorker(threading.Thread):
         first = client.poll(timeout=1)
         if first is None:
             return []
-        self.stop_event.wait(COALESCE)
+        if self.extra > MIN_EXTRA:
+            # Busy (the last batch was more than a few jobs): wait for the
+            # batch to fill. Idle, a lone event is handled at once: clients
+            # waiting for its effect (OpenIO's tests among them) see it
+            # without the delay.
+            self.stop_event.wait(COALESCE)
         jobs = [first] + client.reserve_ready(self.extra)
         # Ask for twice what came next time, within [MIN_EXTRA, MAX_BATCH).
         self.extra = max(MIN_EXTRA, min(MAX_BATCH - 1, 2 * (len(jobs) - 1)))
