@@ -76,6 +76,35 @@ class OpenIOShell(App):
     def initialize_app(self, argv) -> None:
         self.client_manager = ClientManager(self.options)
 
+    # Commands read from the standard input (`openio < script`, the
+    # interactive mode): cliff exits 1 after them whatever happened; we
+    # exit 0 when every one succeeded, 1 otherwise.
+    def interact(self) -> None:
+        from cliff.interactive import InteractiveApp
+
+        class FromStdin(InteractiveApp):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                # cmd2 would run our own command line (`--oio-ns X`) as
+                # its first command.
+                self._startup_commands = []
+
+        self.interactive_app_factory = FromStdin
+        self.batch_failures = 0
+        super().interact()
+
+    def run_subcommand(self, argv) -> int:
+        result = super().run_subcommand(argv)
+        if self.interactive_mode and result:
+            self.batch_failures += 1
+        return result
+
+    def run(self, argv) -> int:
+        result = super().run(argv)
+        if self.interactive_mode and getattr(self, "batch_failures", 1) == 0:
+            return 0
+        return result
+
     def configure_logging(self) -> None:
         super().configure_logging()
         # Our libraries log their retries at WARNING; a person at the

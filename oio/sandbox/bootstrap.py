@@ -394,6 +394,9 @@ class Bootstrap:
         conf["db_path"] = self.s.data_path(spec)
         _write(self.conf_path(spec), _ini({"rdir-server": conf}))
 
+    def write_ecd(self, spec: ServiceSpec) -> None:
+        _write(self.conf_path(spec), _ini({"ecd": self._base(spec)}))
+
     def write_xcute(self, spec: ServiceSpec) -> None:
         """The xcute service and its orchestrator, in one process; jobs in
         the sandbox's Redis, replies through the local beanstalkd."""
@@ -570,7 +573,7 @@ class Bootstrap:
                  "meta0": "oio-meta0", "meta1": "oio-meta1",
                  "meta2": "oio-meta2", "rawx": "oio-rawx",
                  "account": "oio-account", "rdir": "oio-rdir",
-                 "xcute": "oio-xcute"}[spec.type]
+                 "xcute": "oio-xcute", "ecd": "oio-ecd"}[spec.type]
         return f"{_script(entry)} {self.conf_path(spec)}"
 
     def write_supervisor(self, host: str) -> None:

@@ -139,7 +139,10 @@ class SandboxSettings:
                 # former ports; several hosts have their Redis already.
                 if not many:
                     port = add("redis", 1, host, port, registered=False)
-                add("xcute", 1, host, port)
+                port = add("xcute", 1, host, port)
+            if self.testbed and index == 0:
+                # OpenIO's tests of its EC daemon talk to one.
+                add("ecd", 1, host, port, registered=False)
         return specs
 
     @property

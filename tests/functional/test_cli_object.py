@@ -292,3 +292,22 @@ def test_progress_draws_on_a_tty_only():
     quiet.finish()
     assert quiet.done == 100 and pipe.getvalue() == ""
     assert json.dumps(quiet.line(0.0))     # a line even without a total
+
+
+def test_commands_read_from_stdin(namespace, tmp_path):
+    """`openio < script` (OpenIO's tests batch uploads so): exit 0 when
+    every command succeeded, 1 when one failed."""
+    account = f"acct-{uuid.uuid4().hex[:8]}"
+    src = tmp_path / "f"
+    src.write_bytes(b"something")
+    script = "".join(f"object create --auto {src} --name batch_{i}\n"
+                     for i in range(3))
+    res = run_cli(namespace, account=account, stdin=script.encode())
+    assert res.code == 0, res.err
+    listed = run_cli(namespace, "object", "list", "--auto", "--prefix",
+                     "batch_", "-f", "json", account=account)
+    assert sorted(o["Name"] for o in listed.json()) == [
+        "batch_0", "batch_1", "batch_2"]
+    res = run_cli(namespace, account=account,
+                  stdin=b"object show nowhere nothing\n")
+    assert res.code == 1

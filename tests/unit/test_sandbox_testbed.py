@@ -114,3 +114,15 @@ def test_rawx_outside_the_test_bed_are_at_their_host(tmp_path):
     s = SandboxSettings(root=str(tmp_path), base_port=7000, user_conf=False)
     spec = s.of_type("rawx")[0]
     assert s.location(spec) == f"rack.127-0-0-1.{spec.port}"
+
+
+def test_the_test_bed_runs_an_ecd(tmp_path):
+    s = SandboxSettings(root=str(tmp_path), base_port=7000, user_conf=False,
+                        nb_rawx=12, testbed=True)
+    Bootstrap(s).write_all()
+    ecd = s.one("ecd")
+    assert ecd is not None and not ecd.registered
+    with open(s.test_conf) as src:
+        assert yaml.safe_load(src)["services"]["ecd"][0]["addr"] == ecd.addr
+    assert not SandboxSettings(root=str(tmp_path), base_port=7000,
+                               user_conf=False).of_type("ecd")
