@@ -19,14 +19,14 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 
-from oio.blob.rebuild_report import broken_chunk_event
+from oio.blob.rebuild_report import REBUILD_TUBE, broken_chunk_event
 from oio.blob.rebuilder import RebuildItem, RebuildResult
 from oio.common.pacing import Pacer
 from oio.event.beanstalk import Beanstalk, BeanstalkError
 from oio.event.tube_worker import TubeWorker
 from oio.event.tube_worker import endpoint as _endpoint
 
-DEFAULT_TUBE = "oio-rebuild"
+DEFAULT_TUBE = REBUILD_TUBE
 DEFAULT_RETRY_DELAY = 3600
 REBUILT_EVENT = "storage.content.rebuilt"
 REPLY_TIMEOUT = 300.0

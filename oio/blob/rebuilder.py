@@ -21,6 +21,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 
+from oio.blob.rebuild_report import REBUILD_TUBE
 from oio.common import exceptions as exc
 from oio.common.pacing import Pacer
 
@@ -156,6 +157,9 @@ class RebuildStats:
 class BlobRebuilder:
     """Rebuilds items with a `ChunkOperator` (see the module's docstring).
     `rawx_id`: the lost volume, when items are bare chunk IDs."""
+
+    # 7.2's name of the tube of rebuild tasks (`--beanstalkd` mode).
+    DEFAULT_BEANSTALKD_WORKER_TUBE = REBUILD_TUBE
 
     def __init__(self, operator, rawx_id: str | None = None,
                  dry_run: bool = False, try_chunk_delete: bool = False,

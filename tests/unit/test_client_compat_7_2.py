@@ -116,3 +116,11 @@ def test_the_blob_client_of_the_api_is_its__blob_client():
     other = object()
     api.blob_client = other
     assert api._blob_client is other
+
+
+def test_blob_rebuilder_names_its_tube_as_7_2():
+    from oio.blob import rebuild_tasks
+    from oio.blob.rebuilder import BlobRebuilder
+
+    assert BlobRebuilder.DEFAULT_BEANSTALKD_WORKER_TUBE == "oio-rebuild"
+    assert rebuild_tasks.DEFAULT_TUBE == "oio-rebuild"
