@@ -35,7 +35,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from urllib.parse import unquote_plus
 
 from oio.blob import chunk_meta as cm
 from oio.blob.chunk_store import ChunkStore
@@ -46,6 +45,7 @@ from oio.common import exceptions as exc
 from oio.common.constants import OIO_VERSION
 from oio.common.crawl_stats import CrawlStats
 from oio.common.fullpath import decode_fullpath, encode_fullpath
+from oio.common.fullpath import decode_old_fullpath as decode_4_parts
 from oio.common.pacing import Pacer
 from oio.common.utils import cid_from_name
 from oio.common.volume import VolumeInfo
@@ -67,10 +67,8 @@ def decode_old_fullpath(value: str) -> tuple[str, str, str, str, str | None]:
     """(account, container, path, version, content ID or None) of an
     `oio:` xattr: 4 parts (before content IDs were added, quoted with
     `+` for spaces) or 5; ValueError otherwise."""
-    parts = value.split("/")
-    if len(parts) == 4:
-        account, container, path, version = (unquote_plus(p) for p in parts)
-        return account, container, path, version, None
+    if value.count("/") == 3:
+        return (*decode_4_parts(value), None)
     return decode_fullpath(value)
 
 

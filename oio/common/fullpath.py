@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+from urllib.parse import quote_plus, unquote, unquote_plus
 
 from oio.common.utils import quote
 
@@ -23,3 +23,24 @@ def decode_fullpath(fullpath: str) -> tuple[str, str, str, str, str]:
         raise ValueError(f"Invalid fullpath: {fullpath!r}")
     account, container, path, version, content_id = (unquote(p) for p in parts)
     return account, container, path, version, content_id
+
+
+def encode_old_fullpath(account: str, container: str, path: str,
+                        version) -> str:
+    """The fullpath of chunks written before content IDs were part of it
+    (the `oio:<hash>` xattr of 4.x chunks): 4 parts, `+` for spaces."""
+    parts = (account, container, path, str(version) if version else "")
+    if not all(parts):
+        raise ValueError("old fullpath needs account, container, path "
+                         "and version")
+    return "/".join(quote_plus(p, safe="") for p in parts)
+
+
+def decode_old_fullpath(fullpath: str) -> tuple[str, str, str, str]:
+    """(account, container, path, version) of an old fullpath; ValueError
+    unless it has 4 parts."""
+    parts = fullpath.split("/")
+    if len(parts) != 4:
+        raise ValueError(f"Invalid old fullpath: {fullpath!r}")
+    account, container, path, version = (unquote_plus(p) for p in parts)
+    return account, container, path, version

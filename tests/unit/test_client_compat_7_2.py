@@ -124,3 +124,17 @@ def test_blob_rebuilder_names_its_tube_as_7_2():
 
     assert BlobRebuilder.DEFAULT_BEANSTALKD_WORKER_TUBE == "oio-rebuild"
     assert rebuild_tasks.DEFAULT_TUBE == "oio-rebuild"
+
+
+def test_old_fullpath_as_7_2():
+    import pytest
+
+    from oio.common.fullpath import decode_old_fullpath, encode_old_fullpath
+
+    old = encode_old_fullpath("my acct", "c/t", "a b+c", 12)
+    assert old == "my+acct/c%2Ft/a+b%2Bc/12"
+    assert decode_old_fullpath(old) == ("my acct", "c/t", "a b+c", "12")
+    with pytest.raises(ValueError):
+        encode_old_fullpath("a", "c", "", 1)
+    with pytest.raises(ValueError):
+        decode_old_fullpath("a/c/p/1/ID")
