@@ -38,6 +38,7 @@ RECONNECT_DELAY = 2.0
 MAX_BATCH = 256
 COALESCE = 0.1
 MIN_EXTRA = 3
+BUSY_EXTRA = 64
 
 
 class StopServe(Exception):
@@ -142,10 +143,11 @@ class EventWorker(threading.Thread):
         first = client.poll(timeout=1)
         if first is None:
             return []
-        if self.extra > MIN_EXTRA:
-            # Busy (the last batch was more than a few jobs): wait for the
-            # batch to fill. Idle, a lone event is handled at once: clients
-            # waiting for its effect (OpenIO's tests among them) see it
+        if self.extra > BUSY_EXTRA:
+            # Busy (the last batch held dozens of jobs): wait for the batch
+            # to fill. Otherwise the few events of a request (an object's
+            # content and chunk events) are handled at once: clients
+            # waiting for their effect (OpenIO's tests among them) see it
             # without the delay.
             self.stop_event.wait(COALESCE)
         jobs = [first] + client.reserve_ready(self.extra)
