@@ -19,8 +19,10 @@ from collections.abc import Iterator
 
 from oio.admin.repair import Repairer
 from oio.common import exceptions as exc
+from oio.common.constants import CODE_CONTAINER_NOTFOUND, CODE_USER_NOTFOUND
 
 LOGGER = logging.getLogger(__name__)
+CONTAINER_GONE = (CODE_USER_NOTFOUND, CODE_CONTAINER_NOTFOUND)
 
 
 class AccountServiceRebuilder:
@@ -70,6 +72,10 @@ class AccountServiceRebuilder:
             except exc.NoSuchContainer:
                 continue        # deleted since it was indexed
             except exc.OioException as err:
+                # A touch of a reference without meta2 is a 403 of status
+                # 431 (as 7.2): deleted too.
+                if getattr(err, "status", None) in CONTAINER_GONE:
+                    continue
                 yield self.entry(account, container), [str(err)]
 
     def _meta2_containers(self) -> Iterator[tuple[str, str]]:

@@ -40,6 +40,9 @@ class AccountApi:
     def container_touch(self, account, container):
         if container == "deleted":
             raise exc.NoSuchContainer("gone")
+        if container == "unlinked":
+            # A reference whose meta2 was unlinked, as the proxy answers.
+            raise exc.Forbidden(403, 431, "No meta2 linked to the container")
         self.touched.append((account, container))
 
 
@@ -56,6 +59,7 @@ class Rdir:
         yield {"container_url": "NS/big/c00001"}
         yield {"container_url": "NS/lost/box"}
         yield {"container_url": "NS/lost/deleted"}
+        yield {"container_url": "NS/lost/unlinked"}
         yield {"container_url": "OTHER/x/y"}
 
 
