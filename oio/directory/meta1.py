@@ -383,9 +383,10 @@ class Meta1:
 
     # References ------------------------------------------------------------
     def create(self, cid: str, account: object, name: object,
-               properties: object = None) -> bool:
+               properties: object = None, announce: bool = True) -> bool:
         """True when created, False when it existed (properties are only
-        set on creation)."""
+        set on creation). `announce=False` when a link follows at once
+        (its event is the one)."""
         cid = check_cid(cid)
         for what, value in (("account", account), ("reference", name)):
             if not isinstance(value, str) or not value:
@@ -407,7 +408,8 @@ class Meta1:
                        + statements)
             # As 7.2: the (empty) service list of the new reference, which
             # the account service takes as a container of a new account.
-            self._announce(base, cid, account, name)
+            if announce:
+                self._announce(base, cid, account, name)
         return True
 
     def show(self, cid: str, kind: str | None = None) -> dict:

@@ -98,7 +98,8 @@ def build_app(meta1: Meta1, namespace: str,
             raise bad_request("Expected {\"properties\": {...}} or no body")
         created = await run_blocking(
             meta1.create, cid, req.args.get("acct"), req.args.get("ref"),
-            (body or {}).get("properties"))
+            (body or {}).get("properties"),
+            parse_bool(req.args.get("announce", "true")) is not False)
         return Response(201 if created else 202)
 
     @route("GET", "show")

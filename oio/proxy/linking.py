@@ -41,11 +41,18 @@ def choose_candidates(view, kind: str, count: int | None = None,
 
 async def ensure_reference(proxy, account: str, reference: str, cid: str,
                            headers: dict, timeout: float,
-                           properties: dict | None = None) -> int:
-    """Create the reference in meta1 if needed: 201 created, 202 existed."""
+                           properties: dict | None = None,
+                           announce: bool = True) -> int:
+    """Create the reference in meta1 if needed: 201 created, 202 existed.
+    Without `announce`, meta1 sends no `account.services` event for it:
+    the caller links a service next, which sends the one event (7.2
+    creates and links in one meta1 request)."""
     body = {"properties": properties} if properties else None
+    args = {"acct": account, "ref": reference}
+    if not announce:
+        args["announce"] = "0"
     resp = await proxy.resolver.meta1(
-        "POST", cid, "create", {"acct": account, "ref": reference},
+        "POST", cid, "create", args,
         headers=headers, json_body=body, timeout=timeout)
     if resp.status not in (201, 202, 204):
         raise UpstreamError(resp)

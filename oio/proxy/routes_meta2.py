@@ -240,7 +240,7 @@ def register(router: Router, proxy) -> None:
         headers = proxy.headers(req)
         timeout = proxy.timeout(req)
         await ensure_reference(proxy, account, reference, cid, headers,
-                               timeout)
+                               timeout, announce=False)
         srv = await link_services(proxy, cid, "meta2", headers, timeout)
         query = urlencode({"cid": cid, "acct": account, "ref": reference})
         return await send_meta2(cid, replica_hosts(srv), "POST",

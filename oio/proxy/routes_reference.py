@@ -138,7 +138,8 @@ def register(router: Router, proxy) -> None:
     async def autocreate(req: Request, url) -> None:
         if flag(req, "autocreate") and url.account and url.reference:
             await ensure_reference(proxy, url.account, url.reference, url.cid,
-                                   proxy.headers(req), proxy.timeout(req))
+                                   proxy.headers(req), proxy.timeout(req),
+                                   announce=False)
 
     def forbidden(exc: UpstreamError, codes=LINK_FORBIDDEN) -> UpstreamError:
         return exc.override(403) if exc.status in codes else exc

@@ -255,6 +255,21 @@ def test_service_changes_are_announced(tmp_path):
         m1.close()
 
 
+def test_a_creation_followed_by_a_link_is_announced_once(tmp_path):
+    """The proxy creates a container's reference then links its meta2:
+    one `account.services` event, as 7.2's single create-and-link."""
+    from oio.container.events import RecordingNotifier
+
+    events = RecordingNotifier()
+    m1 = Meta1(str(tmp_path), meta1_digits=2, namespace="NS", events=events)
+    try:
+        assert m1.create(CID, "acct", "ref", announce=False)
+        m1.link(CID, "meta2", [M2])
+        assert [e[1]["data"] for e in events.events] == [[M2]]
+    finally:
+        m1.close()
+
+
 def test_properties_of_a_mebibyte_as_7_2(tmp_path):
     """7.2 keeps reference properties whose key or value is 1 MiB."""
     m1 = Meta1(str(tmp_path), meta1_digits=2)
