@@ -110,3 +110,17 @@ def container_listed(api, account: str, container: str) -> bool:
         return container in [c[0] for c in api.container_list(account)]
     except NoSuchAccount:
         return False
+
+
+def chunks_gone(api, chunks) -> bool:
+    """Whether none of `chunks` (dicts with a `url`) is on its rawx any
+    more."""
+    from oio.common import exceptions as exc
+
+    for chunk in chunks:
+        try:
+            api.blob_client.chunk_head(chunk["url"], xattr=False)
+            return False
+        except exc.NotFound:
+            pass
+    return True

@@ -13,11 +13,10 @@ import uuid
 
 import pytest
 
-from oio.common import exceptions as exc
 from oio.event.beanstalk import Beanstalk
 from oio.event.client import EventClient
 from tests.event_plugin import DIST, write_plugin
-from tests.utils import wait_until
+from tests.utils import chunks_gone, wait_until
 
 
 @pytest.fixture
@@ -81,16 +80,6 @@ def _noted(output) -> list[dict]:
     return [json.loads(line) for line in output.read_text().splitlines()]
 
 
-def _gone(api, chunks) -> bool:
-    for chunk in chunks:
-        try:
-            api.blob_client.chunk_head(chunk["url"], xattr=False)
-            return False
-        except exc.NotFound:
-            pass
-    return True
-
-
 def test_a_7_2_filter_runs_in_the_event_agent(api, namespace, tagging_agent):
     account, container = "acme", f"ct-{uuid.uuid4().hex[:8]}"
     api.object_create(account, container, data=b"hello", obj_name="o")
@@ -106,7 +95,7 @@ def test_a_7_2_filter_runs_in_the_event_agent(api, namespace, tagging_agent):
     # On deletions it passes the event on to our content_cleaner.
     _, chunks = api.object_locate(account, container, "o")
     api.object_delete(account, container, "o")
-    wait_until(lambda: _gone(api, chunks), timeout=20)
+    wait_until(lambda: chunks_gone(api, chunks), timeout=20)
     assert [n["event"] for n in _noted(tagging_agent)
             if n["path"] == "o"] == ["storage.content.new",
                                      "storage.content.deleted"]

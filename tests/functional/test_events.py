@@ -12,7 +12,7 @@ import pytest
 
 from oio.common import exceptions as exc
 from oio.event.beanstalk import Beanstalk
-from tests.utils import chunk_file, container_listed, wait_until
+from tests.utils import chunk_file, chunks_gone, container_listed, wait_until
 
 MiB = 1024 * 1024
 
@@ -28,16 +28,6 @@ def api(namespace):
     return namespace.api()
 
 
-def _gone(api, chunks) -> bool:
-    for chunk in chunks:
-        try:
-            api.blob_client.chunk_head(chunk["url"], xattr=False)
-            return False
-        except exc.NotFound:
-            pass
-    return True
-
-
 @pytest.mark.parametrize("policy", ["THREECOPIES", "ECISAL"])
 def test_deleting_an_object_frees_its_chunks(api, namespace, policy):
     namespace.sandbox.wait_all_up()
@@ -46,7 +36,7 @@ def test_deleting_an_object_frees_its_chunks(api, namespace, policy):
                       policy=policy)
     _, chunks = api.object_locate("ev", container, "o")
     api.object_delete("ev", container, "o")
-    wait_until(lambda: _gone(api, chunks), timeout=20)
+    wait_until(lambda: chunks_gone(api, chunks), timeout=20)
 
 
 def test_overwritten_versions_free_their_chunks(api):
@@ -54,7 +44,7 @@ def test_overwritten_versions_free_their_chunks(api):
     api.object_create("ev", container, data=b"first", obj_name="o")
     _, old = api.object_locate("ev", container, "o")
     api.object_create("ev", container, data=b"second", obj_name="o")
-    wait_until(lambda: _gone(api, old), timeout=20)
+    wait_until(lambda: chunks_gone(api, old), timeout=20)
     assert b"".join(api.object_fetch("ev", container, "o")[1]) == b"second"
 
 
@@ -74,7 +64,7 @@ def test_malformed_event_is_buried_not_fatal(api, namespace):
     api.object_create("ev", container, data=b"x", obj_name="o")
     _, chunks = api.object_locate("ev", container, "o")
     api.object_delete("ev", container, "o")
-    wait_until(lambda: _gone(api, chunks), timeout=20)
+    wait_until(lambda: chunks_gone(api, chunks), timeout=20)
     # Exhume them (as `openio events exhume` would) and let them be buried
     # again: nothing is lost.
     assert producer.kick(100) >= 2
@@ -89,10 +79,10 @@ def test_events_wait_while_beanstalkd_is_away(api, namespace):
     namespace.sandbox.stop_service(spec.name)
     try:
         api.object_delete("ev", container, "o")          # never blocks
-        assert not _gone(api, chunks)
+        assert not chunks_gone(api, chunks)
     finally:
         namespace.sandbox.start_service(spec.name)
-    wait_until(lambda: _gone(api, chunks), timeout=30)
+    wait_until(lambda: chunks_gone(api, chunks), timeout=30)
 
 
 def test_the_cleaner_spares_what_is_still_used(api, namespace):
@@ -117,7 +107,7 @@ def test_the_cleaner_spares_what_is_still_used(api, namespace):
     api.object_create("ev", container, data=b"m", obj_name="marker")
     _, marker = api.object_locate("ev", container, "marker")
     api.object_delete("ev", container, "marker")
-    wait_until(lambda: _gone(api, marker), timeout=20)
+    wait_until(lambda: chunks_gone(api, marker), timeout=20)
     # meta2 sends its events in order: every earlier one is in beanstalkd;
     # wait until the agent has handled them all.
     wait_until(lambda: _tube_idle(namespace), timeout=20)
