@@ -44,7 +44,11 @@ ACCOUNT = "hosts"
 # sessions expire (3 s) and the other hosts elect new masters; writes that
 # choose one of its rawx wait for a timeout until the conscience marks
 # them down (10 s without registration). A write or two fail meanwhile.
-OUTAGE_BOUND = 40.0
+# Alone it takes 10-23 s; within the whole suite on 2 cores one run took
+# 40.07 s (timeouts of reads and writes of one loop add up): the bound
+# catches a failover that never happens or waits for the 2-minute
+# detection of a single host.
+OUTAGE_BOUND = 60.0
 
 
 @pytest.fixture(scope="module")
