@@ -36,28 +36,18 @@ def parse_ranges(text: str) -> list[tuple[int | None, int | None]]:
     """OpenIO's (HTTP) byte ranges, "bytes=" optional: "0-99", "100-",
     "-500" (the last 500 bytes), several separated by commas. Bounds are
     inclusive."""
+    from oio.common.http import ranges_from_http_header
+
     spec = text.strip()
-    if spec.startswith("bytes="):
-        spec = spec[len("bytes="):]
-    out: list[tuple[int | None, int | None]] = []
-    for part in spec.split(","):
-        start_text, dash, end_text = part.strip().partition("-")
-        try:
-            if not dash or not (start_text or end_text):
-                raise ValueError
-            start = int(start_text) if start_text else None
-            end = int(end_text) if end_text else None
-            if (start is not None and start < 0) or (end is not None and end < 0):
-                raise ValueError
-            if start is not None and end is not None and end < start:
-                raise ValueError
-        except ValueError:
-            raise CommandError(
-                f"Invalid range '{text}': expected [bytes=]START-END, "
-                "START- or -SUFFIX_LENGTH, comma-separated (e.g. "
-                "bytes=0-99,200-)") from None
-        out.append((start, end))
-    return out
+    if not spec.startswith("bytes="):
+        spec = "bytes=" + spec
+    try:
+        return ranges_from_http_header(spec)
+    except ValueError:
+        raise CommandError(
+            f"Invalid range '{text}': expected [bytes=]START-END, "
+            "START- or -SUFFIX_LENGTH, comma-separated (e.g. "
+            "bytes=0-99,200-)") from None
 
 
 def _range_length(ranges, size: int) -> int:
