@@ -179,7 +179,10 @@ def test_rdir_lists_the_chunks_of_each_rawx(api, namespace):
                 found[spec.addr] = ids
         return found
 
-    wait_until(lambda: indexed() == expected, timeout=30)
+    try:
+        wait_until(lambda: indexed() == expected, timeout=30)
+    except AssertionError:
+        assert indexed() == expected    # shows which records differ
 
 
 def test_rdir_lists_the_containers_of_each_meta2(api, namespace):
@@ -213,7 +216,10 @@ def test_rdir_lists_the_containers_of_each_meta2(api, namespace):
                 found[spec.addr] = urls
         return found
 
-    wait_until(lambda: indexed() == expected, timeout=30)
+    try:
+        wait_until(lambda: indexed() == expected, timeout=30)
+    except AssertionError:
+        assert indexed() == expected    # shows which records differ
     # The account learnt of the account from meta1's event too.
     assert api.account_show(account)["id"] == account
 

@@ -225,21 +225,24 @@ def test_account_services_feed_the_account_and_the_meta2_index():
         index.on_event(_services_event("not a list"))
 
 
-def test_volume_index_defers_chunk_pushes_to_the_end_of_the_batch():
-    import threading
+def _chunk_event(kind, volume, chunk_id, when=3_000_000):
+    return {"event": kind, "when": when,
+            "data": {"volume_service_id": volume, "container_id": "C",
+                     "content_id": "X", "chunk_id": chunk_id}}
 
+
+def _volume_index():
     index = VolumeIndexFilter.__new__(VolumeIndexFilter)
     index.conf, index.client = {"namespace": "NS"}, _Recorder()
-    index._local = threading.local()
+    index._setup_state()
+    return index
 
-    def chunk(kind, volume, chunk_id):
-        return {"event": kind, "when": 3_000_000,
-                "data": {"volume_service_id": volume, "container_id": "C",
-                         "content_id": "X", "chunk_id": chunk_id}}
 
-    index.on_event(chunk("storage.chunk.new", "rawx-1", "K1"))
-    index.on_event(chunk("storage.chunk.new", "rawx-2", "K2"))
-    index.on_event(chunk("storage.chunk.new", "rawx-1", "K3"))
+def test_volume_index_defers_chunk_pushes_to_the_end_of_the_batch():
+    index = _volume_index()
+    index.on_event(_chunk_event("storage.chunk.new", "rawx-1", "K1"))
+    index.on_event(_chunk_event("storage.chunk.new", "rawx-2", "K2"))
+    index.on_event(_chunk_event("storage.chunk.new", "rawx-1", "K3"))
     assert index.client.calls == []
     index.flush()
     record = {"container_id": "C", "content_id": "X", "mtime": 3}
@@ -247,11 +250,33 @@ def test_volume_index_defers_chunk_pushes_to_the_end_of_the_batch():
         ("chunk_push_many", ("rawx-1", [dict(record, chunk_id="K1"),
                                         dict(record, chunk_id="K3")])),
         ("chunk_push_many", ("rawx-2", [dict(record, chunk_id="K2")]))]
-    # A deletion is applied after the pushes deferred before it.
     index.client.calls.clear()
-    index.on_event(chunk("storage.chunk.new", "rawx-1", "K4"))
-    index.on_event(chunk("storage.chunk.deleted", "rawx-1", "K4"))
-    assert [name for name, _ in index.client.calls] == [
-        "chunk_push_many", "chunk_delete"]
     index.flush()
-    assert len(index.client.calls) == 2
+    assert index.client.calls == []
+
+
+def test_volume_index_deletion_wins_over_a_push_of_another_worker():
+    """Workers share the filter: a deletion drops the push of the same
+    chunk waiting in another worker's batch, and a push handled after the
+    deletion (its worker was slower) is not made."""
+    index = _volume_index()
+    index.on_event(_chunk_event("storage.chunk.new", "rawx-1", "K1"))
+    index.on_event(_chunk_event("storage.chunk.new", "rawx-1", "K2"))
+    index.on_event(_chunk_event("storage.chunk.deleted", "rawx-1", "K1",
+                                when=4_000_000))
+    index.on_event(_chunk_event("storage.chunk.deleted", "rawx-1", "K3",
+                                when=4_000_000))
+    index.on_event(_chunk_event("storage.chunk.new", "rawx-1", "K3"))
+    index.flush()
+    assert [(name, args[0], args[-1] if name == "chunk_delete" else
+             [r["chunk_id"] for r in args[1]])
+            for name, args in index.client.calls] == [
+        ("chunk_delete", "rawx-1", "K1"), ("chunk_delete", "rawx-1", "K3"),
+        ("chunk_push_many", "rawx-1", ["K2"])]
+    # A chunk created again after its deletion is indexed again.
+    index.client.calls.clear()
+    index.on_event(_chunk_event("storage.chunk.new", "rawx-1", "K3",
+                                when=5_000_000))
+    index.flush()
+    assert [args[1][0]["chunk_id"] for _, args in index.client.calls] == [
+        "K3"]
