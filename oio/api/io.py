@@ -224,6 +224,9 @@ class Source:
         self._iter = None
         self._read = None
         self._pending = memoryview(b"")
+        # In-memory data, lent to the writers by slices (no copy).
+        self._memory: memoryview | None = None
+        self._offset = 0
         if file_or_path is not None:
             if isinstance(file_or_path, (str, os.PathLike)):
                 src = open(file_or_path, "rb")  # noqa: SIM115 - closed by close()
@@ -233,7 +236,10 @@ class Source:
         elif isinstance(data, str):
             src = io.BytesIO(data.encode("utf-8"))
         elif isinstance(data, (bytes, bytearray, memoryview)):
-            src = io.BytesIO(data)
+            src = None
+            self._memory = memoryview(data)
+            if self._memory.format != "B" or self._memory.ndim != 1:
+                self._memory = memoryview(self._memory.tobytes())
         elif data is not None:
             src, self._iter = None, iter(data)
         else:
@@ -243,6 +249,17 @@ class Source:
                 self._read = src.read
             else:
                 self._readinto = src.readinto
+
+    def borrow(self, size: int) -> memoryview | None:
+        """Up to `size` next bytes of in-memory data, as a view of it (empty
+        at the end); None for other sources, which are read with
+        `readinto`. The view is valid as long as the caller's data."""
+        memory = self._memory
+        if memory is None:
+            return None
+        start = self._offset
+        self._offset = min(start + size, memory.nbytes)
+        return memory[start:self._offset]
 
     def _next_piece(self, size: int) -> memoryview:
         """Up to `size` bytes from a read()-only source or an iterable."""
@@ -259,6 +276,10 @@ class Source:
         return memoryview(piece).cast("B")
 
     def readinto(self, view: memoryview) -> int:
+        if self._memory is not None:
+            piece = self.borrow(len(view))
+            view[:piece.nbytes] = piece
+            return piece.nbytes
         want = len(view)
         got = 0
         while got < want:
@@ -280,6 +301,8 @@ class Source:
 
     def remaining(self) -> int | None:
         """Bytes left when the source knows it (bytes, regular files)."""
+        if self._memory is not None:
+            return self._memory.nbytes - self._offset
         if self._read is not None or self._iter is not None:
             return None
         src = self._readinto.__self__
@@ -299,6 +322,8 @@ class Source:
         """Peek one byte, kept for the next readinto()."""
         if self._pending:
             return False
+        if self._memory is not None:
+            return self._offset >= self._memory.nbytes
         if self._read is None and self._iter is None:
             one = bytearray(1)
             n = self._readinto(memoryview(one))

@@ -11,6 +11,7 @@ object size.
 
 from __future__ import annotations
 
+import collections
 import http.client
 import logging
 import queue
@@ -90,6 +91,27 @@ def reply_mismatch(local_hash: str | None, reply_hash: str | None,
     return None
 
 
+# Copies from which the client leaves the chunk hash to the rawx replies,
+# which must then agree (two at least: a majority of the quorum).
+VOTING_COPIES = 3
+
+
+def replies_vote(method: StorageMethod) -> bool:
+    """Whether a metachunk of `method` is checked by its replies agreeing
+    instead of a hash computed by the client."""
+    return not method.ec and getattr(method, "nb_copy", 1) >= VOTING_COPIES
+
+
+def check_single_metachunk(chunks: list[dict], md5: str) -> None:
+    """An object of one metachunk has its MD5 for chunk hash: the copies'
+    agreed hash checked against the client's (free: both exist)."""
+    for chunk in chunks:
+        if (chunk.get("hash") or md5).lower() != md5.lower():
+            raise exc.CorruptedChunk(
+                f"checksum mismatch: the copies hold {chunk['hash']}, the "
+                f"object's MD5 is {md5}")
+
+
 def content_headers(sysmeta: dict) -> dict:
     """The headers every chunk PUT of an object shares (rawx.md §7.1):
     `sysmeta` is the object metadata of content/prepare2 completed with
@@ -154,12 +176,13 @@ class BufferRing:
 class _Buffer:
     """One reused buffer of a ring, shared by the consumers of a block."""
 
-    __slots__ = ("data", "view", "refs", "lock", "ring")
+    __slots__ = ("data", "view", "refs", "lock", "ring", "got")
 
     def __init__(self, size: int, ring: queue.Queue):
         self.data = bytearray(size)
         self.view = memoryview(self.data)
         self.refs = 0
+        self.got = 0
         self.lock = threading.Lock()
         self.ring = ring
 
@@ -169,6 +192,28 @@ class _Buffer:
             last = self.refs == 0
         if last:
             self.ring.put(self)
+
+    def give_back(self) -> None:
+        """Back to the ring unused."""
+        self.ring.put(self)
+
+
+class _Lent:
+    """A block of the caller's own memory, sent without a copy: released
+    by every consumer like a ring buffer, but goes nowhere after."""
+
+    __slots__ = ("view", "refs", "got")
+
+    def __init__(self, view: memoryview):
+        self.view = view
+        self.refs = 0
+        self.got = view.nbytes
+
+    def release(self) -> None:
+        pass
+
+    def give_back(self) -> None:
+        pass
 
 
 class _End:
@@ -579,26 +624,17 @@ class ReplicatedMetachunkWriter:
         if self.checksum is not None and inline_hash is None:
             consumers.append(_HashConsumer(self.checksum, self.queue_depth))
         self._consumers = consumers
-        ring = self.buffers
         for consumer in consumers:
             consumer.start()
         transferred = 0
         try:
             while size is None or transferred < size:
-                buf = ring.get()
                 want = self.buffer_size if size is None else min(
                     self.buffer_size, size - transferred)
-                try:
-                    got = source.readinto(buf.view[:want])
-                except exc.OioException:
-                    ring.put(buf)
-                    raise
-                except (OSError, ValueError) as err:
-                    ring.put(buf)
-                    raise exc.SourceReadError(str(err)) from err
-                if not got:
-                    ring.put(buf)
+                buf = self._next_block(source, want)
+                if buf is None:
                     break
+                got = buf.got
                 block = buf.view[:got]
                 if self.chunk_checksum is not None:
                     self.chunk_checksum.update(block)
@@ -620,6 +656,29 @@ class ReplicatedMetachunkWriter:
             consumer.queue.put(end)
         self._join_object_hash()
         return transferred
+
+    def _next_block(self, source, want: int) -> _Buffer | _Lent | None:
+        """The next block of at most `want` bytes (None at the end): the
+        caller's memory when the source lends it, else a ring buffer
+        filled by the source (its `got` set)."""
+        borrow = getattr(source, "borrow", None)
+        view = borrow(want) if borrow is not None else None
+        if view is not None:
+            return _Lent(view) if view.nbytes else None
+        buf = self.buffers.get()
+        try:
+            got = source.readinto(buf.view[:want])
+        except exc.OioException:
+            buf.give_back()
+            raise
+        except (OSError, ValueError) as err:
+            buf.give_back()
+            raise exc.SourceReadError(str(err)) from err
+        if not got:
+            buf.give_back()
+            return None
+        buf.got = got
+        return buf
 
     def inline_size(self, source, size: int | None) -> int | None:
         """What is left of a small source that ends within this metachunk
@@ -711,7 +770,7 @@ class ReplicatedMetachunkWriter:
         live = [c for c in consumers if not c.failed]
         live_puts = [c for c in puts if not c.failed]
         if len(live_puts) < self.quorum:
-            buf.ring.put(buf)
+            buf.give_back()
             failures = [self._failed_chunk(c) for c in puts if c.failed]
             self.quorum_or_fail([c.chunk for c in live_puts], failures)
         buf.refs = len(live)
@@ -728,7 +787,7 @@ class ReplicatedMetachunkWriter:
         """Check each reply, apply the quorum, and give the chunks written
         the size and hash meta2 records."""
         successes, failures = [], []
-        recorded = chunk_hash
+        recorded = chunk_hash or self._agreed_hash(puts)
         for put in puts:
             if not put.failed:
                 put.failed, recorded = self._check_reply(put, transferred,
@@ -745,6 +804,26 @@ class ReplicatedMetachunkWriter:
             chunk["size"] = transferred
             chunk["hash"] = recorded
         return transferred, recorded, successes
+
+    @staticmethod
+    def _agreed_hash(puts: list[_ChunkPut]) -> str | None:
+        """Without a local hash: the hash most replies give, when at least
+        two (or the only reply) give it; the copies answering another are
+        rejected. Replies that all differ reject every copy."""
+        votes = collections.Counter(
+            put.reply_hash.lower() for put in puts
+            if not put.failed and put.reply_hash)
+        if not votes:
+            return None
+        (best, count), *others = votes.most_common()
+        if count < min(2, sum(votes.values())) or (
+                others and others[0][1] == count):
+            for put in puts:
+                if not put.failed:
+                    put.failed = ("rawx replies disagree on the chunk hash: "
+                                  + ", ".join(sorted(votes)))
+            return None
+        return best
 
     @staticmethod
     def _check_reply(put: _ChunkPut, transferred: int, expected: str | None

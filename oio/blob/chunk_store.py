@@ -84,6 +84,28 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
         _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
+# fadvise modes (rawx options `fadvise_upload`, `fadvise_download`, as 7.2).
+FADVISE_MODES = ("none", "yes", "cache", "nocache")
+# Chunks below this size stay in the page cache whatever the mode: dropping
+# them saves nothing and costs their next read.
+NOCACHE_MIN_SIZE = 1024 * 1024
+
+
+def advise(fd: int, size: int, mode: str, after_use: bool) -> None:
+    """Apply a fadvise mode to the first `size` bytes of `fd`: `yes` reads
+    sequentially, `cache` also reads ahead; `nocache` drops the pages once
+    used (`after_use`: written and synced, or sent), so that the bytes of
+    large chunks do not take the page cache (and fresh memory) from what
+    is read again."""
+    if mode == "nocache":
+        if after_use and size >= NOCACHE_MIN_SIZE:
+            os.posix_fadvise(fd, 0, size, os.POSIX_FADV_DONTNEED)
+    elif mode in ("yes", "cache") and not after_use:
+        os.posix_fadvise(fd, 0, size, os.POSIX_FADV_SEQUENTIAL)
+        if mode == "cache":
+            os.posix_fadvise(fd, 0, size, os.POSIX_FADV_WILLNEED)
+
+
 def rename_noreplace(src: str, dst: str) -> None:
     """Rename `src` to `dst`; ChunkExists if `dst` exists (atomically when the
     kernel and filesystem support RENAME_NOREPLACE)."""
@@ -137,14 +159,17 @@ class PendingChunk:
     a time.
     """
 
-    __slots__ = ("path", "final_path", "fd", "size", "_fsync_file", "_fsync_dir")
+    __slots__ = ("path", "final_path", "fd", "size", "_fsync_file", "_fsync_dir",
+                 "_fadvise")
 
     def __init__(self, basedir: str, final_path: str, fsync_file: bool,
-                 fsync_dir: bool, check_exists: bool = True):
+                 fsync_dir: bool, check_exists: bool = True,
+                 fadvise: str = "none"):
         self.final_path = final_path
         self.path = final_path + CHUNK_SUFFIX_PENDING
         self._fsync_file = fsync_file
         self._fsync_dir = fsync_dir
+        self._fadvise = fadvise
         self.size = 0
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
@@ -210,6 +235,9 @@ class PendingChunk:
                 os.setxattr(fd, key, value)
             if self._fsync_file:
                 os.fdatasync(fd)
+                # Dropped once clean: before the sync, the kernel would
+                # only start the writeback of the dirty pages.
+                advise(fd, self.size, self._fadvise, after_use=True)
             os.close(fd)
             self.fd = -1
             rename_noreplace(self.path, self.final_path)
@@ -237,12 +265,14 @@ class ChunkStore:
     """The chunk files of one volume directory."""
 
     def __init__(self, basedir: str, hash_width: int = 3, hash_depth: int = 1,
-                 fsync_file: bool = False, fsync_dir: bool = False):
+                 fsync_file: bool = False, fsync_dir: bool = False,
+                 fadvise_upload: str = "none"):
         self.basedir = basedir
         self.hash_width = hash_width
         self.hash_depth = hash_depth
         self.fsync_file = fsync_file
         self.fsync_dir = fsync_dir
+        self.fadvise_upload = fadvise_upload
         self._read_flags = _READ_FLAGS | _NOATIME
 
     # Layout ----------------------------------------------------------------
@@ -260,7 +290,8 @@ class ChunkStore:
         commit's rename, which makes it anyway (for a body already whole,
         refusing it early saves nothing)."""
         return PendingChunk(self.basedir, self.chunk_path(chunk_id),
-                            self.fsync_file, self.fsync_dir, check_exists)
+                            self.fsync_file, self.fsync_dir, check_exists,
+                            self.fadvise_upload)
 
     def exists(self, chunk_id: str) -> bool:
         return os.path.lexists(self.chunk_path(chunk_id))

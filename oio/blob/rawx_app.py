@@ -25,10 +25,12 @@ from oio.blob.chunk_meta import (
     upload_fields,
 )
 from oio.blob.chunk_store import (
+    NOCACHE_MIN_SIZE,
     ChunkExists,
     ChunkNotFound,
     ChunkStore,
     InvalidChunkId,
+    advise,
     normalize_chunk_id,
 )
 from oio.blob.ranges import RangeNotSatisfiable, content_range, parse_range
@@ -91,7 +93,8 @@ class RawxApp:
     def __init__(self, conf: RawxConfig, notifier: ChunkNotifier | None = None):
         self.conf = conf
         self.store = ChunkStore(conf.basedir, conf.hash_width, conf.hash_depth,
-                                conf.fsync_file, conf.fsync_dir)
+                                conf.fsync_file, conf.fsync_dir,
+                                conf.fadvise_upload)
         self.notifier = notifier or NullNotifier()
         self.stats = RawxStats()
         self.health = IoHealth()
@@ -279,7 +282,12 @@ class RawxApp:
             os.close(fd)
             raise
         self.stats.bread += length
-        return FileResponse(status, headers, fd, offset, length)
+        mode = self.conf.fadvise_download
+        if mode != "none":
+            advise(fd, st.st_size, mode, after_use=False)
+        return FileResponse(status, headers, fd, offset, length,
+                            drop_cache=mode == "nocache"
+                            and st.st_size >= NOCACHE_MIN_SIZE)
 
     async def head_chunk(self, req: Request, chunk_id: str) -> Response:
         fd, st, fields = self._open_chunk(chunk_id)

@@ -91,6 +91,8 @@ class RawxConfig:
     compression: str = ""
     checksum: str = "always"      # always | never | smart
     buffer_size: int = 2048 * KiB
+    fadvise_upload: str = "none"     # none | yes | cache | nocache
+    fadvise_download: str = "none"
     keepalive: bool = True
     events: bool = True
     timeout_read_header: float = 60.0
@@ -137,6 +139,19 @@ def _parse_checksum(value: str) -> str:
     return "always" if parse_rawx_bool(word, "checksum") else "never"
 
 
+def _parse_fadvise(value: str, key: str) -> str:
+    """`cache`, `nocache`, or a boolean (true: `yes`, false: `none`)."""
+    word = value.strip().lower()
+    if word in ("cache", "nocache"):
+        return word
+    try:
+        return "yes" if parse_rawx_bool(word, key) else "none"
+    except ConfigurationException:
+        raise ConfigurationException(
+            f"{key}: expected cache, nocache or a boolean, got {value!r}"
+        ) from None
+
+
 def parse_rawx_conf(text: str) -> RawxConfig:
     """Parse the text of a rawx configuration file; ConfigurationException on
     a missing mandatory key or a bad value."""
@@ -165,6 +180,9 @@ def parse_rawx_conf(text: str) -> RawxConfig:
         conf.buffer_size = min(max(kib * KiB, MIN_BUFFER), MAX_BUFFER)
     if "checksum" in raw:
         conf.checksum = _parse_checksum(raw["checksum"])
+    for key in ("fadvise_upload", "fadvise_download"):
+        if key in raw:
+            setattr(conf, key, _parse_fadvise(raw[key], key))
     comp = raw.get("compression", "").lower()
     if comp and comp not in ("off", "zlib", "deflate", "lzw"):
         try:

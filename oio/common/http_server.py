@@ -143,17 +143,20 @@ class StreamResponse(Response):
 class FileResponse(Response):
     """A reply whose body is `length` bytes of `fd` from `offset` (sendfile).
 
-    The core closes `fd` once the reply is sent (or failed).
+    The core closes `fd` once the reply is sent (or failed), after dropping
+    the pages it sent from the page cache when `drop_cache`.
     """
 
-    __slots__ = ("fd", "offset", "length")
+    __slots__ = ("fd", "offset", "length", "drop_cache")
 
     def __init__(self, status: int, headers: dict | None, fd: int, offset: int,
-                 length: int, reason: str | None = None):
+                 length: int, reason: str | None = None,
+                 drop_cache: bool = False):
         super().__init__(status, b"", headers, reason)
         self.fd = fd
         self.offset = offset
         self.length = length
+        self.drop_cache = drop_cache
 
 
 def json_response(obj: Any, status: int = 200, headers: dict | None = None,
@@ -715,6 +718,9 @@ class _Connection(asyncio.Protocol):
                     return 0
                 return await self._send_file(req, resp, keep)
             finally:
+                if resp.drop_cache and not head_only:
+                    os.posix_fadvise(resp.fd, resp.offset, resp.length,
+                                     os.POSIX_FADV_DONTNEED)
                 os.close(resp.fd)
         if isinstance(resp, StreamResponse):
             return await self._send_stream(req, resp, keep, head_only)

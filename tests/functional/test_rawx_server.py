@@ -675,3 +675,38 @@ def test_unknown_checksum_algorithm_is_400(rawx):
                             **{"X-oio-chunk-meta-chunk-hash-algo": "crc7"})
     assert status == 400
     assert rawx.files() == []
+
+
+def _cached_pages(path: str) -> int:
+    """Pages of `path` in the page cache, as util-linux's fincore counts."""
+    out = subprocess.run(["fincore", "--bytes", "--noheadings", "--raw",
+                          "--output", "PAGES", path], check=True,
+                          capture_output=True, text=True).stdout
+    return int(out.split()[0])
+
+
+@pytest.mark.skipif(not shutil.which("fincore"), reason="needs util-linux")
+def test_nocache_keeps_large_chunks_out_of_the_page_cache():
+    """`fadvise_upload nocache`: a large chunk leaves the page cache once
+    synced, a small one stays. With `fadvise_download nocache` too (its
+    drop is best effort: pages still held by the sockets stay), the bytes
+    are served whole all the same."""
+    root = volume_dir()
+    server = Rawx(root, "fadvise_upload nocache\nfadvise_download nocache\n")
+    server.thread.start()
+    try:
+        large, small = chunk_id(40), chunk_id(41)
+        data = os.urandom(2 * 1024 * 1024)
+        assert server.put(large, data)[0] == 201
+        assert server.put(small, b"s" * 4096)[0] == 201
+        path = os.path.join(server.vol, large[:3], large)
+        assert _cached_pages(path) == 0
+        assert _cached_pages(os.path.join(server.vol, small[:3], small)) == 1
+        status, _, body = server.request("GET", "/" + large)
+        assert status == 200 and body == data
+        status, _, body = server.request("GET", "/" + large,
+                                         headers={"Range": "bytes=5-9"})
+        assert status == 206 and body == data[5:10]
+    finally:
+        server.thread.stop()
+        shutil.rmtree(root, ignore_errors=True)

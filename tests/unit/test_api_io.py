@@ -59,6 +59,25 @@ def test_source_reads_every_kind_into_buffers(data):
     assert src.at_eof() is True
 
 
+@pytest.mark.parametrize("data", [
+    b"0123456789", bytearray(b"0123456789"), memoryview(b"0123456789"),
+    memoryview(bytearray(b"0123456789")).cast("B", (2, 5))])
+def test_in_memory_sources_lend_their_bytes(data):
+    src = Source(data=data)
+    assert src.remaining() == 10 and not src.at_eof()
+    first = src.borrow(4)
+    assert bytes(first) == b"0123" and src.remaining() == 6
+    buf = bytearray(3)
+    assert src.readinto(memoryview(buf)) == 3 and bytes(buf) == b"456"
+    assert bytes(src.borrow(100)) == b"789"
+    assert src.at_eof() and src.remaining() == 0
+    assert src.borrow(4).nbytes == 0
+    if isinstance(data, bytearray):
+        data[0:1] = b"X"        # a view, not a copy
+        assert bytes(first[:1]) == b"X"
+    assert Source(data=iter([b"a"])).borrow(4) is None
+
+
 def test_source_file_path_and_remaining(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"x" * 10)

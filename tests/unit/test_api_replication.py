@@ -134,6 +134,39 @@ def test_without_local_chunk_hash_replies_must_agree(rawx):
     assert len(written) == 2
 
 
+def test_without_local_chunk_hash_the_majority_wins(rawx):
+    """The first reply is not the reference: two copies agreeing reject a
+    third that differs, wherever it is."""
+    data = b"m" * 70_000
+    addrs = [rawx("badhash"), rawx(), rawx()]
+    writer, (_, digest, written) = write(addrs, data, chunk_checksum_algo=None)
+    assert digest == hashlib.md5(data).hexdigest()
+    assert [c["url"].split("/")[2] for c in written] == addrs[1:]
+    assert [c["url"].split("/")[2] for c in writer.rejected()] == addrs[:1]
+
+
+def test_without_local_chunk_hash_a_tie_writes_nothing(rawx):
+    """Two copies that differ, the third failed: which one holds the data
+    is unknown, so neither counts."""
+    with pytest.raises(exc.ServiceBusy) as err:
+        write([rawx(), rawx("badhash"), rawx("fail")], b"t" * 70_000,
+              chunk_checksum_algo=None)
+    assert "replies disagree" in str(err.value)
+
+
+def test_who_checks_the_chunk_hash():
+    from oio.api.replication import check_single_metachunk, replies_vote
+
+    assert replies_vote(STORAGE_METHODS.load("plain/nb_copy=3"))
+    assert not replies_vote(STORAGE_METHODS.load("plain/nb_copy=2"))
+    assert not replies_vote(STORAGE_METHODS.load(
+        "ec/algo=liberasurecode_rs_vand,k=4,m=2"))
+    md5 = hashlib.md5(b"o").hexdigest()
+    check_single_metachunk([{"hash": md5.upper()}, {"hash": md5}], md5)
+    with pytest.raises(exc.CorruptedChunk):
+        check_single_metachunk([{"hash": "0" * 32}], md5)
+
+
 def test_source_error_aborts_every_copy(rawx):
     store = {}
 

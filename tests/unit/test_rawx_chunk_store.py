@@ -6,11 +6,13 @@ import threading
 import pytest
 
 from oio.blob.chunk_store import (
+    NOCACHE_MIN_SIZE,
     ChunkExists,
     ChunkNotFound,
     ChunkStore,
     InvalidChunkId,
     VolumeLockError,
+    advise,
     normalize_chunk_id,
     rename_noreplace,
 )
@@ -120,6 +122,55 @@ def test_fsync_options(tmp_path):
     assert store.exists(CHUNK)
     store.delete(CHUNK)
     assert not store.exists(CHUNK)
+
+
+def _advice_calls(monkeypatch):
+    calls = []
+    real = os.posix_fadvise
+    monkeypatch.setattr(os, "posix_fadvise",
+                        lambda fd, off, n, what: (calls.append((off, n, what)),
+                                                  real(fd, off, n, what)))
+    return calls
+
+
+@pytest.mark.parametrize("fsync, size, dropped", [
+    (True, NOCACHE_MIN_SIZE, True),
+    (True, NOCACHE_MIN_SIZE - 1, False),   # small chunks stay cached
+    (False, NOCACHE_MIN_SIZE, False)])     # dirty pages would stay anyway
+def test_nocache_upload_drops_large_chunks_once_synced(tmp_path, monkeypatch,
+                                                       fsync, size, dropped):
+    calls = _advice_calls(monkeypatch)
+    store = ChunkStore(str(tmp_path), fsync_file=fsync,
+                       fadvise_upload="nocache")
+    pending = store.create(CHUNK)
+    pending.write(b"x" * size)
+    pending.commit({"user.a": b"1"})
+    assert calls == ([(0, size, os.POSIX_FADV_DONTNEED)] if dropped else [])
+    fd, _ = store.open(CHUNK)
+    try:
+        assert os.pread(fd, 4, 0) == b"xxxx"
+    finally:
+        os.close(fd)
+
+
+def test_fadvise_modes_before_and_after_use(tmp_path, monkeypatch):
+    calls = _advice_calls(monkeypatch)
+    path = tmp_path / "f"
+    path.write_bytes(b"y" * NOCACHE_MIN_SIZE)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        advise(fd, NOCACHE_MIN_SIZE, "none", after_use=False)
+        advise(fd, NOCACHE_MIN_SIZE, "nocache", after_use=False)
+        assert calls == []
+        advise(fd, NOCACHE_MIN_SIZE, "cache", after_use=False)
+        assert [c[2] for c in calls] == [os.POSIX_FADV_SEQUENTIAL,
+                                         os.POSIX_FADV_WILLNEED]
+        calls.clear()
+        advise(fd, NOCACHE_MIN_SIZE, "cache", after_use=True)
+        advise(fd, NOCACHE_MIN_SIZE, "nocache", after_use=True)
+        assert [c[2] for c in calls] == [os.POSIX_FADV_DONTNEED]
+    finally:
+        os.close(fd)
 
 
 def test_missing_volume_root_is_not_created(tmp_path):

@@ -97,6 +97,8 @@ def test_booleans(word, value):
     ("addr 1.2.3.4:5\nns N\nbasedir /v\nfsync maybe\n", "boolean"),
     ("addr 1.2.3.4:5\nns N\nbasedir /v\nhash_width x\n", "integer"),
     ("addr 1.2.3.4:5\nns N\nbasedir /v\ncompression bzip\n", "compression"),
+    ("addr 1.2.3.4:5\nns N\nbasedir /v\nfadvise_upload often\n",
+     "cache, nocache or a boolean"),
 ])
 def test_errors(text, message):
     with pytest.raises(ConfigurationException, match=message):
@@ -115,3 +117,15 @@ def test_command_line_forms():
     assert args.servicing and args.syslog_id == "id"
     with pytest.raises(SystemExit):
         parse_args([])
+
+
+@pytest.mark.parametrize("word, mode", [
+    ("nocache", "nocache"), ("CACHE", "cache"), ("yes", "yes"),
+    ("enabled", "yes"), ("off", "none")])
+def test_fadvise_modes(word, mode):
+    conf = parse_rawx_conf(f"addr 1.2.3.4:5\nns N\nbasedir /v\n"
+                           f"grid_fadvise_upload {word}\n"
+                           f"fadvise_download {word}\n")
+    assert conf.fadvise_upload == conf.fadvise_download == mode
+    default = parse_rawx_conf("addr 1.2.3.4:5\nns N\nbasedir /v\n")
+    assert default.fadvise_upload == default.fadvise_download == "none"
