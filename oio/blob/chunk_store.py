@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import errno
+import fcntl
 import os
 import secrets
 import stat
@@ -92,11 +93,11 @@ NOCACHE_MIN_SIZE = 1024 * 1024
 
 
 def advise(fd: int, size: int, mode: str, after_use: bool) -> None:
-    """Apply a fadvise mode to the first `size` bytes of `fd`: `yes` reads
-    sequentially, `cache` also reads ahead; `nocache` drops the pages once
-    used (`after_use`: written and synced, or sent), so that the bytes of
-    large chunks do not take the page cache (and fresh memory) from what
-    is read again."""
+    """Apply a fadvise mode to the first `size` bytes of `fd`: before use,
+    `yes` reads sequentially, `cache` also reads ahead; after use (written
+    and synced), `nocache` drops the pages of a large chunk, so that its
+    bytes do not take the page cache (and fresh memory) from what is read
+    again. (A GET in `nocache` reads with O_DIRECT instead: set_direct.)"""
     if mode == "nocache":
         if after_use and size >= NOCACHE_MIN_SIZE:
             os.posix_fadvise(fd, 0, size, os.POSIX_FADV_DONTNEED)
@@ -104,6 +105,17 @@ def advise(fd: int, size: int, mode: str, after_use: bool) -> None:
         os.posix_fadvise(fd, 0, size, os.POSIX_FADV_SEQUENTIAL)
         if mode == "cache":
             os.posix_fadvise(fd, 0, size, os.POSIX_FADV_WILLNEED)
+
+
+def set_direct(fd: int) -> bool:
+    """Switch `fd` to O_DIRECT (reads bypass the page cache); False where
+    the filesystem refuses it (tmpfs), the descriptor unchanged."""
+    try:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_DIRECT)
+    except OSError:
+        return False
+    return True
 
 
 def rename_noreplace(src: str, dst: str) -> None:

@@ -32,6 +32,7 @@ from oio.blob.chunk_store import (
     InvalidChunkId,
     advise,
     normalize_chunk_id,
+    set_direct,
 )
 from oio.blob.ranges import RangeNotSatisfiable, content_range, parse_range
 from oio.blob.rawx_config import RawxConfig
@@ -283,11 +284,12 @@ class RawxApp:
             raise
         self.stats.bread += length
         mode = self.conf.fadvise_download
-        if mode != "none":
+        direct = False
+        if mode == "nocache" and length >= NOCACHE_MIN_SIZE:
+            direct = set_direct(fd)
+        elif mode != "none":
             advise(fd, st.st_size, mode, after_use=False)
-        return FileResponse(status, headers, fd, offset, length,
-                            drop_cache=mode == "nocache"
-                            and st.st_size >= NOCACHE_MIN_SIZE)
+        return FileResponse(status, headers, fd, offset, length, direct=direct)
 
     async def head_chunk(self, req: Request, chunk_id: str) -> Response:
         fd, st, fields = self._open_chunk(chunk_id)

@@ -14,9 +14,11 @@ import atexit
 import errno
 import json
 import logging
+import mmap
 import os
 import select
 import signal
+import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -143,20 +145,20 @@ class StreamResponse(Response):
 class FileResponse(Response):
     """A reply whose body is `length` bytes of `fd` from `offset` (sendfile).
 
-    The core closes `fd` once the reply is sent (or failed), after dropping
-    the pages it sent from the page cache when `drop_cache`.
+    The core closes `fd` once the reply is sent (or failed). `direct`: `fd`
+    is opened with O_DIRECT, and is read by aligned blocks into a reused
+    buffer then sent (without the page cache), instead of sendfile.
     """
 
-    __slots__ = ("fd", "offset", "length", "drop_cache")
+    __slots__ = ("fd", "offset", "length", "direct")
 
     def __init__(self, status: int, headers: dict | None, fd: int, offset: int,
-                 length: int, reason: str | None = None,
-                 drop_cache: bool = False):
+                 length: int, reason: str | None = None, direct: bool = False):
         super().__init__(status, b"", headers, reason)
         self.fd = fd
         self.offset = offset
         self.length = length
-        self.drop_cache = drop_cache
+        self.direct = direct
 
 
 def json_response(obj: Any, status: int = 200, headers: dict | None = None,
@@ -718,9 +720,6 @@ class _Connection(asyncio.Protocol):
                     return 0
                 return await self._send_file(req, resp, keep)
             finally:
-                if resp.drop_cache and not head_only:
-                    os.posix_fadvise(resp.fd, resp.offset, resp.length,
-                                     os.POSIX_FADV_DONTNEED)
                 os.close(resp.fd)
         if isinstance(resp, StreamResponse):
             return await self._send_stream(req, resp, keep, head_only)
@@ -768,7 +767,7 @@ class _Connection(asyncio.Protocol):
     async def _send_file(self, req: Request, resp: FileResponse,
                          keep: bool) -> int:
         head = self._head(resp, resp.length, keep, req)
-        if resp.length <= INLINE_FILE_MAX:
+        if resp.length <= INLINE_FILE_MAX and not resp.direct:
             data = os.pread(resp.fd, resp.length, resp.offset)
             if len(data) != resp.length:
                 self.close()
@@ -782,10 +781,10 @@ class _Connection(asyncio.Protocol):
         # A duplicate descriptor lets a worker thread call sendfile on the
         # socket without touching the event loop's registration of it.
         sock_fd = os.dup(sock.fileno())
+        send = _send_direct if resp.direct else _sendfile_all
         try:
-            sent = await run_blocking(_sendfile_all, sock_fd, resp.fd,
-                                      resp.offset, resp.length,
-                                      self.server.write_timeout)
+            sent = await run_blocking(send, sock_fd, resp.fd, resp.offset,
+                                      resp.length, self.server.write_timeout)
         finally:
             os.close(sock_fd)
         if sent != resp.length:
@@ -822,6 +821,60 @@ def _sendfile_all(sock_fd: int, fd: int, offset: int, length: int,
         if n == 0:
             break
         sent += n
+    return sent
+
+
+def _send_all(sock_fd: int, data: memoryview, timeout: float) -> None:
+    """Blocking send of all of `data` on a non-blocking socket."""
+    poller = None
+    while data:
+        try:
+            data = data[os.write(sock_fd, data):]
+        except BlockingIOError:
+            if poller is None:
+                poller = select.poll()
+                poller.register(sock_fd, select.POLLOUT)
+            if not poller.poll(timeout * 1000):
+                raise TimeoutError("timeout while sending a file") from None
+        except InterruptedError:
+            continue
+
+
+DIRECT_ALIGN = 4096
+DIRECT_BLOCK = 1024 * 1024
+_direct_buffers = threading.local()
+
+
+def _direct_buffer() -> memoryview:
+    """This thread's aligned block for O_DIRECT reads, reused: memory the
+    process touched recently costs nothing to touch again, fresh page-cache
+    pages do (on the virtual machines we measure, ~4 s per GiB)."""
+    view = getattr(_direct_buffers, "view", None)
+    if view is None:
+        view = _direct_buffers.view = memoryview(mmap.mmap(-1, DIRECT_BLOCK))
+    return view
+
+
+def _send_direct(sock_fd: int, fd: int, offset: int, length: int,
+                 timeout: float) -> int:
+    """Send `length` bytes of `fd` (O_DIRECT) from `offset`, read by aligned
+    blocks; returns the bytes sent (fewer: the file is shorter)."""
+    buf = _direct_buffer()
+    pos = offset - offset % DIRECT_ALIGN
+    skip = offset - pos
+    end = offset + length
+    sent = 0
+    while pos < end:
+        got = os.preadv(fd, [buf], pos)
+        usable = min(got, end - pos)
+        if usable <= skip:
+            break
+        _send_all(sock_fd, buf[skip:usable], timeout)
+        sent += usable - skip
+        pos += got
+        skip = 0
+        if got < buf.nbytes:
+            break
     return sent
 
 

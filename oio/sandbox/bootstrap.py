@@ -339,8 +339,9 @@ class Bootstrap:
                 f"grid_fsync {fsync}\n"
                 f"grid_fsync_dir {fsync}\n"
                 # Chunks of 1 MiB and more leave the page cache once synced
-                # (docs/rawx.md, "Page cache").
+                # and are read without it (docs/rawx.md, "Page cache").
                 "grid_fadvise_upload nocache\n"
+                "grid_fadvise_download nocache\n"
                 "grid_buffer_size 1024\n")
         _write(self.conf_path(spec), text)
 

@@ -688,15 +688,16 @@ def _cached_pages(path: str) -> int:
 @pytest.mark.skipif(not shutil.which("fincore"), reason="needs util-linux")
 def test_nocache_keeps_large_chunks_out_of_the_page_cache():
     """`fadvise_upload nocache`: a large chunk leaves the page cache once
-    synced, a small one stays. With `fadvise_download nocache` too (its
-    drop is best effort: pages still held by the sockets stay), the bytes
-    are served whole all the same."""
+    synced, a small one stays. `fadvise_download nocache`: a large chunk
+    is read with O_DIRECT by aligned blocks (any range, any size), and
+    stays out of the cache."""
     root = volume_dir()
     server = Rawx(root, "fadvise_upload nocache\nfadvise_download nocache\n")
     server.thread.start()
     try:
         large, small = chunk_id(40), chunk_id(41)
-        data = os.urandom(2 * 1024 * 1024)
+        # Not a multiple of the 4 KiB alignment, more than one read block.
+        data = os.urandom(2 * 1024 * 1024 + 12345)
         assert server.put(large, data)[0] == 201
         assert server.put(small, b"s" * 4096)[0] == 201
         path = os.path.join(server.vol, large[:3], large)
@@ -704,9 +705,17 @@ def test_nocache_keeps_large_chunks_out_of_the_page_cache():
         assert _cached_pages(os.path.join(server.vol, small[:3], small)) == 1
         status, _, body = server.request("GET", "/" + large)
         assert status == 200 and body == data
+        assert _cached_pages(path) == 0
+        for first, last in ((5, 1024 * 1024 + 4999), (4095, 4096 * 300),
+                            (1024 * 1024 - 1, len(data) - 1), (0, 0)):
+            status, _, body = server.request(
+                "GET", "/" + large, headers={"Range": f"bytes={first}-{last}"})
+            assert status == 206 and body == data[first:last + 1]
+        # Under 1 MiB, a range is served from the cache as usual.
         status, _, body = server.request("GET", "/" + large,
-                                         headers={"Range": "bytes=5-9"})
-        assert status == 206 and body == data[5:10]
+                                         headers={"Range": "bytes=10-19"})
+        assert body == data[10:20]
+        assert _cached_pages(path) < 64      # its page and some read-ahead
     finally:
         server.thread.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -30,6 +30,7 @@ def test_bootstrap_writes_every_file(tmp_path):
     text = open(os.path.join(s.conf_dir, f"{rawx.name}.conf")).read()
     assert f"Listen {rawx.addr}" in text and "grid_fsync enabled" in text
     assert "grid_fadvise_upload nocache" in text
+    assert "grid_fadvise_download nocache" in text
     watch = json.load(open(os.path.join(s.watch_dir, f"{rawx.name}.yml")))
     assert watch["type"] == "rawx" and watch["port"] == rawx.port
     sup = configparser.ConfigParser(interpolation=None)
