@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import errno
 import json
 import logging
 import mmap
@@ -799,37 +798,16 @@ class _Connection(asyncio.Protocol):
             await asyncio.sleep(0.0005)
 
 
-def _sendfile_all(sock_fd: int, fd: int, offset: int, length: int,
-                  timeout: float) -> int:
-    """Blocking sendfile loop on a non-blocking socket; returns bytes sent."""
-    sent = 0
+def _blocking_sends(sock_fd: int, send: Callable[[], int],
+                    timeout: float) -> None:
+    """Call `send` (one non-blocking send, returning what it sent; 0 ends)
+    until it returns 0, waiting at most `timeout` for the socket to take
+    more each time it is full."""
     poller = None
-    while sent < length:
+    while True:
         try:
-            n = os.sendfile(sock_fd, fd, offset + sent, length - sent)
-        except BlockingIOError:
-            if poller is None:
-                poller = select.poll()
-                poller.register(sock_fd, select.POLLOUT)
-            if not poller.poll(timeout * 1000):
-                raise TimeoutError("timeout while sending a file") from None
-            continue
-        except OSError as exc:
-            if exc.errno == errno.EINTR:
-                continue
-            raise
-        if n == 0:
-            break
-        sent += n
-    return sent
-
-
-def _send_all(sock_fd: int, data: memoryview, timeout: float) -> None:
-    """Blocking send of all of `data` on a non-blocking socket."""
-    poller = None
-    while data:
-        try:
-            data = data[os.write(sock_fd, data):]
+            if not send():
+                return
         except BlockingIOError:
             if poller is None:
                 poller = select.poll()
@@ -838,6 +816,35 @@ def _send_all(sock_fd: int, data: memoryview, timeout: float) -> None:
                 raise TimeoutError("timeout while sending a file") from None
         except InterruptedError:
             continue
+
+
+def _sendfile_all(sock_fd: int, fd: int, offset: int, length: int,
+                  timeout: float) -> int:
+    """Blocking sendfile loop on a non-blocking socket; returns bytes sent."""
+    sent = 0
+
+    def send() -> int:
+        nonlocal sent
+        n = os.sendfile(sock_fd, fd, offset + sent, length - sent) \
+            if sent < length else 0
+        sent += n
+        return n
+
+    _blocking_sends(sock_fd, send, timeout)
+    return sent
+
+
+def _send_all(sock_fd: int, data: memoryview, timeout: float) -> None:
+    """Blocking send of all of `data` on a non-blocking socket."""
+    left = data
+
+    def send() -> int:
+        nonlocal left
+        n = os.write(sock_fd, left) if left else 0
+        left = left[n:]
+        return n
+
+    _blocking_sends(sock_fd, send, timeout)
 
 
 DIRECT_ALIGN = 4096
