@@ -37,6 +37,7 @@ from .replication import (
     _Consumer,
     _End,
     _HashConsumer,
+    _Lent,
     fill,
     new_chunk_hasher,
     reply_mismatch,
@@ -131,7 +132,8 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
     """One EC metachunk to its k + m rawx, in parallel; the same interface
     as the replicated writer (send / wait / abort / uploaded).
 
-    The caller's thread reads whole segments into the ring's buffers, hashes
+    The caller's thread takes whole segments (lent by in-memory data, or
+    read into the ring's buffers), hashes
     them once for the metachunk, encodes them, and hands fragment i to
     sender i; the object-wide hash (when fed) runs in its own thread."""
 
@@ -182,21 +184,15 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
         for consumer in self._consumers:
             consumer.start()
         driver = method.driver
-        ring = self.buffers
         transferred = 0
         try:
             while size is None or transferred < size:
                 want = self.segment_size if size is None else min(
                     self.segment_size, size - transferred)
-                buf = ring.get()
-                try:
-                    got = fill(source, buf.view[:want])
-                except BaseException:
-                    ring.put(buf)
-                    raise
-                if not got:
-                    ring.put(buf)
+                buf = self._next_segment(source, want)
+                if buf is None:
                     break
+                got = buf.got
                 fragments = driver.encode(bytes(buf.view[:got]))
                 transferred += got
                 self._dispatch_fragments(fragments, buf, got, hashers)
@@ -225,6 +221,25 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
         self._join_object_hash()
         return transferred
 
+    def _next_segment(self, source, want: int):
+        """The next segment (at most `want` bytes, None at the end): lent
+        by an in-memory source, else read whole into a ring buffer."""
+        borrow = getattr(source, "borrow", None)
+        view = borrow(want) if borrow is not None else None
+        if view is not None:
+            return _Lent(view) if view.nbytes else None
+        buf = self.buffers.get()
+        try:
+            got = fill(source, buf.view[:want])
+        except BaseException:
+            buf.give_back()
+            raise
+        if not got:
+            buf.give_back()
+            return None
+        buf.got = got
+        return buf
+
     def _inline_requests(self, block: memoryview) -> list:
         """One segment, encoded here: each fragment to its rawx."""
         fragments = (self.storage_method.driver.encode(bytes(block))
@@ -240,7 +255,7 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
         live_puts = [p for p in self._puts if not p.failed]
         if len(live_puts) < self.quorum:
             if buf is not None:
-                buf.ring.put(buf)
+                buf.give_back()
             failures = [self._failed_chunk(p) for p in self._puts if p.failed]
             self.quorum_or_fail([p.chunk for p in live_puts], failures)
         for put in live_puts:
@@ -250,7 +265,7 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
             return
         live = [h for h in hashers if not h.failed]
         if not live:
-            buf.ring.put(buf)
+            buf.give_back()
             return
         buf.refs = len(live)
         for hasher in live:
