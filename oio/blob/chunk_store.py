@@ -87,6 +87,8 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
 
 # fadvise modes (rawx options `fadvise_upload`, `fadvise_download`, as 7.2).
 FADVISE_MODES = ("none", "yes", "cache", "nocache")
+# O_DIRECT writes: file offsets, lengths and buffers aligned on this.
+DIRECT_ALIGN = 4096
 # Chunks below this size stay in the page cache whatever the mode: dropping
 # them saves nothing and costs their next read.
 NOCACHE_MIN_SIZE = 1024 * 1024
@@ -172,7 +174,7 @@ class PendingChunk:
     """
 
     __slots__ = ("path", "final_path", "fd", "size", "_fsync_file", "_fsync_dir",
-                 "_fadvise")
+                 "_fadvise", "_direct")
 
     def __init__(self, basedir: str, final_path: str, fsync_file: bool,
                  fsync_dir: bool, check_exists: bool = True,
@@ -182,6 +184,7 @@ class PendingChunk:
         self._fsync_file = fsync_file
         self._fsync_dir = fsync_dir
         self._fadvise = fadvise
+        self._direct = False     # writing with O_DIRECT now
         self.size = 0
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
         try:
@@ -216,6 +219,11 @@ class PendingChunk:
         if not total:
             return 0
         fd = self.fd
+        if self._direct:
+            # The end of a chunk written with O_DIRECT: not block-aligned.
+            flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+            self._direct = False
         written = os.writev(fd, pieces)
         if written < total:   # rare on regular files: finish piece by piece
             skip = written
@@ -234,6 +242,24 @@ class PendingChunk:
             start_writeback(fd, self.size, total)
         self.size += total
         return total
+
+    def write_aligned(self, view: memoryview) -> int:
+        """Append the whole blocks at the start of `view` (aligned in memory,
+        e.g. an mmap) with O_DIRECT, bypassing the page cache; the bytes
+        written, 0 when the chunk is not to bypass it (fadvise_upload other
+        than nocache, no fsync) or the filesystem refuses O_DIRECT: then
+        use writev. The rest of `view` is for the next call or writev."""
+        if not self._direct:
+            if (self._fadvise != "nocache" or not self._fsync_file
+                    or self.size % DIRECT_ALIGN or not set_direct(self.fd)):
+                return 0
+            self._direct = True
+        length = len(view) - len(view) % DIRECT_ALIGN
+        done = 0
+        while done < length:
+            done += os.writev(self.fd, [view[done:length]])
+        self.size += length
+        return length
 
     def commit(self, xattrs: dict[str, bytes]) -> None:
         """Set `xattrs` (full names), sync as configured, publish atomically.

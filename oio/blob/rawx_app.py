@@ -45,7 +45,7 @@ from oio.blob.rawx_notifier import (
     event_data,
 )
 from oio.blob.rawx_stats import RawxStats
-from oio.blob.rawx_upload import ChunkUpload, receive_chunk
+from oio.blob.rawx_upload import ChunkUpload, receive_chunk, receive_raw
 from oio.common.checksums import new_hasher
 from oio.common.constants import CHECKHASH_HEADER, CHUNK_HEADERS, REQID_HEADER
 from oio.common.http_server import (
@@ -215,6 +215,12 @@ class RawxApp:
         self.notifier.notify(event, data, rid[:63] if rid else "-")
 
     # PUT -------------------------------------------------------------------
+    @staticmethod
+    def raw_body(req: Request) -> bool:
+        """Chunk uploads are received in a worker thread, straight from the
+        socket (HttpServer raw bodies)."""
+        return req.method == "PUT"
+
     async def put_chunk(self, req: Request, chunk_id: str) -> Response:
         try:
             return await self._put_chunk(req, chunk_id)
@@ -237,7 +243,11 @@ class RawxApp:
                              self.conf.checksum != "never", self.conf.compression,
                              meta.hash_algo, meta.transfer_declared)
         try:
-            await receive_chunk(req, upload, meta, self.conf.buffer_size)
+            if req.raw:
+                await req.consume_in_thread(receive_raw, upload, meta,
+                                            self.conf.buffer_size)
+            else:
+                await receive_chunk(req, upload, meta, self.conf.buffer_size)
         finally:
             self.stats.bwritten += upload.size
         headers = {"X-Oio-Chunk-Meta-Chunk-Size": str(upload.size),

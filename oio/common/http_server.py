@@ -30,6 +30,7 @@ import httptools
 
 from oio.common.blocking_pool import BlockingPool
 from oio.common.constants import REQID_HEADER
+from oio.common.http_raw_body import BodyError, RawBodyReader
 from oio.common.logbuffer import BufferedLogHandler
 from oio.common.memory import tune_malloc
 from oio.common.utils import MAX_REQUEST_ID_LENGTH, request_id
@@ -236,6 +237,12 @@ class Request:
         self._expect_continue = (
             headers.get("expect", "").lower() == "100-continue")
         self.bytes_read = 0
+        # Raw mode: the body is not parsed by the connection but read from
+        # the socket (bytes received with the headers, then the reader).
+        self.raw = False
+        self._raw_buffered = b""
+        self._raw: RawBodyReader | None = None
+        self._raw_fd = -1
 
     @property
     def req_id(self) -> str:
@@ -259,7 +266,65 @@ class Request:
 
     @property
     def body_complete(self) -> bool:
+        if self.raw:
+            return self._raw is not None and self._raw.done
         return self._eof and not self._chunks
+
+    # Raw mode ---------------------------------------------------------------
+    def _raw_reader(self) -> RawBodyReader:
+        """The socket reader of a raw body, made on first use."""
+        if self._raw is None:
+            if self._expect_continue:
+                self._expect_continue = False
+                self._conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            sock = self._conn.transport.get_extra_info("socket")
+            # A duplicate: the thread reads it without touching the loop's
+            # registration (reading is paused meanwhile).
+            self._raw_fd = os.dup(sock.fileno())
+            self._raw = RawBodyReader(
+                self._raw_fd, self._raw_buffered, self.chunked,
+                self.content_length, self._conn.server.body_timeout)
+            self._raw_buffered = b""
+        return self._raw
+
+    async def consume_in_thread(self, func: Callable[..., Any],
+                                *args: Any) -> Any:
+        """Run `func(reader, *args)` in a worker thread, `reader` reading
+        the body from the socket (RawBodyReader: `readinto`, `fill`,
+        `done`, `trailers`); the requests of `raw_body` only. Reading
+        errors come out as HttpError, ClientDisconnected, BodyTimeout."""
+        reader = self._raw_reader()
+        try:
+            return await run_blocking(func, reader, *args)
+        except BodyError as exc:
+            raise self._body_exception(exc) from None
+        finally:
+            self.trailers.update(reader.trailers)
+            self.bytes_read = reader.received
+
+    @staticmethod
+    def _body_exception(exc: BodyError) -> Exception:
+        if exc.disconnected:
+            return ClientDisconnected(str(exc))
+        if exc.timeout:
+            return BodyTimeout(str(exc))
+        return HttpError(exc.status, str(exc))
+
+    async def _raw_read(self, size: int) -> bytes:
+        reader = self._raw_reader()
+        buf = bytearray(size)
+        try:
+            n = await run_blocking(reader.readinto, memoryview(buf))
+        except BodyError as exc:
+            raise self._body_exception(exc) from None
+        self.trailers.update(reader.trailers)
+        self.bytes_read = reader.received
+        return bytes(buf[:n])
+
+    def _raw_close(self) -> None:
+        if self._raw_fd >= 0:
+            os.close(self._raw_fd)
+            self._raw_fd = -1
 
     # Called by the connection
     def _feed(self, data: bytes) -> None:
@@ -298,6 +363,8 @@ class Request:
 
     async def read(self, size: int = 65536) -> bytes:
         """Up to `size` body bytes; b"" at the end of the body."""
+        if self.raw:
+            return await self._raw_read(size)
         while not self._chunks:
             if self._eof:
                 if self._error is not None:
@@ -316,6 +383,10 @@ class Request:
     async def readinto(self, view: memoryview) -> int:
         """Fill `view` with as many buffered body bytes as possible (at least
         one unless the body is over); 0 at the end of the body."""
+        if self.raw:
+            data = await self._raw_read(len(view))
+            view[:len(data)] = data
+            return len(data)
         while not self._chunks:
             if self._eof:
                 if self._error is not None:
@@ -465,6 +536,10 @@ class _Connection(asyncio.Protocol):
         self._header_bytes = 0
         self._headers_done = False
         self._in_headers = False
+        # Raw bodies: the last bytes of headers fed so far (their end may
+        # straddle two reads), and whether the parser is fed headers only.
+        self._head_tail = b""
+        self._splitting = False
 
     # asyncio.Protocol ------------------------------------------------------
     def connection_made(self, transport):
@@ -486,6 +561,40 @@ class _Connection(asyncio.Protocol):
             self.drain_waiter.set_exception(error)
 
     def data_received(self, data):
+        if self.server.raw_body is not None and self.current is None:
+            data = self._feed_headers(data)
+            if not data:
+                return
+        self._feed(data)
+
+    def _feed_headers(self, data: bytes) -> bytes:
+        """Feed the headers of the request being received up to their end
+        only, so that a body taken raw is never parsed here; returns the
+        bytes left to feed (nothing for a raw body: they are its first)."""
+        tail = self._head_tail
+        across = (tail + data[:3]).find(b"\r\n\r\n") if tail else -1
+        if across >= 0:
+            end = across + 4 - len(tail)     # the blank line straddles reads
+        else:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                self._head_tail = (tail + data[-3:])[-3:]
+                self._feed(data)
+                return b""
+            end += 4
+        self._head_tail = b""
+        self._splitting = True
+        try:
+            self._feed(data[:end])
+        finally:
+            self._splitting = False
+        req = self.current
+        if req is not None and req.raw:
+            req._raw_buffered = data[end:]
+            return b""
+        return data[end:]
+
+    def _feed(self, data: bytes) -> None:
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -548,6 +657,13 @@ class _Connection(asyncio.Protocol):
                       parser.get_http_version())
         self.current = req
         self.requests.append(req)
+        raw_body = self.server.raw_body
+        if (self._splitting and raw_body is not None
+                and (req.chunked or req.content_length) and raw_body(req)):
+            # The body goes to a thread: the loop stops reading the socket
+            # until it is over (_end_raw).
+            req.raw = True
+            self.transport.pause_reading()
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._serve())
 
@@ -555,6 +671,11 @@ class _Connection(asyncio.Protocol):
         req = self.current
         if req is None:
             return
+        if req.raw:
+            # The split missed the end of the headers (it straddled reads
+            # we did not look at): the parser has the body, let it go on.
+            req.raw = False
+            self.transport.resume_reading()
         req._feed(bytes(body))
         if req._buffered > BODY_HIGH_WATER and not self.reading_paused:
             self.reading_paused = True
@@ -625,7 +746,10 @@ class _Connection(asyncio.Protocol):
         try:
             while self.requests and not self.closed:
                 req = self.requests.popleft()
-                keep = await self._serve_one(req)
+                try:
+                    keep = await self._serve_one(req)
+                finally:
+                    req._raw_close()
                 if not keep:
                     self.close()
                     break
@@ -651,6 +775,8 @@ class _Connection(asyncio.Protocol):
         keep = req.keep_alive and server.keep_alive
         if not req.body_complete:
             keep = keep and await self._drain_body(req)
+        if req.raw:
+            keep = self._end_raw(req, keep)
         try:
             sent = await self._send(req, resp, keep)
         except (ClientDisconnected, ConnectionError, asyncio.TimeoutError,
@@ -660,6 +786,22 @@ class _Connection(asyncio.Protocol):
             return False
         server.log_access(req, resp.status, sent)
         return keep
+
+    def _end_raw(self, req: Request, keep: bool) -> bool:
+        """Take the connection back from a raw body: a new parser for the
+        next request, fed what was received beyond the body. Whether the
+        connection can be kept (not when the body was not read whole)."""
+        reader = req._raw
+        req._raw_close()
+        self.current = None
+        if self.closed or not keep or not req.body_complete:
+            return False
+        self.parser = httptools.HttpRequestParser(self)
+        extra = reader.extra if reader is not None else req._raw_buffered
+        self.transport.resume_reading()
+        if extra:
+            self.data_received(extra)
+        return True
 
     async def _drain_body(self, req: Request) -> bool:
         """Read and drop the rest of an unread body, up to MAX_DRAIN bytes;
@@ -680,8 +822,8 @@ class _Connection(asyncio.Protocol):
                 drained += len(chunk)
                 if drained > MAX_DRAIN:
                     return False
-        except (ClientDisconnected, BodyTimeout):
-            return False
+        except (ClientDisconnected, BodyTimeout, HttpError):
+            return False    # HttpError: a raw body's framing is broken
         return True
 
     def _head(self, resp: Response, length: int | None, keep: bool,
@@ -925,6 +1067,10 @@ class HttpServer:
                  echo_req_id: bool = False, access_log: bool = True,
                  backlog: int = 1024):
         self.handler = handler
+        # Which requests' bodies are read from the socket in a worker thread
+        # (Request.consume_in_thread): the handler says, if it can.
+        self.raw_body: Callable[[Request], bool] | None = getattr(
+            handler, "raw_body", None)
         self.host = host
         self.port = port
         self.name = name

@@ -78,13 +78,177 @@ def make_router():
     async def ignore(req):
         return Response(204)
 
+    @router.route("PUT", "/thread/{name}")
+    async def in_thread(req):
+        if not req.raw:
+            raise HttpError(400, "not a raw body")
+
+        def consume(reader):
+            md5, total = hashlib.md5(), 0
+            view = memoryview(bytearray(100_000))
+            while got := reader.fill(view):
+                md5.update(view[:got])
+                total += got
+            return total, md5.hexdigest()
+        size, digest = await req.consume_in_thread(consume)
+        return json_response({"size": size, "md5": digest,
+                              "trailers": req.trailers}, 201)
+
     return router
 
 
-@pytest.fixture(scope="module")
-def server():
-    with ServerThread(make_router(), echo_req_id=True) as srv:
+@pytest.fixture(scope="module", params=["parsed", "raw"])
+def server(request):
+    """Every test twice: bodies parsed on the event loop, then PUT bodies
+    taken raw (read from the socket in worker threads, as the rawx does)."""
+    router = make_router()
+    if request.param == "raw":
+        router.raw_body = lambda req: req.method == "PUT"
+    with ServerThread(router, echo_req_id=True) as srv:
+        srv.raw = request.param == "raw"
         yield srv
+
+
+@pytest.fixture(scope="module")
+def raw_server():
+    router = make_router()
+    router.raw_body = lambda req: req.method == "PUT"
+    with ServerThread(router) as srv:
+        yield srv
+
+
+def exchange(srv, *parts: bytes, replies: int = 1) -> bytes:
+    """Send `parts` one by one on a new connection; what came back once
+    `replies` JSON replies are complete."""
+    sock = socket.create_connection((srv.server.host, srv.server.port))
+    sock.settimeout(10)
+    for part in parts:
+        sock.sendall(part)
+    data = b""
+    while data.count(b"HTTP/1.1 ") < replies or not data.endswith(b"}"):
+        chunk = sock.recv(65536)
+        assert chunk, data
+        data += chunk
+    sock.close()
+    return data
+
+
+def _json_bodies(data: bytes) -> list[dict]:
+    bodies = []
+    for reply in data.split(b"HTTP/1.1 ")[1:]:
+        bodies.append(json.loads(reply.split(b"\r\n\r\n", 1)[1]))
+    return bodies
+
+
+def test_raw_body_in_a_thread_then_keep_alive(raw_server):
+    """A chunked body with trailers read in a thread, then a pipelined
+    request in the same packet, then one sent later: the connection goes
+    back to the event loop after the body."""
+    payload = os.urandom(300_000)
+    framed = b"".join(b"%x\r\n%b\r\n" % (len(payload[i:i + 70_000]),
+                                          payload[i:i + 70_000])
+                      for i in range(0, len(payload), 70_000))
+    data = exchange(
+        raw_server,
+        b"PUT /thread/a HTTP/1.1\r\nHost: x\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + framed[:1000],
+        framed[1000:] + b"0\r\nX-Trailer: t1\r\n\r\n"
+        b"GET /hello?n=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        replies=2)
+    first, second = _json_bodies(data)
+    assert first == {"size": len(payload),
+                     "md5": hashlib.md5(payload).hexdigest(),
+                     "trailers": {"x-trailer": "t1"}}
+    assert second["args"] == {"n": "1"}
+
+
+def test_raw_body_headers_end_across_reads(raw_server):
+    """The end of the headers split between two sends (and a sized body):
+    still taken raw, whole."""
+    data = exchange(raw_server,
+                    b"PUT /thread/b HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Length: 5\r\n\r",
+                    b"\nhel", b"lo")
+    assert _json_bodies(data) == [{"size": 5,
+                                   "md5": hashlib.md5(b"hello").hexdigest(),
+                                   "trailers": {}}]
+
+
+class _FakeTransport:
+    def __init__(self):
+        self.paused = False
+
+    def get_extra_info(self, key):
+        return None
+
+    def pause_reading(self):
+        self.paused = True
+
+    def resume_reading(self):
+        self.paused = False
+
+    def write(self, data):
+        pass
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("parts", [
+    [b"Content-Length: 5\r\n\r\nhel"],
+    [b"Content-Length: 5\r\n\r", b"\nhel"],
+    [b"Content-Length: 5\r", b"\n\r", b"\nhel"],
+    [b"Content-Length: 5\r\n", b"\r\nhel"],
+])
+def test_headers_are_fed_up_to_their_end_only(parts):
+    """However the blank line ending the headers is split between reads,
+    the parser gets the headers only, and the body's first bytes wait for
+    the thread that takes the body."""
+    from oio.common.http_server import HttpServer, _Connection
+
+    async def run():
+        router = make_router()
+        router.raw_body = lambda req: req.method == "PUT"
+        conn = _Connection(HttpServer(router))
+        transport = _FakeTransport()
+        conn.connection_made(transport)
+        conn.data_received(b"PUT /thread/b HTTP/1.1\r\nHost: x\r\n")
+        for part in parts:
+            conn.data_received(part)
+        req = conn.current
+        assert req is not None and req.raw and transport.paused
+        assert req._raw_buffered == b"hel"
+        conn.task.cancel()
+
+    asyncio.run(run())
+
+
+def test_raw_body_after_a_parsed_request_in_the_same_packet(raw_server):
+    """A raw-eligible request parsed behind another one in the same read
+    cannot be split: it is parsed on the loop, and the handler sees it."""
+    data = exchange(raw_server,
+                    b"GET /hello?n=0 HTTP/1.1\r\nHost: x\r\n\r\n"
+                    b"PUT /upload/c HTTP/1.1\r\nHost: x\r\n"
+                    b"Content-Length: 3\r\n\r\nabc", replies=2)
+    first, second = _json_bodies(data)
+    assert first["args"] == {"n": "0"}
+    assert second["size"] == 3
+
+
+@pytest.mark.parametrize("framing, status", [
+    (b"zz\r\nhello\r\n0\r\n\r\n", b"400"),
+    (b"5\r\nhelloXX0\r\n\r\n", b"400"),
+    (b"0\r\nno-colon-here\r\n\r\n", b"400"),
+])
+def test_raw_body_bad_framing_is_400(raw_server, framing, status):
+    sock = socket.create_connection((raw_server.server.host,
+                                     raw_server.server.port))
+    sock.settimeout(10)
+    sock.sendall(b"PUT /thread/d HTTP/1.1\r\nHost: x\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n" + framing)
+    data = sock.recv(65536)
+    sock.close()
+    assert data.startswith(b"HTTP/1.1 " + status), data
 
 
 def request(srv, method, path, body=None, headers=None):
@@ -297,3 +461,20 @@ def test_idle_keepalive_connection_closed():
             data += sock.recv(65536)
         assert sock.recv(65536) == b""  # closed by the server once idle
         sock.close()
+
+
+def test_raw_body_after_100_continue(raw_server):
+    sock = socket.create_connection((raw_server.server.host,
+                                     raw_server.server.port))
+    sock.settimeout(10)
+    sock.sendall(b"PUT /thread/e HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                 b"Expect: 100-continue\r\n\r\n")
+    assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+    sock.sendall(b"abcd")
+    data = b""
+    while not data.endswith(b"}"):
+        part = sock.recv(65536)
+        assert part, data
+        data += part
+    sock.close()
+    assert _json_bodies(data)[0]["size"] == 4
