@@ -242,19 +242,28 @@ def small_objects(api, policy: str, count: int, concurrency: int) -> dict:
     return results
 
 
+HUGE_POLICIES = ("THREECOPIES", "EC42", "ECISAL")
+
+
 def huge_object(api, pids, me, big: int) -> dict:
-    """Peak memory while moving one big object through the whole stack."""
-    for pid in [me] + [p for plist in pids.values() for p in plist]:
-        reset_peak_rss(pid)
-    api.container_create("bench", "big-THREECOPIES")
-    put, get = big_object(api, "THREECOPIES", big, "huge")
-    print(f"{big // MiB} MiB THREECOPIES PUT {put:.1f} MB/s GET {get:.1f} MB/s")
-    peaks = peak_by_type(pids)
-    peaks["client"] = peak_rss_kib(me) / 1024
-    print("peak RSS (MiB) during the big object: " + ", ".join(
-        f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
-    return {"huge": {"size_mib": big // MiB, "put_mb_s": put, "get_mb_s": get},
-            "peak_rss_mib": peaks}
+    """Peak memory while moving one big object through the whole stack,
+    per policy (the peaks are reset before each)."""
+    report: dict = {"huge": {}, "peak_rss_mib": {}}
+    for policy in HUGE_POLICIES:
+        for pid in [me] + [p for plist in pids.values() for p in plist]:
+            reset_peak_rss(pid)
+        api.container_create("bench", f"big-{policy}")
+        put, get = big_object(api, policy, big, "huge")
+        api.object_delete("bench", f"big-{policy}", "huge")
+        print(f"{big // MiB} MiB {policy} PUT {put:.1f} MB/s GET {get:.1f} MB/s")
+        peaks = peak_by_type(pids)
+        peaks["client"] = peak_rss_kib(me) / 1024
+        print(f"peak RSS (MiB) during the big {policy} object: " + ", ".join(
+            f"{k} {v:.0f}" for k, v in sorted(peaks.items())))
+        report["huge"][policy] = {"size_mib": big // MiB, "put_mb_s": put,
+                                  "get_mb_s": get}
+        report["peak_rss_mib"][policy] = peaks
+    return report
 
 
 def events(api, settings, count: int) -> dict:
