@@ -74,3 +74,36 @@ def test_geometry():
     assert fragment_index({"pos": "3.7"}) == 7
     with pytest.raises(exc.OioException):
         fragment_index({"pos": "3"})
+
+
+def test_fragment_gets_are_opened_side_by_side():
+    """open_at_once sends the GETs together (the slow ones overlap), and a
+    failed one is raised by that source's first read, where the reader
+    replaces it."""
+    import threading
+
+    from oio.api.ec import _FragmentError, _FragmentSource, open_at_once
+
+    started, release = [], threading.Event()
+
+    class Probe(_FragmentSource):
+        def __init__(self, index, fails=False):
+            self.index, self.fails, self.open_error = index, fails, None
+            self.resp, self.offset, self.spare = None, 0, memoryview(b"")
+
+        def open(self, offset, last):
+            started.append(self.index)
+            if len(started) == 3:
+                release.set()
+            assert release.wait(5), "the GETs were sent one at a time"
+            if self.fails:
+                raise _FragmentError("refused", network=True)
+            self.resp, self.offset = object(), offset
+
+    sources = [Probe(0), Probe(1, fails=True), Probe(2)]
+    open_at_once(sources, 4096, 8191)
+    assert sorted(started) == [0, 1, 2]
+    assert sources[0].resp is not None and sources[0].offset == 4096
+    with pytest.raises(_FragmentError, match="refused"):
+        sources[1].read(4096, 10, 8191)
+    assert sources[1].open_error is None
