@@ -274,9 +274,12 @@ def ports_free(base: int, count: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def find_free_base_port(count: int, start: int = 20000, stop: int = 60000,
+def find_free_base_port(count: int, start: int = 20000, stop: int = 32000,
                         step: int = 50) -> int:
-    """A base port with `count` consecutive free ports after it."""
+    """A base port with `count` consecutive free ports after it, below
+    Linux's ephemeral range (32768 and up): there, an outgoing connection
+    may take a service's port before it binds, and polling a port not yet
+    listened on may connect a socket to itself."""
     import random
 
     bases = list(range(start, stop, step))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import json
 import logging
 import os
@@ -52,8 +53,11 @@ def _http(method: str, url: str, body=None, timeout: float = 5.0):
 
 def _accepts(addr: str) -> bool:
     host, port = addr.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=1):
-        return True
+    with socket.create_connection((host, int(port)), timeout=1) as sock:
+        # Polling a port nobody listens on yet, in the ephemeral range, can
+        # connect the socket to itself (TCP simultaneous open): not a
+        # service.
+        return sock.getsockname() != sock.getpeername()
 
 
 def wait_for(condition: Callable[[], object], timeout: float, what: str,
@@ -67,7 +71,10 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str,
             result = condition()
             if result:
                 return result
-        except (OSError, urllib.error.URLError, ValueError) as exc:
+        except (OSError, urllib.error.URLError, ValueError,
+                http.client.HTTPException) as exc:
+            # HTTPException: a service half started, or a socket connected
+            # to itself (see _accepts), answering garbage.
             last_error = exc
         time.sleep(interval)
     detail = f" (last error: {last_error})" if last_error else ""
