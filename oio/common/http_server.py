@@ -52,6 +52,11 @@ INLINE_FILE_MAX = 64 * 1024
 
 # The process-wide thread pool for blocking work (disk, fsync, SQLite).
 _blocking_pool = BlockingPool(max_workers=64)
+# Raw bodies hold a thread for a whole upload (a slow client, long): they
+# have threads of their own, at most this many at once; the requests beyond
+# are parsed on the event loop as before, so that neither pool starves.
+MAX_RAW_BODIES = 32
+_raw_pool = BlockingPool(max_workers=MAX_RAW_BODIES, name="raw-body")
 # The Date of replies, formatted once per second.
 _date_cache: tuple[int, str] = (0, "")
 
@@ -240,6 +245,7 @@ class Request:
         # Raw mode: the body is not parsed by the connection but read from
         # the socket (bytes received with the headers, then the reader).
         self.raw = False
+        self._raw_counted = False     # in the server's raw_active
         self._raw_buffered = b""
         self._raw: RawBodyReader | None = None
         self._raw_fd = -1
@@ -295,7 +301,8 @@ class Request:
         errors come out as HttpError, ClientDisconnected, BodyTimeout."""
         reader = self._raw_reader()
         try:
-            return await run_blocking(func, reader, *args)
+            return await _raw_pool.submit(asyncio.get_running_loop(), func,
+                                          reader, *args)
         except BodyError as exc:
             raise self._body_exception(exc) from None
         finally:
@@ -314,7 +321,8 @@ class Request:
         reader = self._raw_reader()
         buf = bytearray(size)
         try:
-            n = await run_blocking(reader.readinto, memoryview(buf))
+            n = await _raw_pool.submit(asyncio.get_running_loop(),
+                                       reader.readinto, memoryview(buf))
         except BodyError as exc:
             raise self._body_exception(exc) from None
         self.trailers.update(reader.trailers)
@@ -325,6 +333,12 @@ class Request:
         if self._raw_fd >= 0:
             os.close(self._raw_fd)
             self._raw_fd = -1
+        self._raw_uncount()
+
+    def _raw_uncount(self) -> None:
+        if self._raw_counted:
+            self._raw_counted = False
+            self._conn.server.raw_active -= 1
 
     # Called by the connection
     def _feed(self, data: bytes) -> None:
@@ -657,12 +671,15 @@ class _Connection(asyncio.Protocol):
                       parser.get_http_version())
         self.current = req
         self.requests.append(req)
-        raw_body = self.server.raw_body
-        if (self._splitting and raw_body is not None
-                and (req.chunked or req.content_length) and raw_body(req)):
+        server = self.server
+        if (self._splitting and server.raw_body is not None
+                and (req.chunked or req.content_length)
+                and server.raw_active < MAX_RAW_BODIES
+                and server.raw_body(req)):
             # The body goes to a thread: the loop stops reading the socket
             # until it is over (_end_raw).
-            req.raw = True
+            req.raw = req._raw_counted = True
+            server.raw_active += 1
             self.transport.pause_reading()
         if self.task is None:
             self.task = asyncio.get_running_loop().create_task(self._serve())
@@ -675,6 +692,7 @@ class _Connection(asyncio.Protocol):
             # The split missed the end of the headers (it straddled reads
             # we did not look at): the parser has the body, let it go on.
             req.raw = False
+            req._raw_uncount()
             self.transport.resume_reading()
         req._feed(bytes(body))
         if req._buffered > BODY_HIGH_WATER and not self.reading_paused:
@@ -1071,6 +1089,7 @@ class HttpServer:
         # (Request.consume_in_thread): the handler says, if it can.
         self.raw_body: Callable[[Request], bool] | None = getattr(
             handler, "raw_body", None)
+        self.raw_active = 0         # raw bodies being served now
         self.host = host
         self.port = port
         self.name = name

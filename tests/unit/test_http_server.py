@@ -21,7 +21,7 @@ from oio.common.http_server import (
     json_response,
     parse_query,
 )
-from tests.utils import ServerThread, free_port
+from tests.utils import ServerThread, free_port, wait_until
 
 
 def make_router():
@@ -478,3 +478,27 @@ def test_raw_body_after_100_continue(raw_server):
         data += part
     sock.close()
     assert _json_bodies(data)[0]["size"] == 4
+
+
+def test_raw_bodies_beyond_the_limit_are_parsed(raw_server, monkeypatch):
+    """Raw bodies hold a thread each: past MAX_RAW_BODIES at once, the next
+    ones are parsed on the event loop, and the count goes back to zero."""
+    import oio.common.http_server as core
+
+    monkeypatch.setattr(core, "MAX_RAW_BODIES", 1)
+    slow = socket.create_connection((raw_server.server.host,
+                                     raw_server.server.port))
+    slow.settimeout(10)
+    slow.sendall(b"PUT /thread/slow HTTP/1.1\r\nHost: x\r\n"
+                 b"Content-Length: 6\r\n\r\nabc")
+    wait_until(lambda: raw_server.server.raw_active == 1, timeout=5)
+    data = exchange(raw_server, b"PUT /thread/next HTTP/1.1\r\nHost: x\r\n"
+                                b"Content-Length: 3\r\n\r\nxyz")
+    assert _json_bodies(data)[0]["message"] == "not a raw body"
+    slow.sendall(b"def")
+    reply = b""
+    while not reply.endswith(b"}"):
+        reply += slow.recv(65536)
+    slow.close()
+    assert _json_bodies(reply)[0]["size"] == 6
+    wait_until(lambda: raw_server.server.raw_active == 0, timeout=5)
