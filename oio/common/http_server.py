@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import concurrent.futures
 import json
 import logging
-import mmap
 import os
-import select
 import signal
-import threading
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +26,7 @@ import httptools
 
 from oio.common.blocking_pool import BlockingPool
 from oio.common.constants import REQID_HEADER
+from oio.common.http_file_send import send_direct, sendfile_all
 from oio.common.http_raw_body import BodyError, RawBodyReader
 from oio.common.logbuffer import BufferedLogHandler
 from oio.common.memory import tune_malloc
@@ -941,7 +938,7 @@ class _Connection(asyncio.Protocol):
         # A duplicate descriptor lets a worker thread call sendfile on the
         # socket without touching the event loop's registration of it.
         sock_fd = os.dup(sock.fileno())
-        send = _send_direct if resp.direct else _sendfile_all
+        send = send_direct if resp.direct else sendfile_all
         try:
             sent = await run_blocking(send, sock_fd, resp.fd, resp.offset,
                                       resp.length, self.server.write_timeout)
@@ -957,111 +954,6 @@ class _Connection(asyncio.Protocol):
             if self.closed:
                 raise ClientDisconnected("client closed the connection")
             await asyncio.sleep(0.0005)
-
-
-def _blocking_sends(sock_fd: int, send: Callable[[], int],
-                    timeout: float) -> None:
-    """Call `send` (one non-blocking send, returning what it sent; 0 ends)
-    until it returns 0, waiting at most `timeout` for the socket to take
-    more each time it is full."""
-    poller = None
-    while True:
-        try:
-            if not send():
-                return
-        except BlockingIOError:
-            if poller is None:
-                poller = select.poll()
-                poller.register(sock_fd, select.POLLOUT)
-            if not poller.poll(timeout * 1000):
-                raise TimeoutError("timeout while sending a file") from None
-        except InterruptedError:
-            continue
-
-
-def _sendfile_all(sock_fd: int, fd: int, offset: int, length: int,
-                  timeout: float) -> int:
-    """Blocking sendfile loop on a non-blocking socket; returns bytes sent."""
-    sent = 0
-
-    def send() -> int:
-        nonlocal sent
-        n = os.sendfile(sock_fd, fd, offset + sent, length - sent) \
-            if sent < length else 0
-        sent += n
-        return n
-
-    _blocking_sends(sock_fd, send, timeout)
-    return sent
-
-
-def _send_all(sock_fd: int, data: memoryview, timeout: float) -> None:
-    """Blocking send of all of `data` on a non-blocking socket."""
-    left = data
-
-    def send() -> int:
-        nonlocal left
-        n = os.write(sock_fd, left) if left else 0
-        left = left[n:]
-        return n
-
-    _blocking_sends(sock_fd, send, timeout)
-
-
-DIRECT_ALIGN = 4096
-DIRECT_BLOCK = 1024 * 1024
-_direct_buffers = threading.local()
-# Reads the next block of an O_DIRECT reply while the current one is sent.
-_read_ahead = concurrent.futures.ThreadPoolExecutor(
-    max_workers=16, thread_name_prefix="direct-read")
-
-
-def _direct_pair() -> tuple[memoryview, memoryview]:
-    """This thread's two aligned blocks for O_DIRECT reads, reused: memory
-    the process touched recently costs nothing to touch again, fresh
-    page-cache pages do (on the virtual machines we measure, ~4 s per
-    GiB)."""
-    pair = getattr(_direct_buffers, "pair", None)
-    if pair is None:
-        pair = _direct_buffers.pair = (
-            memoryview(mmap.mmap(-1, DIRECT_BLOCK)),
-            memoryview(mmap.mmap(-1, DIRECT_BLOCK)))
-    return pair
-
-
-def _send_direct(sock_fd: int, fd: int, offset: int, length: int,
-                 timeout: float) -> int:
-    """Send `length` bytes of `fd` (O_DIRECT) from `offset`, read by aligned
-    blocks, the next one read while the current one is sent; returns the
-    bytes sent (fewer: the file is shorter)."""
-    pair = _direct_pair()
-    pos = offset - offset % DIRECT_ALIGN
-    skip = offset - pos
-    end = offset + length
-    sent = 0
-    current = 0
-    reading = _read_ahead.submit(os.preadv, fd, [pair[0]], pos)
-    while reading is not None:
-        got = reading.result()
-        buf = pair[current]
-        reading = None
-        if got == buf.nbytes and pos + got < end:
-            current = 1 - current
-            reading = _read_ahead.submit(os.preadv, fd, [pair[current]],
-                                         pos + got)
-        usable = min(got, end - pos)
-        if usable <= skip:
-            break
-        try:
-            _send_all(sock_fd, buf[skip:usable], timeout)
-        except BaseException:
-            if reading is not None:
-                reading.result()       # never leave a read into our buffer
-            raise
-        sent += usable - skip
-        pos += got
-        skip = 0
-    return sent
 
 
 class _TooLarge(Exception):
