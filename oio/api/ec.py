@@ -38,8 +38,6 @@ from .replication import (
     _Consumer,
     _End,
     _HashConsumer,
-    _Lent,
-    fill,
     new_chunk_hasher,
     reply_mismatch,
 )
@@ -190,7 +188,7 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
             while size is None or transferred < size:
                 want = self.segment_size if size is None else min(
                     self.segment_size, size - transferred)
-                buf = self._next_segment(source, want)
+                buf = self._next_block(source, want, whole=True)
                 if buf is None:
                     break
                 got = buf.got
@@ -221,25 +219,6 @@ class ECMetachunkWriter(ReplicatedMetachunkWriter):
                 consumer.queue.put(end)
         self._join_object_hash()
         return transferred
-
-    def _next_segment(self, source, want: int):
-        """The next segment (at most `want` bytes, None at the end): lent
-        by an in-memory source, else read whole into a ring buffer."""
-        borrow = getattr(source, "borrow", None)
-        view = borrow(want) if borrow is not None else None
-        if view is not None:
-            return _Lent(view) if view.nbytes else None
-        buf = self.buffers.get()
-        try:
-            got = fill(source, buf.view[:want])
-        except BaseException:
-            buf.give_back()
-            raise
-        if not got:
-            buf.give_back()
-            return None
-        buf.got = got
-        return buf
 
     def _inline_requests(self, block: memoryview) -> list:
         """One segment, encoded here: each fragment to its rawx."""

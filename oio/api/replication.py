@@ -39,9 +39,10 @@ PUT_QUEUE_DEPTH = 4
 INLINE_MAX = 256 * 1024
 
 
-def fill(source, view: memoryview) -> int:
+def fill(source, view: memoryview, whole: bool = True) -> int:
     """Read until `view` is full or the source ends (a short read is not
-    the end)."""
+    the end); with `whole` False, one read only. Read errors become
+    SourceReadError."""
     total = 0
     while total < view.nbytes:
         try:
@@ -53,6 +54,8 @@ def fill(source, view: memoryview) -> int:
         if not got:
             break
         total += got
+        if not whole:
+            break
     return total
 
 
@@ -657,23 +660,22 @@ class ReplicatedMetachunkWriter:
         self._join_object_hash()
         return transferred
 
-    def _next_block(self, source, want: int) -> _Buffer | _Lent | None:
+    def _next_block(self, source, want: int,
+                    whole: bool = False) -> _Buffer | _Lent | None:
         """The next block of at most `want` bytes (None at the end): the
         caller's memory when the source lends it, else a ring buffer
-        filled by the source (its `got` set)."""
+        filled by the source (its `got` set): by one read, or until full
+        when `whole` (EC segments)."""
         borrow = getattr(source, "borrow", None)
         view = borrow(want) if borrow is not None else None
         if view is not None:
             return _Lent(view) if view.nbytes else None
         buf = self.buffers.get()
         try:
-            got = source.readinto(buf.view[:want])
-        except exc.OioException:
+            got = fill(source, buf.view[:want], whole)
+        except BaseException:
             buf.give_back()
             raise
-        except (OSError, ValueError) as err:
-            buf.give_back()
-            raise exc.SourceReadError(str(err)) from err
         if not got:
             buf.give_back()
             return None
